@@ -1,0 +1,82 @@
+"""The single entry point to the WKV-7 recurrence: checks the inputs once, then picks the fastest exact path.
+
+Every path computes, per batch b and head h, with the fp32 state S laid out (value i, key j):
+    S_t = S_{t-1} diag(decay_t) + (S_{t-1} a_t) b_t^T + v_t k_t^T,   y_t = S_t r_t,
+    decay_t = exp(-0.6065306597126334 * sigmoid(w_t))  (made in fp32 from the pre-activation w).
+"""
+from __future__ import annotations
+
+import torch
+
+from kernels.torch_chunk import wkv7_chunk
+from kernels.torch_recurrent import wkv7_recurrent, wkv7_step
+
+# Below this many tokens the per-token loop beats the chunked matmuls on CPU (measured at B=1, H=12, N=64:
+# T=8 recurrent 0.6-0.8 ms vs chunked 1.2-1.6 ms; T=16 about even; T=1024 77-125 ms vs 42-45 ms).
+CHUNK_MIN_T = 16
+
+_FLOATS = (torch.float32, torch.bfloat16, torch.float16)
+
+
+def _check(
+    r: torch.Tensor,
+    w: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    state: torch.Tensor,
+    mask: torch.Tensor | None,
+) -> None:
+    if r.dim() != 4:
+        raise ValueError(f"wkv7: r must be [B, T, H, N], found shape {tuple(r.shape)}")
+    B, T, H, N = r.shape
+    if T == 0:
+        raise ValueError("wkv7: expected at least one token (T >= 1), found T = 0")
+    for name, x in (("r", r), ("w", w), ("k", k), ("v", v), ("a", a), ("b", b)):
+        if x.shape != r.shape:
+            raise ValueError(f"wkv7: {name} must match r, [B, T, H, N] = {tuple(r.shape)}, found {tuple(x.shape)}")
+        if x.dtype not in _FLOATS:
+            raise ValueError(f"wkv7: {name} must be float32, bfloat16 or float16, found {x.dtype}")
+        if x.device != r.device:
+            raise ValueError(f"wkv7: {name} must be on r's device {r.device}, found {x.device}")
+    if state.shape != (B, H, N, N):
+        raise ValueError(f"wkv7: state must be [B, H, N, N] = {(B, H, N, N)}, found {tuple(state.shape)}")
+    if state.dtype != torch.float32:
+        raise ValueError(f"wkv7: state must be float32, found {state.dtype}")
+    if state.device != r.device:
+        raise ValueError(f"wkv7: state must be on r's device {r.device}, found {state.device}")
+    if mask is not None:
+        if mask.shape != (B, T):
+            raise ValueError(f"wkv7: mask must be [B, T] = {(B, T)}, found {tuple(mask.shape)}")
+        if mask.dtype != torch.bool:
+            raise ValueError(f"wkv7: mask must be bool, found {mask.dtype}")
+        if mask.device != r.device:
+            raise ValueError(f"wkv7: mask must be on r's device {r.device}, found {mask.device}")
+
+
+def wkv7(
+    r: torch.Tensor,
+    w: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    state: torch.Tensor,
+    mask: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run T tokens of the WKV-7 recurrence from `state`.
+
+    r, w, k, v, a, b: [B, T, H, N] fp32/bf16/fp16, w being the decay pre-activation.
+    state: [B, H, N, N] fp32, (value, key); never modified. mask: optional bool [B, T]; a False step leaves the state
+    as it was (its y is finite but meaningless).
+    Returns y [B, T, H, N] in r's dtype and the new fp32 state.
+    """
+    _check(r, w, k, v, a, b, state, mask)
+    T = r.shape[1]
+    # The branch point for a fused CUDA kernel (Triton) when one exists; until then CUDA runs the torch paths too.
+    if T == 1:
+        return wkv7_step(r, w, k, v, a, b, state, mask)
+    if T < CHUNK_MIN_T:
+        return wkv7_recurrent(r, w, k, v, a, b, state, mask)
+    return wkv7_chunk(r, w, k, v, a, b, state, mask)

@@ -1,0 +1,257 @@
+"""The RWKV-7 "Goose" language model (x070), numerically matching BlinkDL's reference.
+
+Parameter names and shapes are BlinkDL's, so `state_dict()` is an official checkpoint.
+The WKV recurrence itself lives in `kernels/`; this module only prepares its inputs.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from kernels import wkv7
+from modrwkv.checkpoint import CheckpointError, infer_config, read_state_dict, to_blinkdl
+from modrwkv.config import RWKV7Config
+from modrwkv.sources import resolve_source
+from modrwkv.state import RWKVState
+
+GROUP_NORM_EPS = 64e-5  # BlinkDL: ln_x eps is head_size * 1e-5
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def parse_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        if dtype not in DTYPES.values():
+            raise ValueError(f"unsupported dtype {dtype}; use one of {', '.join(DTYPES)}")
+        return dtype
+    if dtype not in DTYPES:
+        raise ValueError(f"unsupported dtype '{dtype}'; use one of {', '.join(DTYPES)}")
+    return DTYPES[dtype]
+
+
+def _vec(c: int) -> nn.Parameter:
+    return nn.Parameter(torch.empty(1, 1, c))
+
+
+class TimeMix(nn.Module):
+    def __init__(self, cfg: RWKV7Config, layer_id: int):
+        super().__init__()
+        C, H, N = cfg.n_embd, cfg.n_head, cfg.head_size
+        self.layer_id, self.n_head, self.head_size = layer_id, H, N
+        self.x_r, self.x_w, self.x_k, self.x_v, self.x_a, self.x_g = (_vec(C) for _ in range(6))
+        self.w0, self.w1, self.w2 = _vec(C), nn.Parameter(torch.empty(C, cfg.decay_rank)), nn.Parameter(torch.empty(cfg.decay_rank, C))
+        self.a0, self.a1, self.a2 = _vec(C), nn.Parameter(torch.empty(C, cfg.a_rank)), nn.Parameter(torch.empty(cfg.a_rank, C))
+        if layer_id > 0:  # layer 0's v0/v1/v2 exist in checkpoints but are never used
+            self.v0, self.v1, self.v2 = _vec(C), nn.Parameter(torch.empty(C, cfg.v_rank)), nn.Parameter(torch.empty(cfg.v_rank, C))
+        self.g1, self.g2 = nn.Parameter(torch.empty(C, cfg.gate_rank)), nn.Parameter(torch.empty(cfg.gate_rank, C))
+        self.k_k, self.k_a, self.r_k = _vec(C), _vec(C), nn.Parameter(torch.empty(H, N))
+        self.receptance = nn.Linear(C, C, bias=False)
+        self.key = nn.Linear(C, C, bias=False)
+        self.value = nn.Linear(C, C, bias=False)
+        self.output = nn.Linear(C, C, bias=False)
+        self.ln_x = nn.GroupNorm(H, C, eps=GROUP_NORM_EPS)
+
+    def forward(
+        self, x: torch.Tensor, shift: torch.Tensor, wkv: torch.Tensor, v_first: torch.Tensor | None, mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        B, T, C = x.shape
+        H, N = self.n_head, self.head_size
+        xx = torch.cat((shift.unsqueeze(1), x[:, :-1]), dim=1) - x
+        xr, xw, xk, xv, xa, xg = (x + xx * m for m in (self.x_r, self.x_w, self.x_k, self.x_v, self.x_a, self.x_g))
+
+        r = self.receptance(xr)
+        w = self.w0 + torch.tanh(xw @ self.w1) @ self.w2  # decay pre-activation; the kernel makes the decay in fp32
+        k = self.key(xk)
+        v = self.value(xv)
+        a = torch.sigmoid(self.a0 + (xa @ self.a1) @ self.a2)
+        g = torch.sigmoid(xg @ self.g1) @ self.g2
+
+        kk = F.normalize((k * self.k_k).view(B, T, H, N), dim=-1, p=2.0)  # normalised before k is rescaled below
+        k = k * (1 + (a - 1) * self.k_a)
+        if self.layer_id == 0:
+            v_first = v
+        else:
+            v = v + (v_first - v) * torch.sigmoid(self.v0 + (xv @ self.v1) @ self.v2)
+
+        heads = lambda t: t.view(B, T, H, N)  # noqa: E731
+        y, wkv = wkv7(heads(r), heads(w), heads(k), heads(v), -kk, kk * heads(a), wkv, mask)
+
+        y = F.group_norm(y.reshape(B * T, C), H, self.ln_x.weight, self.ln_x.bias, eps=GROUP_NORM_EPS).view(B, T, C)
+        y = y + ((heads(r) * heads(k) * self.r_k).sum(dim=-1, keepdim=True) * heads(v)).view(B, T, C)
+        return self.output(y * g), wkv, v_first
+
+
+class ChannelMix(nn.Module):
+    def __init__(self, cfg: RWKV7Config):
+        super().__init__()
+        self.x_k = _vec(cfg.n_embd)
+        self.key = nn.Linear(cfg.n_embd, cfg.dim_ffn, bias=False)
+        self.value = nn.Linear(cfg.dim_ffn, cfg.n_embd, bias=False)
+
+    def forward(self, x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        xx = torch.cat((shift.unsqueeze(1), x[:, :-1]), dim=1) - x
+        return self.value(torch.relu(self.key(x + xx * self.x_k)) ** 2)
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: RWKV7Config, layer_id: int):
+        super().__init__()
+        if layer_id == 0:
+            self.ln0 = nn.LayerNorm(cfg.n_embd)
+        self.ln1 = nn.LayerNorm(cfg.n_embd)
+        self.ln2 = nn.LayerNorm(cfg.n_embd)
+        self.att = TimeMix(cfg, layer_id)
+        self.ffn = ChannelMix(cfg)
+
+
+class RWKV7(nn.Module):
+    """RWKV-7 language model. `logits, state = model(tokens, state)`; the state carries on exactly."""
+
+    def __init__(self, config: RWKV7Config):
+        super().__init__()
+        self.config = config
+        self.emb = nn.Embedding(config.vocab_size, config.n_embd)
+        self.blocks = nn.ModuleList(Block(config, i) for i in range(config.n_layer))
+        self.ln_out = nn.LayerNorm(config.n_embd)
+        self.head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+
+    # -- construction ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_state_dict(
+        cls, state: dict[str, torch.Tensor], dtype: str | torch.dtype = "fp32", device: str | torch.device = "cpu"
+    ) -> "RWKV7":
+        """Build from tensors in BlinkDL or fla/HF layout; dimensions are read from the tensors."""
+        state = to_blinkdl(state)
+        config = infer_config(state)
+        state = {k: v for k, v in state.items() if k not in ("blocks.0.att.v0", "blocks.0.att.v1", "blocks.0.att.v2")}
+        with torch.device("meta"):
+            model = cls(config)
+        expected = model.state_dict()
+        missing = sorted(set(expected) - set(state))
+        unexpected = sorted(set(state) - set(expected))
+        if missing or unexpected:
+            raise CheckpointError(
+                f"RWKV-7 checkpoint does not match the x070 layout: missing {missing[:8]}, unexpected {unexpected[:8]}"
+            )
+        for k, t in expected.items():
+            if state[k].shape != t.shape:
+                raise CheckpointError(f"'{k}' has shape {tuple(state[k].shape)}, expected {tuple(t.shape)} for {config}")
+        dtype = parse_dtype(dtype)
+        model.load_state_dict({k: v.to(device=device, dtype=dtype) for k, v in state.items()}, assign=True)
+        return model.eval()
+
+    @classmethod
+    def from_pretrained(
+        cls, src: str | Path, dtype: str | torch.dtype = "fp32", device: str | torch.device = "cpu"
+    ) -> "RWKV7":
+        """Load a BlinkDL `.pth`, a safetensors file or folder (BlinkDL or fla/HF names), or a Hugging Face repo id."""
+        return cls.from_state_dict(read_state_dict(resolve_source(src)), dtype=dtype, device=device)
+
+    def save_pretrained(self, folder: str | Path) -> Path:
+        """`model.safetensors` (BlinkDL names) + `config.json`; `from_pretrained(folder)` reads it back."""
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(folder / "model.safetensors"))
+        meta = {"architecture": "rwkv7", "dtype": str(self.dtype).removeprefix("torch."), **self.config.to_dict()}
+        (folder / "config.json").write_text(json.dumps(meta, indent=2))
+        return folder
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.emb.weight.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.emb.weight.device
+
+    def new_state(self, batch_size: int = 1) -> RWKVState:
+        return RWKVState.zeros(self.config, batch_size, dtype=self.dtype, device=self.device)
+
+    # -- inference ------------------------------------------------------------------------------
+
+    def forward(
+        self,
+        tokens: torch.Tensor,
+        state: RWKVState | None = None,
+        *,
+        lengths: torch.Tensor | None = None,
+        last_only: bool = False,
+    ) -> tuple[torch.Tensor, RWKVState]:
+        """tokens: LongTensor [B, T] -> logits [B, T, V] (or [B, 1, V] with last_only) and the new state.
+
+        lengths: valid tokens per row for right-padded batches; padding leaves that row's state untouched,
+        and logits at padded positions are meaningless. The input state is never modified.
+        """
+        if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2 or tokens.dtype not in (torch.long, torch.int):
+            raise ValueError(f"tokens must be an integer tensor [B, T], got {_describe(tokens)}")
+        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.config.vocab_size):
+            bad = tokens[(tokens < 0) | (tokens >= self.config.vocab_size)][0].item()
+            raise ValueError(f"token id {bad} is outside the vocabulary [0, {self.config.vocab_size})")
+        return self.forward_embeds(self.emb(tokens.to(self.device)), state, lengths=lengths, last_only=last_only)
+
+    def forward_embeds(
+        self,
+        embeds: torch.Tensor,
+        state: RWKVState | None = None,
+        *,
+        lengths: torch.Tensor | None = None,
+        last_only: bool = False,
+    ) -> tuple[torch.Tensor, RWKVState]:
+        """Same as `forward`, from input embeddings [B, T, C] (text embeddings and modality tokens alike)."""
+        if not isinstance(embeds, torch.Tensor) or embeds.dim() != 3 or embeds.shape[-1] != self.config.n_embd:
+            raise ValueError(f"embeds must be [B, T, {self.config.n_embd}], got {_describe(embeds)}")
+        B, T, _ = embeds.shape
+        if state is None:
+            state = self.new_state(B)
+        elif state.batch_size != B:
+            raise ValueError(f"state holds {state.batch_size} sequences but the input has {B}")
+        mask, lengths = self._mask(lengths, B, T, embeds.device)
+        if T == 0:
+            return embeds.new_zeros(B, 0, self.config.vocab_size), state.clone()
+
+        x = embeds.to(self.dtype)
+        rows = torch.arange(B, device=x.device)
+        last = lengths - 1 if lengths is not None else torch.full((B,), T - 1, device=x.device)
+        att_shift, ffn_shift, wkv_out = [], [], []
+        v_first = None
+        for i, block in enumerate(self.blocks):
+            if i == 0:
+                x = block.ln0(x)
+            xa = block.ln1(x)
+            dx, s, v_first = block.att(xa, state.att_shift[i], state.wkv[i], v_first, mask)
+            x = x + dx
+            xf = block.ln2(x)
+            x = x + block.ffn(xf, state.ffn_shift[i])
+            att_shift.append(xa[rows, last])
+            ffn_shift.append(xf[rows, last])
+            wkv_out.append(s)
+        if last_only:
+            x = x[rows, last].unsqueeze(1)
+        logits = self.head(self.ln_out(x))
+        return logits, RWKVState(torch.stack(att_shift), torch.stack(ffn_shift), torch.stack(wkv_out))
+
+    @staticmethod
+    def _mask(
+        lengths: torch.Tensor | None, B: int, T: int, device: torch.device
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        if lengths is None:
+            return None, None
+        lengths = torch.as_tensor(lengths, dtype=torch.long, device=device)
+        if lengths.shape != (B,) or (B and (int(lengths.min()) < 1 or int(lengths.max()) > T)):
+            raise ValueError(f"lengths must be [{B}] with values in 1..{T}, got {lengths.tolist()}")
+        if int(lengths.min()) == T:
+            return None, None
+        return torch.arange(T, device=device)[None, :] < lengths[:, None], lengths
+
+
+def _describe(x: object) -> str:
+    if isinstance(x, torch.Tensor):
+        return f"{x.dtype} tensor of shape {tuple(x.shape)}"
+    return type(x).__name__

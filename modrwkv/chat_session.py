@@ -1,0 +1,122 @@
+"""Multi-turn chat that keeps the RNN state between turns: a new turn only processes its new tokens."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+from modrwkv.backbone import RWKV7
+from modrwkv.generation import BatchGeneration, GenerationStats
+from modrwkv.sampling import CHAT_DEFAULTS, GenerationConfig
+from modrwkv.state import RWKVState
+from modrwkv.tokenizer import RWKVTokenizer
+
+
+@dataclass(frozen=True)
+class ChatTemplate:
+    user: str  # a user turn, with "{message}", ending where the assistant's answer starts
+    stop: tuple[str, ...]  # what ends an answer
+    turn_end: str  # appended to the transcript when an answer ended otherwise (length, stop button)
+    system: str = "System: {message}\n\n"
+
+    def clean(self, message: str) -> str:
+        message = message.strip()
+        if not message:
+            raise ValueError("empty message: type something to send")
+        if "\n\n" in self.stop:
+            # ChatRWKV's rule: a blank line ends a turn in the World format, so the user's are collapsed
+            message = re.sub(r"\n\s*\n+", "\n", message)
+        return message
+
+
+# RWKV World / G1 chat format (as in BlinkDL's ChatRWKV): "User: ...\n\nAssistant: ...\n\n"
+WORLD_CHAT = ChatTemplate(user="User: {message}\n\nAssistant:", stop=("\n\n",), turn_end="\n\n")
+
+
+class ChatSession:
+    """One conversation: its history, its RNN state, and the figures of its last answer."""
+
+    def __init__(
+        self,
+        model: RWKV7,
+        tokenizer: RWKVTokenizer,
+        template: ChatTemplate = WORLD_CHAT,
+        config: GenerationConfig = CHAT_DEFAULTS,
+        system: str | None = None,
+    ):
+        self.model, self.tokenizer, self.template = model, tokenizer, template
+        self.config = config.with_(stop=tuple(dict.fromkeys(config.stop + template.stop)))
+        self.system = system
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the conversation: zero state, empty history."""
+        self.state: RWKVState | None = None  # the transcript so far, except `pending`
+        self.pending: list[int] = []  # tokens of the transcript not yet fed to `state`
+        self.tokens: list[int] = []  # the whole transcript as token ids
+        self.history: list[tuple[str, str]] = []
+        self.last_stats = GenerationStats()
+        if self.system:
+            self.pending = self.tokenizer.encode(self.template.system.format(message=self.template.clean(self.system)))
+            self.tokens = list(self.pending)
+
+    @property
+    def state_bytes(self) -> int:
+        return self.state.nbytes if self.state is not None else self.model.new_state(1).nbytes
+
+    def prompt_tokens(self, message: str) -> list[int]:
+        """What the next turn will feed the model: pending tokens and the new user turn, nothing older."""
+        return self.pending + self.tokenizer.encode(self.template.user.format(message=self.template.clean(message)))
+
+    def send(self, message: str) -> Iterator[str]:
+        """Stream the answer to `message`. The state and history are updated when the stream ends or is closed."""
+        prompt = self.prompt_tokens(message)
+        gen = BatchGeneration(self.model, self.tokenizer, [prompt], [self.state], self.config)
+        steps, first = iter(gen), True
+        try:
+            for deltas in steps:
+                text = deltas[0].lstrip() if first else deltas[0]
+                first = first and not text
+                if text:
+                    yield text
+        finally:
+            steps.close()  # runs the generation's own cleanup before the state is taken
+            self._record(message, prompt, gen.results[0])
+
+    @staticmethod
+    def send_batch(sessions: Sequence["ChatSession"], messages: Sequence[str]) -> Iterator[list[str]]:
+        """Answer several conversations at once (one batch through the model); yields each step's new text."""
+        if len(sessions) != len(messages) or not sessions:
+            raise ValueError(f"need one message per session, got {len(messages)} for {len(sessions)}")
+        model = sessions[0].model
+        if any(s.model is not model for s in sessions):
+            raise ValueError("sessions answered together must share one model")
+        prompts = [s.prompt_tokens(m) for s, m in zip(sessions, messages)]
+        configs = {s.config for s in sessions}
+        if len(configs) != 1:
+            raise ValueError("sessions answered together must share one generation config")
+        gen = BatchGeneration(model, sessions[0].tokenizer, prompts, [s.state for s in sessions], configs.pop())
+        steps, started = iter(gen), [False] * len(sessions)
+        try:
+            for deltas in steps:
+                out = []
+                for i, d in enumerate(deltas):
+                    d = d if started[i] else d.lstrip()
+                    started[i] = started[i] or bool(d)
+                    out.append(d)
+                yield out
+        finally:
+            steps.close()
+            for s, m, p, r in zip(sessions, messages, prompts, gen.results):
+                s._record(m, p, r)
+
+    def _record(self, message: str, prompt: list[int], result) -> None:
+        if not result.done:  # the stream never started: nothing was processed
+            return
+        pending = list(result.pending)
+        if result.stats.stop_reason in ("length", "cancelled"):
+            pending += self.tokenizer.encode(self.template.turn_end)  # keep the transcript in the chat format
+        self.tokens += prompt[len(self.pending):] + result.tokens + pending[len(result.pending):]
+        self.state, self.pending = result.state, pending
+        self.history.append((message, result.text.strip()))
+        self.last_stats = result.stats

@@ -1,0 +1,97 @@
+"""Choosing the next token: RWKV's usual sampler (top-p before temperature, decaying repetition penalties)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import torch
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Sampling and stopping. Defaults are those of BlinkDL's `rwkv.utils.PIPELINE_ARGS`."""
+
+    temperature: float = 1.0  # 0 means greedy
+    top_p: float = 0.85
+    top_k: int = 0  # 0 means off
+    presence_penalty: float = 0.2  # subtracted once from every token already generated
+    frequency_penalty: float = 0.2  # subtracted per (decayed) occurrence
+    penalty_decay: float = 0.996  # occurrences fade so long answers are not starved of common words
+    max_new_tokens: int = 256
+    stop: tuple[str, ...] = ()  # generation ends before any of these strings
+    stop_tokens: tuple[int, ...] = (0,)  # token 0 is RWKV's end of text
+    banned_tokens: tuple[int, ...] = ()
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.temperature >= 0, f"temperature must be >= 0, got {self.temperature}"),
+            (0 < self.top_p <= 1, f"top_p must be in (0, 1], got {self.top_p}"),
+            (self.top_k >= 0, f"top_k must be >= 0, got {self.top_k}"),
+            (0 < self.penalty_decay <= 1, f"penalty_decay must be in (0, 1], got {self.penalty_decay}"),
+            (self.max_new_tokens >= 1, f"max_new_tokens must be >= 1, got {self.max_new_tokens}"),
+            (all(isinstance(s, str) and s for s in self.stop), f"stop strings must be non-empty strings, got {self.stop!r}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        object.__setattr__(self, "stop", tuple(self.stop))
+
+    def with_(self, **changes) -> "GenerationConfig":
+        return replace(self, **changes)
+
+
+# ChatRWKV's chat settings: a narrower nucleus and stronger penalties than plain completion.
+CHAT_DEFAULTS = GenerationConfig(top_p=0.3, presence_penalty=0.5, frequency_penalty=0.5, banned_tokens=(0,))
+
+
+@dataclass
+class Sampler:
+    """Samples one token per row of a batch and keeps each row's repetition counts."""
+
+    config: GenerationConfig
+    batch_size: int
+    vocab_size: int
+    device: torch.device | str = "cpu"
+    counts: torch.Tensor = field(init=False)
+    seen: torch.Tensor = field(init=False)
+    generator: torch.Generator | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.counts = torch.zeros(self.batch_size, self.vocab_size, device=self.device)
+        self.seen = torch.zeros(self.batch_size, self.vocab_size, dtype=torch.bool, device=self.device)
+        self.generator = None
+        if self.config.seed is not None:
+            self.generator = torch.Generator(device=self.device).manual_seed(self.config.seed)
+
+    def __call__(self, logits: torch.Tensor) -> torch.Tensor:
+        """logits [B, V] -> token ids [B]."""
+        cfg = self.config
+        logits = logits.float() - cfg.presence_penalty * self.seen - cfg.frequency_penalty * self.counts
+        if cfg.banned_tokens:
+            logits[:, list(cfg.banned_tokens)] = -torch.inf
+        if cfg.temperature == 0:
+            return logits.argmax(dim=-1)
+        probs = torch.softmax(logits, dim=-1)
+        if cfg.top_k:
+            kth = probs.topk(min(cfg.top_k, probs.shape[-1]), dim=-1).values[:, -1:]
+            probs = torch.where(probs < kth, 0.0, probs)
+        if cfg.top_p < 1:
+            sorted_probs = probs.sort(dim=-1, descending=True).values
+            cumulative = sorted_probs.cumsum(dim=-1)
+            # smallest probability kept: the one at which the nucleus first reaches top_p
+            cutoff = sorted_probs.gather(-1, (cumulative < cfg.top_p).sum(dim=-1, keepdim=True).clamp(max=probs.shape[-1] - 1))
+            probs = torch.where(probs < cutoff, 0.0, probs)
+        if cfg.temperature != 1:
+            probs = probs ** (1.0 / cfg.temperature)
+        return torch.multinomial(probs, 1, generator=self.generator).squeeze(-1)
+
+    def observe(self, tokens: torch.Tensor) -> None:
+        """Record the tokens just generated (one per row) for the repetition penalties."""
+        self.counts *= self.config.penalty_decay
+        rows = torch.arange(len(tokens), device=self.counts.device)
+        self.counts[rows, tokens] += 1
+        self.seen[rows, tokens] = True
+
+    def keep(self, rows: list[int]) -> None:
+        """Drop the rows that finished (rows: the positions still generating)."""
+        self.counts, self.seen = self.counts[rows], self.seen[rows]

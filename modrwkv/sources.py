@@ -1,0 +1,67 @@
+"""Where weights come from: a local file or folder, or a Hugging Face repo id fetched with huggingface_hub.
+
+Downloads are cached by huggingface_hub and work offline (`HF_HUB_OFFLINE=1`) once cached.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+WEIGHT_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors")
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+class SourceUnavailable(OSError):
+    """A Hugging Face repo that cannot be fetched now (offline, unknown, gated) and is not in the local cache."""
+
+
+def resolve_source(src: str | Path) -> Path:
+    """A local path to weights for `src`.
+
+    `src` is a path (a `.pth` may be named without its suffix, as BlinkDL's tools do), a repo id
+    `owner/name`, or `owner/name/file.pth` for one file of a repo holding several checkpoints.
+    """
+    path = Path(src).expanduser()
+    if path.exists():
+        return path
+    if path.suffix != ".pth" and path.with_name(path.name + ".pth").exists():
+        return path.with_name(path.name + ".pth")
+    text = str(src)
+    parts = text.split("/")
+    looks_local = text.startswith((".", "/", "~")) or "\\" in text or len(parts) < 2
+    if looks_local or not _REPO_ID.match("/".join(parts[:2])):
+        raise FileNotFoundError(
+            f"checkpoint not found: '{src}' is neither an existing file or folder nor a Hugging Face repo id (owner/name)"
+        )
+    repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:])
+    return _download(repo_id, filename)
+
+
+def _download(repo_id: str, filename: str) -> Path:
+    from huggingface_hub import HfApi, hf_hub_download, snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+    from huggingface_hub.utils import HFValidationError
+
+    try:
+        if filename:
+            return Path(hf_hub_download(repo_id, filename))
+        folder = Path(snapshot_download(repo_id, allow_patterns=["*.safetensors", "*.json"]))
+        if any(folder.glob("*.safetensors")):
+            return folder
+        pth = sorted(f for f in HfApi().list_repo_files(repo_id) if f.endswith(WEIGHT_SUFFIXES))
+        if len(pth) == 1:
+            return Path(hf_hub_download(repo_id, pth[0]))
+        if not pth:
+            raise SourceUnavailable(f"Hugging Face repo '{repo_id}' holds no .pth or .safetensors weights")
+        raise SourceUnavailable(
+            f"Hugging Face repo '{repo_id}' holds several checkpoints; name one as '{repo_id}/<file>': " + ", ".join(pth)
+        )
+    except (LocalEntryNotFoundError, HfHubHTTPError, HFValidationError, OSError) as e:
+        if isinstance(e, SourceUnavailable):
+            raise
+        what = f"'{filename}' from " if filename else ""
+        raise SourceUnavailable(
+            f"could not fetch {what}Hugging Face repo '{repo_id}': the Hub is unreachable or the repo is unknown, "
+            f"and it is not in the local cache. Download it where there is network (huggingface-cli download {repo_id}) "
+            f"or pass a local path. ({type(e).__name__}: {e})"
+        ) from e

@@ -1,0 +1,36 @@
+"""Shared fixtures: small random RWKV-7 checkpoints written in the official layouts, and the reference model."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from modrwkv.config import RWKV7Config
+from modrwkv.random_weights import random_state_dict
+
+SMALL = RWKV7Config.shape(n_layer=3, n_embd=128, head_size=64)  # full 65536 vocab, two heads
+
+
+@pytest.fixture(scope="session")
+def small_weights() -> dict[str, torch.Tensor]:
+    return random_state_dict(SMALL, seed=1234)
+
+
+@pytest.fixture(scope="session")
+def blinkdl_pth(tmp_path_factory: pytest.TempPathFactory, small_weights: dict[str, torch.Tensor]) -> Path:
+    """A random checkpoint saved exactly as BlinkDL's releases are: a plain state dict in a .pth file."""
+    path = tmp_path_factory.mktemp("blinkdl") / "RWKV-x070-test-ctx4096.pth"
+    torch.save(small_weights, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def reference_model(blinkdl_pth: Path):
+    """BlinkDL's own `rwkv` package (RWKV_x070, cpu fp32) on the same file: the numerical reference."""
+    os.environ["RWKV_V7_ON"] = "1"
+    os.environ.setdefault("RWKV_JIT_ON", "1")
+    from rwkv.model import RWKV
+
+    return RWKV(model=str(blinkdl_pth.with_suffix("")), strategy="cpu fp32")

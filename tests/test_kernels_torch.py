@@ -1,0 +1,186 @@
+"""The torch WKV-7 paths against a float64 per-token loop of the defining formula, written here independently."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from kernels import wkv7
+from kernels.torch_chunk import wkv7_chunk
+from kernels.torch_recurrent import wkv7_recurrent, wkv7_step
+
+B, H, N = 2, 2, 64
+FP32_TOL = 1e-5
+
+
+def reference(r, w, k, v, a, b, state, mask=None):
+    """float64: S = S diag(decay) + (S a) b^T + v k^T, y = S r, token by token; masked tokens are skipped."""
+    r, w, k, v, a, b, S = (x.double() for x in (r, w, k, v, a, b, state))
+    decay = torch.exp(-0.6065306597126334 * torch.sigmoid(w))
+    ys = []
+    for t in range(r.shape[1]):
+        new = (S * decay[:, t, :, None, :] + (S @ a[:, t, :, :, None]) * b[:, t, :, None, :]
+               + v[:, t, :, :, None] * k[:, t, :, None, :])
+        if mask is not None:
+            new = torch.where(mask[:, t, None, None, None], new, S)
+        S = new
+        ys.append((S @ r[:, t, :, :, None]).squeeze(-1))
+    return torch.stack(ys, dim=1), S
+
+
+def make_inputs(T: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    """RWKV-7-like inputs: a = -kk and b = kk * sigmoid(.) with kk unit-norm per head, so each step is contractive."""
+    g = torch.Generator().manual_seed(seed)
+    randn = lambda *shape: torch.randn(*shape, generator=g)  # noqa: E731
+    r, k, v = randn(B, T, H, N) * 0.5, randn(B, T, H, N) * 0.5, randn(B, T, H, N) * 0.5
+    w = randn(B, T, H, N) * 2
+    kk = F.normalize(randn(B, T, H, N), dim=-1)
+    b = kk * torch.sigmoid(randn(B, T, H, N))
+    return r, w, k, v, -kk, b, randn(B, H, N, N)
+
+
+def rel_rms(x: torch.Tensor, ref: torch.Tensor) -> float:
+    return ((x.double() - ref).pow(2).mean().sqrt() / ref.pow(2).mean().sqrt()).item()
+
+
+MULTI_TOKEN_PATHS = {
+    "recurrent": wkv7_recurrent,
+    "chunk": wkv7_chunk,
+    "chunk16": lambda *args: wkv7_chunk(*args, chunk_size=16),
+    "chunk64": lambda *args: wkv7_chunk(*args, chunk_size=64),
+    "dispatch": wkv7,
+}
+
+
+@pytest.mark.parametrize("T", [37, 100])
+@pytest.mark.parametrize("path", MULTI_TOKEN_PATHS)
+def test_multi_token_paths_match_float64_reference_in_fp32(path, T):
+    inputs = make_inputs(T)
+    y_ref, S_ref = reference(*inputs)
+    y, S = MULTI_TOKEN_PATHS[path](*inputs)
+    assert y.dtype == torch.float32 and y.shape == (B, T, H, N)
+    assert rel_rms(y, y_ref) <= FP32_TOL
+    assert rel_rms(S, S_ref) <= FP32_TOL
+
+
+@pytest.mark.parametrize("step", [wkv7_step, wkv7], ids=["single_step", "dispatch"])
+def test_single_token_matches_float64_reference_in_fp32(step):
+    inputs = make_inputs(1)
+    y_ref, S_ref = reference(*inputs)
+    y, S = step(*inputs)
+    assert y.shape == (B, 1, H, N)
+    assert rel_rms(y, y_ref) <= FP32_TOL
+    assert rel_rms(S, S_ref) <= FP32_TOL
+
+
+@pytest.mark.parametrize("T", [2, 15, 16, 40])
+def test_dispatcher_matches_reference_on_both_sides_of_the_chunk_threshold(T):
+    inputs = make_inputs(T, seed=3)
+    y_ref, S_ref = reference(*inputs)
+    y, S = wkv7(*inputs)
+    assert rel_rms(y, y_ref) <= FP32_TOL
+    assert rel_rms(S, S_ref) <= FP32_TOL
+
+
+@pytest.mark.parametrize("path", MULTI_TOKEN_PATHS)
+def test_right_padding_changes_neither_final_state_nor_valid_outputs(path):
+    T, pad = 37, 11
+    short = make_inputs(T)
+    garbage = make_inputs(pad, seed=9)
+    padded = [torch.cat((x, g), dim=1) for x, g in zip(short[:6], garbage[:6])] + [short[6]]
+    mask = torch.arange(T + pad).expand(B, -1) < T
+    y_short, S_short = MULTI_TOKEN_PATHS[path](*short)
+    y_pad, S_pad = MULTI_TOKEN_PATHS[path](*padded, mask)
+    assert torch.isfinite(y_pad).all()
+    torch.testing.assert_close(y_pad[:, :T], y_short, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(S_pad, S_short, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("path", MULTI_TOKEN_PATHS)
+def test_masked_steps_anywhere_are_skipped(path):
+    T = 50
+    inputs = make_inputs(T, seed=5)
+    mask = torch.rand(B, T, generator=torch.Generator().manual_seed(6)) < 0.7
+    y_ref, S_ref = reference(*inputs, mask)
+    y, S = MULTI_TOKEN_PATHS[path](*inputs, mask)
+    assert rel_rms(y[mask], y_ref[mask]) <= FP32_TOL
+    assert rel_rms(S, S_ref) <= FP32_TOL
+
+
+def test_single_step_with_mask_false_returns_the_state_unchanged():
+    inputs = make_inputs(1)
+    mask = torch.tensor([[False], [True]])
+    _, S = wkv7_step(*inputs, mask)
+    assert torch.equal(S[0], inputs[6][0])
+    assert not torch.equal(S[1], inputs[6][1])
+
+
+@pytest.mark.parametrize("split", [1, 9, 40])
+def test_two_pieces_with_carried_state_equal_one_call(split):
+    T = 100
+    *xs, state = make_inputs(T)
+    y_all, S_all = wkv7(*xs, state)
+    y1, S1 = wkv7(*(x[:, :split] for x in xs), state)
+    y2, S2 = wkv7(*(x[:, split:] for x in xs), S1)
+    torch.testing.assert_close(torch.cat((y1, y2), dim=1), y_all, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(S2, S_all, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("T", [1, 8, 100])
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_inputs_stay_close_to_fp32_reference_with_fp32_state(dtype, T):
+    *xs, state = make_inputs(T)
+    y_ref, S_ref = reference(*xs, state)
+    y, S = wkv7(*(x.to(dtype) for x in xs), state)
+    assert y.dtype == dtype and S.dtype == torch.float32
+    assert rel_rms(y, y_ref) <= 2e-2
+    assert rel_rms(S, S_ref) <= 2e-2
+
+
+@pytest.mark.parametrize("path", [*MULTI_TOKEN_PATHS, "single_step"])
+def test_input_state_is_not_modified(path):
+    fn = wkv7_step if path == "single_step" else MULTI_TOKEN_PATHS[path]
+    inputs = make_inputs(1 if path == "single_step" else 37)
+    before = inputs[6].clone()
+    _, S = fn(*inputs)
+    assert torch.equal(inputs[6], before)
+    assert S.data_ptr() != inputs[6].data_ptr()
+
+
+@pytest.mark.parametrize("path", [*MULTI_TOKEN_PATHS, "single_step"])
+def test_gradients_match_float64_reference(path):
+    fn = wkv7_step if path == "single_step" else MULTI_TOKEN_PATHS[path]
+    inputs = make_inputs(1 if path == "single_step" else 37)
+    g = torch.Generator().manual_seed(7)
+    dy, dS = torch.randn(inputs[0].shape, generator=g), torch.randn(inputs[6].shape, generator=g)
+
+    def grads(f, xs):
+        xs = [x.detach().requires_grad_() for x in xs]
+        y, S = f(*xs)
+        return torch.autograd.grad((y * dy).sum() + (S * dS).sum(), xs)
+
+    ref_grads = grads(reference, [x.double() for x in inputs])
+    for name, got, ref in zip(["r", "w", "k", "v", "a", "b", "state"], grads(fn, inputs), ref_grads):
+        assert rel_rms(got, ref) <= 1e-4, name
+
+
+def _bad_cases():
+    r, w, k, v, a, b, S = make_inputs(4)
+    mask = torch.ones(B, 4, dtype=torch.bool)
+    return {
+        "r_not_4d": ((r[0], w, k, v, a, b, S), "r must be"),
+        "k_shape_differs": ((r, w, k[:, :, :, :32], v, a, b, S), "k must match r"),
+        "state_wrong_shape": ((r, w, k, v, a, b, S[:, :, :32]), "state must be"),
+        "state_not_fp32": ((r, w, k, v, a, b, S.bfloat16()), "state must be float32"),
+        "integer_input": ((r, w, k, v.long(), a, b, S), "v must be float32, bfloat16 or float16"),
+        "mask_wrong_shape": ((r, w, k, v, a, b, S, mask[:, :3]), "mask must be"),
+        "mask_not_bool": ((r, w, k, v, a, b, S, mask.float()), "mask must be bool"),
+        "no_tokens": ((r[:, :0], w[:, :0], k[:, :0], v[:, :0], a[:, :0], b[:, :0], S), "T >= 1"),
+    }
+
+
+@pytest.mark.parametrize("case", list(_bad_cases()))
+def test_bad_inputs_raise_value_error_naming_the_problem(case):
+    args, message = _bad_cases()[case]
+    with pytest.raises(ValueError, match=message.replace("[", r"\[")):
+        wkv7(*args)
