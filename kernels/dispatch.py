@@ -11,8 +11,8 @@ import torch
 from kernels.torch_chunk import wkv7_chunk
 from kernels.torch_recurrent import wkv7_recurrent, wkv7_step
 
-# Below this many tokens the per-token loop beats the chunked matmuls on CPU (measured at B=1, H=12, N=64:
-# T=8 recurrent 0.6-0.8 ms vs chunked 1.2-1.6 ms; T=16 about even; T=1024 77-125 ms vs 42-45 ms).
+# Below this many tokens the per-token loop beats the chunked matmuls on CPU (2 cores, B=1, H=12, N=64, fp32:
+# T=8 recurrent 0.6-0.9 ms vs chunked 1.2-1.6 ms; T=16 1.2-1.8 vs 1.2-1.5 ms; T=1024 77-125 vs 42-68 ms).
 CHUNK_MIN_T = 16
 
 _FLOATS = (torch.float32, torch.bfloat16, torch.float16)

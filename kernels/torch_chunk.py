@@ -30,6 +30,7 @@ def wkv7_chunk(
     mask: torch.Tensor | None = None,
     chunk_size: int = CHUNK_SIZE,
 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Long inputs: same contract as `kernels.wkv7`; chunk_size at most 64 (beyond it 1/G_s can overflow fp32)."""
     B, T, H, N = r.shape
     C, out_dtype = chunk_size, r.dtype
     n = -(-T // C)
@@ -51,7 +52,7 @@ def wkv7_chunk(
     to_end = torch.exp(lg_end - lg)  # G_C / G_s directly: it is <= 1 and needs no cancellation
     b_end, k_end = b * to_end, k * to_end
 
-    # in place wherever autograd allows: on CPU, fresh multi-MB buffers cost about as much as the math
+    # in place wherever autograd allows: each avoided temporary is several MB of memory traffic on CPU
     A_ab = torch.bmm(a_in, b_in.mT).tril_(-1)
     A_ak = torch.bmm(a_in, k_in.mT).tril_(-1)
     A_rb = torch.bmm(r_in, b_in.mT).tril_()

@@ -62,6 +62,6 @@ def _download(repo_id: str, filename: str) -> Path:
         what = f"'{filename}' from " if filename else ""
         raise SourceUnavailable(
             f"could not fetch {what}Hugging Face repo '{repo_id}': the Hub is unreachable or the repo is unknown, "
-            f"and it is not in the local cache. Download it where there is network (huggingface-cli download {repo_id}) "
+            f"and it is not in the local cache. Download it where there is network (hf download {repo_id}) "
             f"or pass a local path. ({type(e).__name__}: {e})"
         ) from e
