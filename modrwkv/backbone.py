@@ -33,6 +33,13 @@ def parse_dtype(dtype: str | torch.dtype) -> torch.dtype:
     return DTYPES[dtype]
 
 
+def _shifted(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """The previous token's input at every position: the carried-over `shift` [B, C], then x[:, :-1]."""
+    if x.shape[1] == 1:
+        return shift.unsqueeze(1)
+    return torch.cat((shift.unsqueeze(1), x[:, :-1]), dim=1)
+
+
 def _vec(c: int) -> nn.Parameter:
     return nn.Parameter(torch.empty(1, 1, c))
 
@@ -60,8 +67,9 @@ class TimeMix(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         B, T, C = x.shape
         H, N = self.n_head, self.head_size
-        xx = torch.cat((shift.unsqueeze(1), x[:, :-1]), dim=1) - x
-        xr, xw, xk, xv, xa, xg = (x + xx * m for m in (self.x_r, self.x_w, self.x_k, self.x_v, self.x_a, self.x_g))
+        xx = _shifted(x, shift) - x
+        mix = torch.stack((self.x_r, self.x_w, self.x_k, self.x_v, self.x_a, self.x_g))
+        xr, xw, xk, xv, xa, xg = torch.addcmul(x, xx, mix).unbind(0)  # six token-shift mixes in one op
 
         r = self.receptance(xr)
         w = self.w0 + torch.tanh(xw @ self.w1) @ self.w2  # decay pre-activation; the kernel makes the decay in fp32
@@ -93,8 +101,8 @@ class ChannelMix(nn.Module):
         self.value = nn.Linear(cfg.dim_ffn, cfg.n_embd, bias=False)
 
     def forward(self, x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-        xx = torch.cat((shift.unsqueeze(1), x[:, :-1]), dim=1) - x
-        return self.value(torch.relu(self.key(x + xx * self.x_k)) ** 2)
+        k = torch.addcmul(x, _shifted(x, shift) - x, self.x_k)
+        return self.value(torch.relu(self.key(k)).square())
 
 
 class Block(nn.Module):
@@ -143,6 +151,8 @@ class RWKV7(nn.Module):
                 raise CheckpointError(f"'{k}' has shape {tuple(state[k].shape)}, expected {tuple(t.shape)} for {config}")
         dtype = parse_dtype(dtype)
         model.load_state_dict({k: v.to(device=device, dtype=dtype) for k, v in state.items()}, assign=True)
+        if torch.device(device).type == "cpu":
+            _store_input_major(model)
         return model.eval()
 
     @classmethod
@@ -218,7 +228,7 @@ class RWKV7(nn.Module):
 
         x = embeds.to(self.dtype)
         rows = torch.arange(B, device=x.device)
-        last = lengths - 1 if lengths is not None else torch.full((B,), T - 1, device=x.device)
+        last_of = (lambda t: t[rows, lengths - 1]) if lengths is not None else (lambda t: t[:, -1])
         att_shift, ffn_shift, wkv_out = [], [], []
         v_first = None
         for i, block in enumerate(self.blocks):
@@ -229,11 +239,11 @@ class RWKV7(nn.Module):
             x = x + dx
             xf = block.ln2(x)
             x = x + block.ffn(xf, state.ffn_shift[i])
-            att_shift.append(xa[rows, last])
-            ffn_shift.append(xf[rows, last])
+            att_shift.append(last_of(xa))
+            ffn_shift.append(last_of(xf))
             wkv_out.append(s)
         if last_only:
-            x = x[rows, last].unsqueeze(1)
+            x = last_of(x).unsqueeze(1)
         logits = self.head(self.ln_out(x))
         return logits, RWKVState(torch.stack(att_shift), torch.stack(ffn_shift), torch.stack(wkv_out))
 
@@ -249,6 +259,17 @@ class RWKV7(nn.Module):
         if int(lengths.min()) == T:
             return None, None
         return torch.arange(T, device=device)[None, :] < lengths[:, None], lengths
+
+
+def _store_input_major(model: nn.Module) -> None:
+    """Keep every Linear weight in memory as [in, out] (a transposed view keeps the [out, in] interface).
+
+    One-token decode reads each weight once; MKL's GEMV streams the [in, out] layout ~20% faster on the
+    2-core CPUs measured here (x @ W, as BlinkDL's rwkv package stores them). state_dict() is unchanged.
+    """
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            module.weight = nn.Parameter(module.weight.detach().t().contiguous().t(), requires_grad=module.weight.requires_grad)
 
 
 def _describe(x: object) -> str:

@@ -1,0 +1,278 @@
+"""Chunked Triton WKV-7 (prefill and training): forward and backward kernels behind one autograd.Function.
+
+Same algebra as `kernels.torch_chunk`. Within a chunk of C tokens, with G_t = prod_{i<=t} decay_i (per key channel),
+u_t = S_{t-1} a_t and the tilded vectors a~_t = a_t G_{t-1}, r~_t = r_t G_t, b~_s = b_s / G_s, k~_s = k_s / G_s,
+b^_s = b_s G_C / G_s, k^_s = k_s G_C / G_s:
+    (I - A_ab) U = a~ S_0^T + A_ak V          A_ab = strict_tril(a~ b~^T), A_ak = strict_tril(a~ k~^T)
+    Y   = r~ S_0^T + A_rb U + A_rk V          A_rb = tril(r~ b~^T),        A_rk = tril(r~ k~^T)
+    S_C = S_0 diag(G_C) + U^T b^ + V^T k^
+A_ab is strictly lower triangular, hence nilpotent: (I - A_ab)^-1 = (I + A)(I + A^2)(I + A^4)...(I + A^(C/2)) exactly,
+log2(C) - 1 squarings and as many products of C x C tiles, no row-by-row substitution.
+
+Both kernels run one program per (batch, head, block of BV value rows): row i of the state only ever reads row i, so
+value blocks are independent and each program keeps its [BV, N] slice of the state in registers while it walks the
+chunks in order (forward) or in reverse (backward). The intra-chunk C x C matrices do not depend on the value block and
+are recomputed by each of the N / BV programs of a head, in exchange for a single fused kernel per direction.
+
+All arithmetic is fp32 (dots with input_precision="ieee": TF32 would cost three decimal digits); inputs may be
+fp32/bf16/fp16 and are cast on load.
+"""
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+# Chunk length: 1/G_s stays below exp(0.6065 * C), finite in fp32 up to C = 64; 32 balances the sequential loop over
+# chunks against the C^3 cost of the inverse.
+CHUNK_SIZE = 32
+# Value rows per program: the state slice [BV, N] and its gradient stay in registers in the backward.
+BLOCK_V = 32
+
+
+@triton.jit
+def _chunk(
+    c, bb, hh, T, r_ptr, w_ptr, k_ptr, v_ptr, a_ptr, b_ptr, mask_ptr,
+    rows, cols, row_ok, col_ok,
+    H: tl.constexpr, N: tl.constexpr, C: tl.constexpr, LOG2C: tl.constexpr, HAS_MASK: tl.constexpr,
+):
+    """Load chunk c of one (b, h) and build everything both directions need that does not involve the state."""
+    ti = tl.arange(0, C)
+    t = c * C + ti
+    on = t < T
+    if HAS_MASK:
+        on = on & (tl.load(mask_ptr + bb * T + t, mask=t < T, other=0) != 0)
+    offs = ((bb * T + t[:, None]) * H + hh) * N
+    kmask = (t < T)[:, None] & col_ok[None, :]
+    r = tl.load(r_ptr + offs + cols[None, :], mask=kmask, other=0.0).to(tl.float32)
+    w = tl.load(w_ptr + offs + cols[None, :], mask=kmask, other=0.0).to(tl.float32)
+    k = tl.load(k_ptr + offs + cols[None, :], mask=kmask, other=0.0).to(tl.float32)
+    a = tl.load(a_ptr + offs + cols[None, :], mask=kmask, other=0.0).to(tl.float32)
+    b = tl.load(b_ptr + offs + cols[None, :], mask=kmask, other=0.0).to(tl.float32)
+    v = tl.load(v_ptr + offs + rows[None, :], mask=(t < T)[:, None] & row_ok[None, :], other=0.0).to(tl.float32)
+    # masked tokens and the zero tail past T become identities: log-decay 0 and nothing written. A select, not a
+    # multiply, so NaN garbage in padding cannot leak into the state.
+    off = ~on[:, None]
+    sig = tl.sigmoid(w)
+    lw = tl.where(off, 0.0, -0.6065306597126334 * sig)
+    k = tl.where(off, 0.0, k)
+    b = tl.where(off, 0.0, b)
+    v = tl.where(off, 0.0, v)
+    lg = tl.cumsum(lw, axis=0)  # log G_t, inclusive
+    lg_end = tl.sum(tl.where(ti[:, None] == C - 1, lg, 0.0), axis=0)  # the last row exactly, so G_C / G_C == 1
+    e_in = tl.exp(lg - lw)
+    g = tl.exp(lg)
+    inv = tl.exp(-lg)
+    to_end = tl.exp(lg_end[None, :] - lg)  # G_C / G_s directly: <= 1, no cancellation
+    a_in = a * e_in
+    r_in = r * g
+    b_in = b * inv
+    k_in = k * inv
+    b_end = b * to_end
+    k_end = k * to_end
+    strict = ti[:, None] > ti[None, :]
+    incl = ti[:, None] >= ti[None, :]
+    A_ab = tl.where(strict, tl.dot(a_in, tl.trans(b_in), input_precision="ieee"), 0.0)
+    A_ak = tl.where(strict, tl.dot(a_in, tl.trans(k_in), input_precision="ieee"), 0.0)
+    A_rb = tl.where(incl, tl.dot(r_in, tl.trans(b_in), input_precision="ieee"), 0.0)
+    A_rk = tl.where(incl, tl.dot(r_in, tl.trans(k_in), input_precision="ieee"), 0.0)
+    # M = (I - A_ab)^-1 as the product of (I + A_ab^(2^p)), p < log2(C)
+    M = tl.where(ti[:, None] == ti[None, :], 1.0, 0.0) + A_ab
+    P = A_ab
+    for _ in tl.static_range(LOG2C - 1):
+        P = tl.dot(P, P, input_precision="ieee")
+        M = M + tl.dot(M, P, input_precision="ieee")
+    return (t, on, offs, sig, lw, lg_end, e_in, g, inv, to_end, v,
+            a_in, r_in, b_in, k_in, b_end, k_end, A_ab, A_ak, A_rb, A_rk, M)
+
+
+@triton.jit
+def _chunk_fwd_kernel(
+    r_ptr, w_ptr, k_ptr, v_ptr, a_ptr, b_ptr, s0_ptr, mask_ptr, y_ptr, s_ptr, h_ptr,
+    T, NC, H: tl.constexpr, N: tl.constexpr, C: tl.constexpr, LOG2C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    HAS_MASK: tl.constexpr, STORE_STATES: tl.constexpr,
+):
+    # grid: (B * H, cdiv(N, BV)); NC = cdiv(T, C) chunks walked in order; h [B, H, NC, N, N] gets each chunk's
+    # starting state when the backward will need it
+    bh = tl.program_id(0).to(tl.int64)
+    iv = tl.program_id(1)
+    bb = bh // H
+    hh = bh % H
+    cols = tl.arange(0, BK)
+    rows = iv * BV + tl.arange(0, BV)
+    col_ok = cols < N
+    row_ok = rows < N
+    s_tile = rows[:, None] * N + cols[None, :]
+    s_ok = row_ok[:, None] & col_ok[None, :]
+    S = tl.load(s0_ptr + bh * N * N + s_tile, mask=s_ok, other=0.0)
+    for c in range(NC):
+        if STORE_STATES:
+            tl.store(h_ptr + (bh * NC + c) * N * N + s_tile, S, mask=s_ok)
+        (t, on, offs, sig, lw, lg_end, e_in, g, inv, to_end, v,
+         a_in, r_in, b_in, k_in, b_end, k_end, A_ab, A_ak, A_rb, A_rk, M) = _chunk(
+            c, bb, hh, T, r_ptr, w_ptr, k_ptr, v_ptr, a_ptr, b_ptr, mask_ptr,
+            rows, cols, row_ok, col_ok, H, N, C, LOG2C, HAS_MASK)
+        rhs = tl.dot(a_in, tl.trans(S), input_precision="ieee") + tl.dot(A_ak, v, input_precision="ieee")
+        U = tl.dot(M, rhs, input_precision="ieee")
+        y = (tl.dot(r_in, tl.trans(S), input_precision="ieee") + tl.dot(A_rb, U, input_precision="ieee")
+             + tl.dot(A_rk, v, input_precision="ieee"))
+        tl.store(y_ptr + offs + rows[None, :], y.to(y_ptr.dtype.element_ty),
+                 mask=(t < T)[:, None] & row_ok[None, :])
+        S = (S * tl.exp(lg_end)[None, :] + tl.dot(tl.trans(U), b_end, input_precision="ieee")
+             + tl.dot(tl.trans(v), k_end, input_precision="ieee"))
+    tl.store(s_ptr + bh * N * N + s_tile, S, mask=s_ok)
+
+
+@triton.jit
+def _chunk_bwd_kernel(
+    r_ptr, w_ptr, k_ptr, v_ptr, a_ptr, b_ptr, mask_ptr, h_ptr, dy_ptr, dsT_ptr,
+    dr_ptr, dw_ptr, dk_ptr, dv_ptr, da_ptr, db_ptr, ds0_ptr,
+    T, NC, B, H: tl.constexpr, N: tl.constexpr, C: tl.constexpr, LOG2C: tl.constexpr,
+    BK: tl.constexpr, BV: tl.constexpr, HAS_MASK: tl.constexpr,
+):
+    # grid: (B * H, cdiv(N, BV)); walks the chunks in reverse carrying dS = dL/dS_C for this value block.
+    # dv and dS_0 belong to this block's value rows and are final; dr, dw, dk, da, db sum over all value rows, so each
+    # program writes its partial into its own slice [iv] of [NV, B, T, H, N] buffers (deterministic, no atomics).
+    bh = tl.program_id(0).to(tl.int64)
+    iv = tl.program_id(1)
+    bb = bh // H
+    hh = bh % H
+    cols = tl.arange(0, BK)
+    rows = iv * BV + tl.arange(0, BV)
+    col_ok = cols < N
+    row_ok = rows < N
+    s_tile = rows[:, None] * N + cols[None, :]
+    s_ok = row_ok[:, None] & col_ok[None, :]
+    part = iv.to(tl.int64) * B * T * H * N  # this block's slice of the partial-gradient buffers
+    ti = tl.arange(0, C)
+    strict = ti[:, None] > ti[None, :]
+    incl = ti[:, None] >= ti[None, :]
+    dS = tl.load(dsT_ptr + bh * N * N + s_tile, mask=s_ok, other=0.0)
+    for cc in range(NC):
+        c = NC - 1 - cc
+        (t, on, offs, sig, lw, lg_end, e_in, g, inv, to_end, v,
+         a_in, r_in, b_in, k_in, b_end, k_end, A_ab, A_ak, A_rb, A_rk, M) = _chunk(
+            c, bb, hh, T, r_ptr, w_ptr, k_ptr, v_ptr, a_ptr, b_ptr, mask_ptr,
+            rows, cols, row_ok, col_ok, H, N, C, LOG2C, HAS_MASK)
+        S = tl.load(h_ptr + (bh * NC + c) * N * N + s_tile, mask=s_ok, other=0.0)
+        U = tl.dot(M, tl.dot(a_in, tl.trans(S), input_precision="ieee") + tl.dot(A_ak, v, input_precision="ieee"),
+                   input_precision="ieee")
+        vmask = (t < T)[:, None] & row_ok[None, :]
+        dy = tl.load(dy_ptr + offs + rows[None, :], mask=vmask, other=0.0).to(tl.float32)
+        gend = tl.exp(lg_end)
+        # S_C = S_0 diag(G_C) + U^T b^ + V^T k^
+        dU = tl.dot(b_end, tl.trans(dS), input_precision="ieee")
+        db_end = tl.dot(U, dS, input_precision="ieee")
+        dv = tl.dot(k_end, tl.trans(dS), input_precision="ieee")
+        dk_end = tl.dot(v, dS, input_precision="ieee")
+        dlg_end = tl.sum(S * dS, axis=0) * gend
+        dS = dS * gend[None, :]
+        # Y = r~ S_0^T + A_rb U + A_rk V
+        dr_in = tl.dot(dy, S, input_precision="ieee")
+        dS += tl.dot(tl.trans(dy), r_in, input_precision="ieee")
+        dU += tl.dot(tl.trans(A_rb), dy, input_precision="ieee")
+        dv += tl.dot(tl.trans(A_rk), dy, input_precision="ieee")
+        dA_rb = tl.where(incl, tl.dot(dy, tl.trans(U), input_precision="ieee"), 0.0)
+        dA_rk = tl.where(incl, tl.dot(dy, tl.trans(v), input_precision="ieee"), 0.0)
+        # U = M (a~ S_0^T + A_ak V), M = (I - A_ab)^-1: the right-hand side gets Gr = M^T dU, A_ab gets Gr U^T
+        Gr = tl.dot(tl.trans(M), dU, input_precision="ieee")
+        da_in = tl.dot(Gr, S, input_precision="ieee")
+        dS += tl.dot(tl.trans(Gr), a_in, input_precision="ieee")
+        dv += tl.dot(tl.trans(A_ak), Gr, input_precision="ieee")
+        dA_ak = tl.where(strict, tl.dot(Gr, tl.trans(v), input_precision="ieee"), 0.0)
+        dA_ab = tl.where(strict, tl.dot(Gr, tl.trans(U), input_precision="ieee"), 0.0)
+        # the four C x C products back to the tilded vectors
+        da_in += tl.dot(dA_ab, b_in, input_precision="ieee") + tl.dot(dA_ak, k_in, input_precision="ieee")
+        dr_in += tl.dot(dA_rb, b_in, input_precision="ieee") + tl.dot(dA_rk, k_in, input_precision="ieee")
+        db_in = (tl.dot(tl.trans(dA_ab), a_in, input_precision="ieee")
+                 + tl.dot(tl.trans(dA_rb), r_in, input_precision="ieee"))
+        dk_in = (tl.dot(tl.trans(dA_ak), a_in, input_precision="ieee")
+                 + tl.dot(tl.trans(dA_rk), r_in, input_precision="ieee"))
+        # through the decay factors: x~ = x exp(+-lg ...), so d(log-decay) collects x~ dx~ with the exponent's sign
+        dlg = dr_in * r_in + da_in * a_in - db_in * b_in - dk_in * k_in - db_end * b_end - dk_end * k_end
+        dlg_end += tl.sum(db_end * b_end + dk_end * k_end, axis=0)
+        # lg = cumsum(lw) and lg_end = lg[C-1]; a~ uses lg - lw, hence its extra -da_in a_in
+        dlw = tl.cumsum(dlg, axis=0, reverse=True) + dlg_end[None, :] - da_in * a_in
+        dw = tl.where(on[:, None], dlw * (-0.6065306597126334) * sig * (1.0 - sig), 0.0)
+        dk = tl.where(on[:, None], dk_in * inv + dk_end * to_end, 0.0)
+        db = tl.where(on[:, None], db_in * inv + db_end * to_end, 0.0)
+        dv = tl.where(on[:, None], dv, 0.0)
+        kmask = (t < T)[:, None] & col_ok[None, :]
+        kp = part + offs + cols[None, :]
+        tl.store(dr_ptr + kp, dr_in * g, mask=kmask)
+        tl.store(dw_ptr + kp, dw, mask=kmask)
+        tl.store(dk_ptr + kp, dk, mask=kmask)
+        tl.store(da_ptr + kp, da_in * e_in, mask=kmask)
+        tl.store(db_ptr + kp, db, mask=kmask)
+        tl.store(dv_ptr + offs + rows[None, :], dv.to(dv_ptr.dtype.element_ty), mask=vmask)
+    tl.store(ds0_ptr + bh * N * N + s_tile, dS, mask=s_ok)
+
+
+def _blocks(N: int) -> tuple[int, int, int]:
+    BK = max(16, triton.next_power_of_2(N))  # tl.dot needs every dimension >= 16
+    BV = min(BLOCK_V, BK)
+    return BK, BV, triton.cdiv(N, BV)
+
+
+class _WKV7Chunk(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, r, w, k, v, a, b, state, mask, chunk_size):  # noqa: ANN001, ANN205 (autograd signature)
+        B, T, H, N = r.shape
+        r, w, k, v, a, b = (x.contiguous() for x in (r, w, k, v, a, b))
+        state = state.contiguous()
+        BK, BV, NV = _blocks(N)
+        NC = triton.cdiv(T, chunk_size)
+        store = any(ctx.needs_input_grad)
+        y = torch.empty_like(r)
+        new_state = torch.empty_like(state)
+        # chunk-start states for the backward: B*H*NC*N*N fp32, only when a gradient is wanted
+        h = state.new_empty(B, H, NC, N, N) if store else new_state
+        mask_arg = mask.to(torch.int8).contiguous() if mask is not None else new_state  # unread without HAS_MASK
+        _chunk_fwd_kernel[(B * H, NV)](
+            r, w, k, v, a, b, state, mask_arg, y, new_state, h,
+            T, NC, H=H, N=N, C=chunk_size, LOG2C=chunk_size.bit_length() - 1, BK=BK, BV=BV,
+            HAS_MASK=mask is not None, STORE_STATES=store,
+        )
+        if store:
+            ctx.save_for_backward(r, w, k, v, a, b, mask_arg, h)
+            ctx.has_mask, ctx.chunk_size = mask is not None, chunk_size
+        return y, new_state
+
+    @staticmethod
+    def backward(ctx, dy, dstate):  # noqa: ANN001, ANN205
+        r, w, k, v, a, b, mask_arg, h = ctx.saved_tensors
+        B, T, H, N = r.shape
+        BK, BV, NV = _blocks(N)
+        partial = lambda: r.new_empty(NV, B, T, H, N, dtype=torch.float32)  # noqa: E731
+        dr, dw, dk, da, db = partial(), partial(), partial(), partial(), partial()
+        dv = torch.empty_like(v, dtype=torch.float32)
+        dstate0 = torch.empty_like(dstate)
+        _chunk_bwd_kernel[(B * H, NV)](
+            r, w, k, v, a, b, mask_arg, h, dy.contiguous(), dstate.float().contiguous(),
+            dr, dw, dk, dv, da, db, dstate0,
+            T, h.shape[2], B, H=H, N=N, C=ctx.chunk_size, LOG2C=ctx.chunk_size.bit_length() - 1, BK=BK, BV=BV,
+            HAS_MASK=ctx.has_mask,
+        )
+        # glue: sum the per-value-block partials of the key-side gradients, back to the inputs' dtypes
+        dr, dw, dk, da, db = (g.sum(0).to(x.dtype) for g, x in ((dr, r), (dw, w), (dk, k), (da, a), (db, b)))
+        return dr, dw, dk, dv.to(v.dtype), da, db, dstate0, None, None
+
+
+def wkv7_triton_chunk(
+    r: torch.Tensor,
+    w: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    state: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Same contract as `kernels.wkv7`, differentiable in r, w, k, v, a, b and state.
+
+    chunk_size: a power of two from 16 to 64 (tl.dot's minimum tile; beyond 64, 1/G_s can overflow fp32).
+    """
+    if chunk_size not in (16, 32, 64):
+        raise ValueError(f"wkv7_triton_chunk: chunk_size must be 16, 32 or 64, found {chunk_size}")
+    return _WKV7Chunk.apply(r, w, k, v, a, b, state, mask, chunk_size)

@@ -1,0 +1,251 @@
+"""`python -m modrwkv.bench {prefill,decode,memory,compare}`: RWKV-7 throughput and memory, vs a Transformer.
+
+Each subcommand prints the machine, a table and, with --json, one JSON object as the last line of stdout.
+Progress and warnings go to stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import torch
+
+from modrwkv import backbone
+from modrwkv.backbone import RWKV7
+from modrwkv.bench import machine, report, rwkv_pkg_runner
+from modrwkv.bench.measurement import Measurement
+from modrwkv.bench.rwkv_runner import (
+    RWKVRunner,
+    blinkdl_weights,
+    matmul_params_per_token,
+    shape_only_model,
+    weight_bytes_per_token,
+)
+from modrwkv.bench.shapes import TINY, is_known, shape_config, shape_names
+from modrwkv.bench.transformer_runner import (
+    SMOLLM2_135M,
+    TransformerRunner,
+    TransformerShape,
+    compute_dtype,
+    kv_cache_bytes,
+    llama_like,
+    load_transformer,
+)
+from modrwkv.checkpoint import CheckpointError
+from modrwkv.sources import SourceUnavailable
+
+DEFAULT_CONTEXTS = "1024,2048,4096,8192,16384"
+DEFAULT_SHAPE = "0.1b"
+
+
+# -- argument types ------------------------------------------------------------------------------
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers such as 1024,4096, got '{text}'")
+    return values
+
+
+def _shape(name: str) -> str:
+    if not is_known(name):
+        raise argparse.ArgumentTypeError(f"unknown shape '{name}'; choose from {', '.join(shape_names())}")
+    return name
+
+
+def _plot_path(text: str) -> Path:
+    path = Path(text)
+    if path.suffix.lower() == ".png":
+        raise argparse.ArgumentTypeError(
+            "PNG export needs kaleido plus a Chrome browser that it downloads, which this offline setup cannot do; use .html"
+        )
+    if path.suffix.lower() not in report.PLOT_SUFFIXES:
+        raise argparse.ArgumentTypeError(f"--plot takes a .html file, got '{text}'")
+    return path
+
+
+def _default_dtype() -> str:
+    # a CPU-specific default (e.g. int8 where it helps) when the backbone offers one
+    pick = getattr(backbone, "default_cpu_dtype", None)
+    return pick() if pick is not None else "fp32"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m modrwkv.bench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    helps = {
+        "prefill": "prompt tokens/s (last_only=True) at each context and batch",
+        "decode": "generated tokens/s after a prompt of each context length",
+        "memory": "bytes of RWKV state vs a Transformer KV cache (computed from shapes, no timing)",
+        "compare": "prefill, decode and memory for modrwkv, BlinkDL's rwkv package and a Transformer",
+    }
+    for name, text in helps.items():
+        p = sub.add_parser(name, help=text, description=text)
+        src = p.add_mutually_exclusive_group()
+        src.add_argument("--model", metavar="SRC", help="checkpoint: file, folder or Hugging Face repo id")
+        src.add_argument("--shape", type=_shape, help=f"random weights of a named shape: {', '.join(shape_names())} (default {DEFAULT_SHAPE})")
+        p.add_argument("--contexts", type=_int_list, default=_int_list(DEFAULT_CONTEXTS), metavar="N,N", help=f"default {DEFAULT_CONTEXTS}")
+        p.add_argument("--batches", type=_int_list, default=[1], metavar="N,N", help="default 1")
+        p.add_argument("--dtype", choices=list(backbone.DTYPES), default=_default_dtype(), help="default %(default)s")
+        p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
+        p.add_argument("--plot", type=_plot_path, metavar="FILE.html", help="plotly charts of latency and memory vs context")
+        if name == "memory":
+            continue
+        p.add_argument("--device", default="cpu", help="default %(default)s")
+        p.add_argument("--repeats", type=int, default=1, help="timed runs per measurement, the fastest is kept (default 1)")
+        if name != "prefill":
+            p.add_argument("--decode-tokens", type=int, default=32, help="timed decode steps (default 32)")
+        if name == "compare":
+            p.add_argument("--skip-transformer", action="store_true")
+            p.add_argument("--skip-rwkv-pkg", action="store_true")
+    return parser
+
+
+# -- runs ----------------------------------------------------------------------------------------
+
+
+def _transformer_shape(args: argparse.Namespace) -> TransformerShape:
+    # the tiny test shape gets a Transformer of its own size; real shapes are compared with SmolLM2-135M
+    if args.shape == TINY:
+        return llama_like(shape_config(TINY), name="tiny")
+    return SMOLLM2_135M
+
+
+def _progress(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _runs(runner, args: argparse.Namespace, time_prefill: bool, time_decode: bool) -> Iterator[Measurement]:
+    for context in args.contexts:
+        for batch in args.batches:
+            _progress(f"[{runner.system}] context {context}, batch {batch}")
+            yield runner.measure(
+                context,
+                batch,
+                time_prefill=time_prefill,
+                time_decode=time_decode,
+                decode_tokens=getattr(args, "decode_tokens", 0),
+                repeats=args.repeats,
+            )
+
+
+def _timed_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], list[str], str]:
+    """Runs prefill/decode/compare: the JSON payload (without results), rows, notes and the header."""
+    time_prefill = args.command in ("prefill", "compare")
+    time_decode = args.command in ("decode", "compare")
+    info = machine.machine_info(args.device)
+    _progress("measuring GEMM FLOP/s and read bandwidth ...")
+    perf = machine.measure_machine(args.device)
+    weights = blinkdl_weights(args.model, args.shape)
+    model = RWKV7.from_state_dict(weights, dtype=args.dtype, device=args.device)
+    limits = machine.implied_limits(perf, model.dtype, matmul_params_per_token(model), weight_bytes_per_token(model))
+    rows = list(_runs(RWKVRunner(model, args.dtype), args, time_prefill, time_decode))
+    del model
+    notes: list[str] = []
+    transformer = None
+    if args.command == "compare" and not args.skip_rwkv_pkg:
+        rows += _rwkv_pkg_rows(weights, args, notes)
+    del weights
+    if args.command == "compare" and not args.skip_transformer:
+        dtype = compute_dtype(backbone.DTYPES[args.dtype])
+        tmodel, transformer = load_transformer(_transformer_shape(args), dtype, args.device)
+        notes.append(f"transformer: {transformer}, {sum(p.numel() for p in tmodel.parameters()) / 1e6:.1f}M params")
+        rows += _runs(TransformerRunner(tmodel, _dtype_name(dtype)), args, time_prefill, time_decode)
+    payload = {
+        "machine": info.to_dict() | perf.to_dict(),
+        "fp32_gflop_s": perf.fp32_gflop_s,
+        "bf16_gflop_s": perf.bf16_gflop_s,
+        "bandwidth_gb_s": perf.read_gb_s,
+        "weight_bytes_per_token": limits.weight_bytes_per_token,
+        "limits": limits.to_dict(),
+        "transformer": transformer,
+    }
+    return payload, rows, notes, report.header(info, args.dtype, perf, limits)
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return next(name for name, d in backbone.DTYPES.items() if d == dtype)
+
+
+def _rwkv_pkg_rows(weights: dict[str, torch.Tensor], args: argparse.Namespace, notes: list[str]) -> list[Measurement]:
+    if not rwkv_pkg_runner.available():
+        notes.append("rwkv-pkg: skipped, the `rwkv` package is not installed")
+        return []
+    if args.batches != [1]:
+        notes.append("rwkv-pkg: batch 1 only (the package has no batched inference); other batches skipped")
+    if 1 not in args.batches:
+        return []
+    with tempfile.TemporaryDirectory(prefix="modrwkv-bench-") as folder:
+        try:
+            runner = rwkv_pkg_runner.RWKVPkgRunner(weights, Path(folder))
+        except RuntimeError as e:
+            notes.append(f"rwkv-pkg: skipped, {e}")
+            return []
+    batch_one = argparse.Namespace(**{**vars(args), "batches": [1]})
+    return list(_runs(runner, batch_one, time_prefill=args.command != "decode", time_decode=args.command != "prefill"))
+
+
+def _memory_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], list[str], str]:
+    model = shape_only_model(args.model, args.shape, args.dtype)  # meta device: shapes and dtypes only
+    tshape = _transformer_shape(args)
+    dtype = compute_dtype(backbone.DTYPES[args.dtype])
+    element_size = torch.empty(0, dtype=dtype).element_size()
+    rows = []
+    for context in args.contexts:
+        for batch in args.batches:
+            rows.append(Measurement("modrwkv", args.dtype, context, batch, None, None, model.new_state(batch).nbytes))
+            kv = kv_cache_bytes(tshape, context, batch, element_size)
+            rows.append(Measurement("transformer", _dtype_name(dtype), context, batch, None, None, kv))
+    note = (
+        f"transformer: {tshape.name} shape, KV cache = 2 x {tshape.layers} layers x {tshape.kv_heads} kv heads x "
+        f"{tshape.head_dim} head dim x context x batch x {element_size} bytes"
+    )
+    payload = {"weight_bytes_per_token": weight_bytes_per_token(model), "transformer": tshape.name}
+    return payload, rows, [note], report.header(machine.machine_info("cpu"), args.dtype, None, None)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], tuple[dict, list[Measurement], list[str], str]]] = {
+    "prefill": _timed_command,
+    "decode": _timed_command,
+    "compare": _timed_command,
+    "memory": _memory_command,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The CLI; returns the exit code (2 for a usage error, printed by argparse)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse has printed the message (or --help)
+        return int(e.code or 0)
+    if args.model is None and args.shape is None:
+        args.shape = DEFAULT_SHAPE
+    try:
+        payload, rows, notes, head = COMMANDS[args.command](args)
+    except (FileNotFoundError, CheckpointError, SourceUnavailable) as e:
+        print(f"{parser.prog} {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    print(head)
+    print()
+    print(report.table(rows))
+    for note in notes:
+        print(f"note: {note}")
+    if args.plot is not None:
+        title = f"{args.command}: {args.model or args.shape} ({args.dtype})"
+        print(f"plot: {report.write_plot(rows, args.plot, title)}")
+    if args.json:
+        head = {"command": args.command, "shape": args.model or args.shape, "dtype": args.dtype}
+        print(report.json_line(head | payload | {"notes": notes, "results": [r.to_dict() for r in rows]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

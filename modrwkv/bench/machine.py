@@ -1,0 +1,108 @@
+"""What the machine can do: GEMM FLOP/s and read bandwidth, and the throughput limits they imply for a model."""
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from modrwkv.bench.timing import synchronize, timed
+
+GEMM_SIZE = 1024  # n x n x n: large enough to reach the GEMM kernels' peak, small enough for emulated bf16
+BANDWIDTH_BYTES = 256 * 2**20  # far larger than any CPU cache, so the sum streams from memory
+MEASURE_SECONDS = 0.3  # per figure: repeat until this much time has passed, keep the fastest run
+
+
+@dataclass(frozen=True)
+class MachineInfo:
+    cpu: str
+    cores: int
+    torch_threads: int
+    avx512_bf16: bool
+    torch_version: str
+    device: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class MachinePerf:
+    fp32_gflop_s: float
+    bf16_gflop_s: float
+    read_gb_s: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Upper bounds for one model on this machine (matmul FLOPs only; batch 1 for decode)."""
+
+    matmul_params_per_token: int
+    weight_bytes_per_token: int
+    prefill_tok_s: float  # compute-bound: FLOP/s / (2 * params per token)
+    decode_tok_s: float  # bandwidth-bound: every weight is read once per decoded token
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _cpuinfo() -> tuple[str, bool]:
+    """CPU model name and whether it has native bf16 dot products (avx512_bf16)."""
+    info = Path("/proc/cpuinfo")
+    text = info.read_text() if info.exists() else ""
+    name = next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")), "")
+    flags = next((ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), [])
+    return name or platform.processor() or platform.machine(), "avx512_bf16" in flags
+
+
+def machine_info(device: str) -> MachineInfo:
+    cpu, bf16 = _cpuinfo()
+    if torch.device(device).type == "cuda":
+        cpu = f"{cpu} + {torch.cuda.get_device_name(device)}"
+    return MachineInfo(cpu, os.cpu_count() or 1, torch.get_num_threads(), bf16, torch.__version__, device)
+
+
+def _fastest(fn, device: str) -> float:
+    """Fastest run of `fn` over MEASURE_SECONDS, after one warm-up run."""
+    fn()
+    best, spent = float("inf"), 0.0
+    while spent < MEASURE_SECONDS:
+        seconds, _ = timed(fn, device)
+        best, spent = min(best, seconds), spent + seconds
+    return best
+
+
+def gemm_gflop_s(dtype: torch.dtype, device: str, n: int = GEMM_SIZE) -> float:
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+    return 2 * n**3 / _fastest(lambda: a @ b, device) / 1e9
+
+
+def read_gb_s(device: str, nbytes: int = BANDWIDTH_BYTES) -> float:
+    x = torch.ones(nbytes // 4, device=device)
+    return nbytes / _fastest(lambda: x.sum(), device) / 1e9
+
+
+def measure_machine(device: str) -> MachinePerf:
+    synchronize(device)
+    return MachinePerf(
+        fp32_gflop_s=gemm_gflop_s(torch.float32, device),
+        bf16_gflop_s=gemm_gflop_s(torch.bfloat16, device),
+        read_gb_s=read_gb_s(device),
+    )
+
+
+def implied_limits(perf: MachinePerf, compute_dtype: torch.dtype, matmul_params: int, weight_bytes: int) -> Limits:
+    """Limits for a model whose matmuls run in `compute_dtype` (bf16 uses the bf16 GEMM rate, anything else fp32)."""
+    gflop_s = perf.bf16_gflop_s if compute_dtype == torch.bfloat16 else perf.fp32_gflop_s
+    return Limits(
+        matmul_params_per_token=matmul_params,
+        weight_bytes_per_token=weight_bytes,
+        prefill_tok_s=gflop_s * 1e9 / (2 * matmul_params),
+        decode_tok_s=perf.read_gb_s * 1e9 / weight_bytes,
+    )

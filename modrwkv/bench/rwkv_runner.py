@@ -1,0 +1,86 @@
+"""modrwkv's RWKV7: loading a checkpoint or a named shape, and timing prefill and decode."""
+from __future__ import annotations
+
+import torch
+
+from modrwkv.backbone import RWKV7
+from modrwkv.bench.measurement import WARMUP_PROMPT, WARMUP_STEPS, Measurement
+from modrwkv.bench.shapes import shape_config
+from modrwkv.bench.timing import best_of
+from modrwkv.checkpoint import read_state_dict, to_blinkdl
+from modrwkv.generation import prefill
+from modrwkv.random_weights import random_state_dict
+from modrwkv.sources import resolve_source
+from modrwkv.state import RWKVState
+
+SEED = 0
+
+
+def blinkdl_weights(model: str | None, shape: str | None) -> dict[str, torch.Tensor]:
+    """Weights in BlinkDL's layout (what both modrwkv and the `rwkv` package read): a checkpoint or random."""
+    if model is not None:
+        return to_blinkdl(read_state_dict(resolve_source(model)))
+    return random_state_dict(shape_config(shape), seed=SEED)
+
+
+def shape_only_model(model: str | None, shape: str | None, dtype: str) -> RWKV7:
+    """An RWKV7 on the meta device: the right shapes and dtypes, no weights (for byte counts only)."""
+    if model is not None:
+        return RWKV7.from_pretrained(model, dtype=dtype, device="meta")
+    with torch.device("meta"):
+        weights = RWKV7(shape_config(shape)).state_dict()
+    return RWKV7.from_state_dict(weights, dtype=dtype, device="meta")
+
+
+def matmul_params_per_token(model: RWKV7) -> int:
+    """Weights multiplied per prompt token: every matrix but the embedding (a lookup) and the head
+    (prefill computes logits for the last token only)."""
+    return sum(p.numel() for name, p in model.named_parameters() if p.dim() == 2 and name not in ("emb.weight", "head.weight"))
+
+
+def weight_bytes_per_token(model: RWKV7) -> int:
+    """Bytes of weights read per decode step: everything but the embedding table, of which one row is read."""
+    tensors = model.state_dict()
+    return sum(t.nbytes for name, t in tensors.items() if name != "emb.weight") + tensors["emb.weight"][0].nbytes
+
+
+class RWKVRunner:
+    system = "modrwkv"
+
+    def __init__(self, model: RWKV7, dtype: str):
+        self.model, self.dtype = model, dtype
+        self.generator = torch.Generator().manual_seed(SEED)
+
+    def state_bytes(self, batch: int) -> int:
+        return self.model.new_state(batch).nbytes
+
+    def _tokens(self, batch: int, length: int) -> torch.Tensor:
+        return torch.randint(0, self.model.config.vocab_size, (batch, length), generator=self.generator)
+
+    def _prefill(self, tokens: torch.Tensor) -> tuple[torch.Tensor, RWKVState]:
+        # the library's chunked prefill (last_only=True), as generation uses it
+        return prefill(self.model, list(tokens))
+
+    @torch.inference_mode()
+    def _decode(self, logits: torch.Tensor, state: RWKVState, steps: int) -> RWKVState:
+        for _ in range(steps):
+            out, state = self.model(logits.argmax(-1)[:, None], state)
+            logits = out[:, 0]
+        return state
+
+    def measure(
+        self, context: int, batch: int, *, time_prefill: bool, time_decode: bool, decode_tokens: int, repeats: int
+    ) -> Measurement:
+        device = self.model.device
+        self._prefill(self._tokens(batch, min(context, WARMUP_PROMPT)))
+        tokens = self._tokens(batch, context)
+        # one prefill per context: its state is the starting point of every decode run below
+        seconds, (logits, state) = best_of(lambda: self._prefill(tokens), repeats if time_prefill else 1, device)
+        prefill_tok_s = batch * context / seconds if time_prefill else None
+        decode_tok_s = None
+        if time_decode:
+            # the model never modifies the state it is given, so every run starts from the same prompt state
+            self._decode(logits, state, WARMUP_STEPS)
+            seconds, _ = best_of(lambda: self._decode(logits, state, decode_tokens), repeats, device)
+            decode_tok_s = batch * decode_tokens / seconds
+        return Measurement(self.system, self.dtype, context, batch, prefill_tok_s, decode_tok_s, state.nbytes)
