@@ -15,22 +15,38 @@ from torch import nn
 from kernels import wkv7
 from modrwkv.checkpoint import CheckpointError, infer_config, read_state_dict, to_blinkdl
 from modrwkv.config import RWKV7Config
+from modrwkv.quantization import Int8Linear, quantize_linears
 from modrwkv.sources import resolve_source
 from modrwkv.state import RWKVState
 
 GROUP_NORM_EPS = 64e-5  # BlinkDL: ln_x eps is head_size * 1e-5
 
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+# Weight formats -> the dtype activations are computed in. "int8": weight-only int8 matrices, fp32 elsewhere.
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.float32}
 
 
 def parse_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    """The compute dtype of a weight format name (or of a torch float dtype)."""
     if isinstance(dtype, torch.dtype):
-        if dtype not in DTYPES.values():
+        if dtype not in (torch.float32, torch.bfloat16, torch.float16):
             raise ValueError(f"unsupported dtype {dtype}; use one of {', '.join(DTYPES)}")
         return dtype
     if dtype not in DTYPES:
         raise ValueError(f"unsupported dtype '{dtype}'; use one of {', '.join(DTYPES)}")
     return DTYPES[dtype]
+
+
+def default_cpu_dtype() -> str:
+    """The weight format to use on this CPU when the user names none.
+
+    bf16 only where the CPU computes it natively (avx512_bf16 / AMX); where it is emulated (avx2 only) bf16
+    matmuls run ~100x slower than fp32, so fp32 it is.
+    """
+    try:
+        flags = set(open("/proc/cpuinfo").read().split())
+    except OSError:
+        return "fp32"
+    return "bf16" if flags & {"avx512_bf16", "amx_bf16"} else "fp32"
 
 
 def _shifted(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
@@ -149,8 +165,10 @@ class RWKV7(nn.Module):
         for k, t in expected.items():
             if state[k].shape != t.shape:
                 raise CheckpointError(f"'{k}' has shape {tuple(state[k].shape)}, expected {tuple(t.shape)} for {config}")
-        dtype = parse_dtype(dtype)
-        model.load_state_dict({k: v.to(device=device, dtype=dtype) for k, v in state.items()}, assign=True)
+        compute = parse_dtype(dtype)
+        model.load_state_dict({k: v.to(device=device, dtype=compute) for k, v in state.items()}, assign=True)
+        if dtype == "int8":
+            quantize_linears(model)
         if torch.device(device).type == "cpu":
             _store_input_major(model)
         return model.eval()
@@ -159,13 +177,18 @@ class RWKV7(nn.Module):
     def from_pretrained(
         cls, src: str | Path, dtype: str | torch.dtype = "fp32", device: str | torch.device = "cpu"
     ) -> "RWKV7":
-        """Load a BlinkDL `.pth`, a safetensors file or folder (BlinkDL or fla/HF names), or a Hugging Face repo id."""
+        """Load a BlinkDL `.pth`, a safetensors file or folder (BlinkDL or fla/HF names), or a Hugging Face repo id.
+
+        dtype: "fp32", "bf16", "fp16", or "int8" (weight-only int8 matrices, fp32 activations and state).
+        """
         return cls.from_state_dict(read_state_dict(resolve_source(src)), dtype=dtype, device=device)
 
     def save_pretrained(self, folder: str | Path) -> Path:
         """`model.safetensors` (BlinkDL names) + `config.json`; `from_pretrained(folder)` reads it back."""
         from safetensors.torch import save_file
 
+        if any(isinstance(m, Int8Linear) for m in self.modules()):
+            raise ValueError("an int8 model cannot be saved as a checkpoint: save the fp32/bf16 one, quantise at load time")
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(folder / "model.safetensors"))
