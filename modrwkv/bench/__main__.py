@@ -29,7 +29,6 @@ from modrwkv.bench.transformer_runner import (
     SMOLLM2_135M,
     TransformerRunner,
     TransformerShape,
-    compute_dtype,
     kv_cache_bytes,
     llama_like,
     load_transformer,
@@ -52,6 +51,12 @@ def _int_list(text: str) -> list[int]:
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"expected comma-separated positive integers such as 1024,4096, got '{text}'")
     return values
+
+
+def _positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'")
+    return int(text)
 
 
 def _shape(name: str) -> str:
@@ -90,8 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text, description=text)
         src = p.add_mutually_exclusive_group()
         src.add_argument("--model", metavar="SRC", help="checkpoint: file, folder or Hugging Face repo id")
-        src.add_argument("--shape", type=_shape, help=f"random weights of a named shape: {', '.join(shape_names())} (default {DEFAULT_SHAPE})")
-        p.add_argument("--contexts", type=_int_list, default=_int_list(DEFAULT_CONTEXTS), metavar="N,N", help=f"default {DEFAULT_CONTEXTS}")
+        shapes = ", ".join(shape_names())
+        src.add_argument("--shape", type=_shape, help=f"random weights of a named shape: {shapes} (default {DEFAULT_SHAPE})")
+        p.add_argument(
+            "--contexts", type=_int_list, default=_int_list(DEFAULT_CONTEXTS), metavar="N,N", help=f"default {DEFAULT_CONTEXTS}"
+        )
         p.add_argument("--batches", type=_int_list, default=[1], metavar="N,N", help="default 1")
         p.add_argument("--dtype", choices=list(backbone.DTYPES), default=_default_dtype(), help="default %(default)s")
         p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
@@ -99,9 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "memory":
             continue
         p.add_argument("--device", default="cpu", help="default %(default)s")
-        p.add_argument("--repeats", type=int, default=1, help="timed runs per measurement, the fastest is kept (default 1)")
+        p.add_argument(
+            "--repeats", type=_positive_int, default=1, help="timed runs per measurement, the fastest is kept (default 1)"
+        )
         if name != "prefill":
-            p.add_argument("--decode-tokens", type=int, default=32, help="timed decode steps (default 32)")
+            p.add_argument("--decode-tokens", type=_positive_int, default=32, help="timed decode steps (default 32)")
         if name == "compare":
             p.add_argument("--skip-transformer", action="store_true")
             p.add_argument("--skip-rwkv-pkg", action="store_true")
@@ -140,11 +150,11 @@ def _timed_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], l
     """Runs prefill/decode/compare: the JSON payload (without results), rows, notes and the header."""
     time_prefill = args.command in ("prefill", "compare")
     time_decode = args.command in ("decode", "compare")
+    weights = blinkdl_weights(args.model, args.shape)
+    model = RWKV7.from_state_dict(weights, dtype=args.dtype, device=args.device)
     info = machine.machine_info(args.device)
     _progress("measuring GEMM FLOP/s and read bandwidth ...")
     perf = machine.measure_machine(args.device)
-    weights = blinkdl_weights(args.model, args.shape)
-    model = RWKV7.from_state_dict(weights, dtype=args.dtype, device=args.device)
     limits = machine.implied_limits(perf, model.dtype, matmul_params_per_token(model), weight_bytes_per_token(model))
     rows = list(_runs(RWKVRunner(model, args.dtype), args, time_prefill, time_decode))
     del model
@@ -154,9 +164,9 @@ def _timed_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], l
         rows += _rwkv_pkg_rows(weights, args, notes)
     del weights
     if args.command == "compare" and not args.skip_transformer:
-        dtype = compute_dtype(backbone.DTYPES[args.dtype])
+        dtype = backbone.DTYPES[args.dtype]  # the compute dtype: a Transformer has no int8 path here, int8 -> fp32
         tmodel, transformer = load_transformer(_transformer_shape(args), dtype, args.device)
-        notes.append(f"transformer: {transformer}, {sum(p.numel() for p in tmodel.parameters()) / 1e6:.1f}M params")
+        notes.append(f"transformer: {sum(p.numel() for p in tmodel.parameters()) / 1e6:.1f}M params, {transformer}")
         rows += _runs(TransformerRunner(tmodel, _dtype_name(dtype)), args, time_prefill, time_decode)
     payload = {
         "machine": info.to_dict() | perf.to_dict(),
@@ -182,20 +192,20 @@ def _rwkv_pkg_rows(weights: dict[str, torch.Tensor], args: argparse.Namespace, n
         notes.append("rwkv-pkg: batch 1 only (the package has no batched inference); other batches skipped")
     if 1 not in args.batches:
         return []
-    with tempfile.TemporaryDirectory(prefix="modrwkv-bench-") as folder:
+    with tempfile.TemporaryDirectory(prefix="modrwkv-bench-") as folder:  # the package memory-maps the file
         try:
             runner = rwkv_pkg_runner.RWKVPkgRunner(weights, Path(folder))
         except RuntimeError as e:
             notes.append(f"rwkv-pkg: skipped, {e}")
             return []
-    batch_one = argparse.Namespace(**{**vars(args), "batches": [1]})
-    return list(_runs(runner, batch_one, time_prefill=args.command != "decode", time_decode=args.command != "prefill"))
+        batch_one = argparse.Namespace(**{**vars(args), "batches": [1]})
+        return list(_runs(runner, batch_one, time_prefill=True, time_decode=True))
 
 
 def _memory_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], list[str], str]:
     model = shape_only_model(args.model, args.shape, args.dtype)  # meta device: shapes and dtypes only
     tshape = _transformer_shape(args)
-    dtype = compute_dtype(backbone.DTYPES[args.dtype])
+    dtype = backbone.DTYPES[args.dtype]
     element_size = torch.empty(0, dtype=dtype).element_size()
     rows = []
     for context in args.contexts:
@@ -242,8 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         title = f"{args.command}: {args.model or args.shape} ({args.dtype})"
         print(f"plot: {report.write_plot(rows, args.plot, title)}")
     if args.json:
-        head = {"command": args.command, "shape": args.model or args.shape, "dtype": args.dtype}
-        print(report.json_line(head | payload | {"notes": notes, "results": [r.to_dict() for r in rows]}))
+        meta = {"command": args.command, "shape": args.model or args.shape, "dtype": args.dtype}
+        print(report.json_line(meta | payload | {"notes": notes, "results": [r.to_dict() for r in rows]}))
     return 0
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import torch
 
-from modrwkv.bench.timing import synchronize, timed
+from modrwkv.bench.timing import timed
 
-GEMM_SIZE = 1024  # n x n x n: large enough to reach the GEMM kernels' peak, small enough for emulated bf16
+GEMM_MAX = 2048  # n x n x n matmuls grow up to this size ...
+GEMM_MIN_SECONDS = 0.02  # ... or until one takes this long: near peak, yet quick where bf16 is emulated
 BANDWIDTH_BYTES = 256 * 2**20  # far larger than any CPU cache, so the sum streams from memory
 MEASURE_SECONDS = 0.3  # per figure: repeat until this much time has passed, keep the fastest run
 
@@ -77,10 +78,16 @@ def _fastest(fn, device: str) -> float:
     return best
 
 
-def gemm_gflop_s(dtype: torch.dtype, device: str, n: int = GEMM_SIZE) -> float:
-    a = torch.randn(n, n, device=device).to(dtype)
-    b = torch.randn(n, n, device=device).to(dtype)
-    return 2 * n**3 / _fastest(lambda: a @ b, device) / 1e9
+def gemm_gflop_s(dtype: torch.dtype, device: str) -> float:
+    n = 256
+    while True:
+        a = torch.randn(n, n, device=device).to(dtype)
+        b = torch.randn(n, n, device=device).to(dtype)
+        a @ b  # the first call pays for thread start-up and allocation
+        seconds, _ = timed(lambda: a @ b, device)
+        if seconds >= GEMM_MIN_SECONDS or n >= GEMM_MAX:
+            return 2 * n**3 / _fastest(lambda: a @ b, device) / 1e9
+        n *= 2
 
 
 def read_gb_s(device: str, nbytes: int = BANDWIDTH_BYTES) -> float:
@@ -89,7 +96,6 @@ def read_gb_s(device: str, nbytes: int = BANDWIDTH_BYTES) -> float:
 
 
 def measure_machine(device: str) -> MachinePerf:
-    synchronize(device)
     return MachinePerf(
         fp32_gflop_s=gemm_gflop_s(torch.float32, device),
         bf16_gflop_s=gemm_gflop_s(torch.bfloat16, device),

@@ -60,8 +60,11 @@ def table(rows: Sequence[Measurement]) -> str:
         ]
         for r in rows
     ]
-    widths = [max(len(c), *(len(b[i]) for b in body)) if body else len(c) for i, c in enumerate(cols)]
-    fmt = lambda cells: "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+    widths = [max([len(c)] + [len(b[i]) for b in body]) for i, c in enumerate(cols)]
+
+    def fmt(cells: list[str]) -> str:  # names left-aligned, numbers right-aligned
+        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
     return "\n".join([fmt(cols), fmt(["-" * w for w in widths]), *(fmt(b) for b in body)])
 
 
@@ -77,8 +80,6 @@ def write_plot(rows: Sequence[Measurement], path: Path, title: str) -> Path:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    if path.suffix not in PLOT_SUFFIXES:
-        raise ValueError(f"--plot: cannot write '{path.suffix}'; supported: {', '.join(PLOT_SUFFIXES)}")
     metrics = [
         ("prefill latency (ms/token)", lambda r: r.prefill_ms_per_token),
         ("decode latency (ms/token)", lambda r: r.decode_ms_per_token),

@@ -26,7 +26,6 @@ def available() -> bool:
 class RWKVPkgRunner:
     system = "rwkv-pkg"
     dtype = "fp32"
-    device = "cpu"
 
     def __init__(self, weights: dict[str, torch.Tensor], folder: Path):
         """`weights` in BlinkDL's layout are written to a .pth in `folder`, which the package loads from."""

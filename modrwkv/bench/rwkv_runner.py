@@ -33,9 +33,10 @@ def shape_only_model(model: str | None, shape: str | None, dtype: str) -> RWKV7:
 
 
 def matmul_params_per_token(model: RWKV7) -> int:
-    """Weights multiplied per prompt token: every matrix but the embedding (a lookup) and the head
-    (prefill computes logits for the last token only)."""
-    return sum(p.numel() for name, p in model.named_parameters() if p.dim() == 2 and name not in ("emb.weight", "head.weight"))
+    """Weights multiplied per prompt token: every matrix but the embedding (a lookup) and the head (prefill
+    computes logits for the last token only). Read from state_dict(), which also holds int8 weights (buffers)."""
+    tensors = model.state_dict().items()
+    return sum(t.numel() for name, t in tensors if t.dim() == 2 and name.split(".")[0] not in ("emb", "head"))
 
 
 def weight_bytes_per_token(model: RWKV7) -> int:
@@ -50,9 +51,6 @@ class RWKVRunner:
     def __init__(self, model: RWKV7, dtype: str):
         self.model, self.dtype = model, dtype
         self.generator = torch.Generator().manual_seed(SEED)
-
-    def state_bytes(self, batch: int) -> int:
-        return self.model.new_state(batch).nbytes
 
     def _tokens(self, batch: int, length: int) -> torch.Tensor:
         return torch.randint(0, self.model.config.vocab_size, (batch, length), generator=self.generator)

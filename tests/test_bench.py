@@ -1,0 +1,117 @@
+"""`python -m modrwkv.bench`: output schema, memory formulas, plots and argument errors (no timing assertions)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from modrwkv.bench.__main__ import main
+from modrwkv.bench.shapes import shape_config
+
+# BlinkDL's rwkv package is TorchScript, which now warns on every scripted function
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script:DeprecationWarning")
+
+TINY = shape_config("tiny")  # L2 C128: the hidden test shape; its Transformer follows it (2 layers, 1 KV head of 64)
+KV_HEADS, HEAD_DIM = 1, 64
+
+
+def rwkv_state_bytes(batch: int, shift_bytes: int = 4) -> int:
+    """Token-shift vectors (model dtype) and fp32 WKV matrices of every layer: no term in the context length."""
+    L, C, H, N = TINY.n_layer, TINY.n_embd, TINY.n_head, TINY.head_size
+    return batch * L * (2 * C * shift_bytes + H * N * N * 4)
+
+
+def kv_bytes(context: int, batch: int, element: int = 4) -> int:
+    return 2 * TINY.n_layer * KV_HEADS * HEAD_DIM * context * batch * element
+
+
+def run(capsys: pytest.CaptureFixture, *argv: str) -> dict:
+    assert main(list(argv)) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_compare_json_schema(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    plot = tmp_path / "compare.html"
+    out = run(
+        capsys, "compare", "--shape", "tiny", "--contexts", "16,32", "--batches", "1,2", "--decode-tokens", "2",
+        "--json", "--plot", str(plot),
+    )
+
+    assert out["shape"] == "tiny" and out["dtype"] in ("fp32", "bf16", "fp16", "int8")
+    assert out["bandwidth_gb_s"] > 0 and out["fp32_gflop_s"] > 0 and out["bf16_gflop_s"] > 0
+    assert out["limits"]["prefill_tok_s"] > 0 and out["limits"]["decode_tok_s"] > 0
+    assert isinstance(out["weight_bytes_per_token"], int) and out["weight_bytes_per_token"] > 0
+    rows = {(r["system"], r["context"], r["batch"]): r for r in out["results"]}
+    expected = {(s, c, b) for s in ("modrwkv", "transformer") for c in (16, 32) for b in (1, 2)}
+    expected |= {("rwkv-pkg", c, 1) for c in (16, 32)}  # the rwkv package runs batch 1 only
+    assert set(rows) == expected and len(out["results"]) == len(expected)
+    for r in out["results"]:
+        assert isinstance(r["context"], int) and isinstance(r["batch"], int) and isinstance(r["memory_bytes"], int)
+        assert isinstance(r["prefill_tok_s"], float) and r["prefill_tok_s"] > 0
+        assert isinstance(r["decode_tok_s"], float) and r["decode_tok_s"] > 0
+    shift = 4 if out["dtype"] in ("fp32", "int8") else 2
+    for (system, context, batch), r in rows.items():
+        if system == "transformer":  # the DynamicCache actually held after the prompt
+            assert r["memory_bytes"] == kv_bytes(context, batch, shift)
+        elif system == "rwkv-pkg":
+            assert r["memory_bytes"] == rwkv_state_bytes(batch)
+        else:
+            assert r["memory_bytes"] == rwkv_state_bytes(batch, shift)
+    assert "modrwkv B=2" in plot.read_text() and "rwkv-pkg B=1" in plot.read_text()
+
+
+def test_weight_bytes_per_token_is_every_weight_but_the_embedding_table() -> None:
+    from modrwkv.bench.rwkv_runner import shape_only_model, weight_bytes_per_token
+
+    model = shape_only_model(None, "tiny", "fp32")
+    total = sum(p.numel() for p in model.parameters())
+    embedding = TINY.vocab_size * TINY.n_embd
+    assert weight_bytes_per_token(model) == 4 * (total - embedding + TINY.n_embd)
+
+
+@pytest.mark.parametrize("dtype,shift", [("fp32", 4), ("bf16", 2)])
+def test_memory_equals_formulas(capsys: pytest.CaptureFixture, dtype: str, shift: int) -> None:
+    contexts, batches = (16, 64, 1024), (1, 3)
+    out = run(capsys, "memory", "--shape", "tiny", "--dtype", dtype, "--contexts", "16,64,1024", "--batches", "1,3", "--json")
+    got = {(r["system"], r["context"], r["batch"]): r["memory_bytes"] for r in out["results"]}
+    assert len(got) == 2 * len(contexts) * len(batches)
+    for c in contexts:
+        for b in batches:
+            assert got["modrwkv", c, b] == rwkv_state_bytes(b, shift)  # the same at every context
+            assert got["transformer", c, b] == kv_bytes(c, b, shift)  # linear in the context
+    assert all(r["prefill_tok_s"] is None and r["decode_tok_s"] is None for r in out["results"])
+
+
+def test_plot_html_has_one_trace_per_system_and_batch(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    plot = tmp_path / "charts" / "memory.html"
+    assert main(["memory", "--shape", "tiny", "--contexts", "16,32", "--batches", "1,2", "--plot", str(plot)]) == 0
+    assert str(plot) in capsys.readouterr().out
+    html = plot.read_text()
+    for name in ("modrwkv B=1", "modrwkv B=2", "transformer B=1", "transformer B=2"):
+        assert f'"name":"{name}"' in html
+    assert '"type":"log"' in html
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["memory", "--shape", "7b"], "unknown shape '7b'"),
+        (["compare", "--contexts", "1024,abc"], "comma-separated positive integers"),
+        (["prefill", "--contexts", "0"], "comma-separated positive integers"),
+        (["decode", "--batches", ""], "comma-separated positive integers"),
+        (["compare", "--plot", "chart.png"], "use .html"),
+        (["memory", "--plot", "chart.svg"], "--plot takes a .html file"),
+        (["prefill", "--dtype", "fp64"], "invalid choice: 'fp64'"),
+        (["compare", "--shape", "tiny", "--model", "x.pth"], "not allowed with argument"),
+        (["throughput"], "invalid choice: 'throughput'"),
+    ],
+)
+def test_bad_flags_exit_with_a_clear_message(capsys: pytest.CaptureFixture, argv: list[str], message: str) -> None:
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_checkpoint_is_an_error_not_a_traceback(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    assert main(["decode", "--model", str(tmp_path / "missing.pth")]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
