@@ -3,8 +3,15 @@
 Every path computes, per batch b and head h, with the fp32 state S laid out (value i, key j):
     S_t = S_{t-1} diag(decay_t) + (S_{t-1} a_t) b_t^T + v_t k_t^T,   y_t = S_t r_t,
     decay_t = exp(-0.6065306597126334 * sigmoid(w_t))  (made in fp32 from the pre-activation w).
+
+CUDA tensors run the Triton kernels when triton is installed, CPU tensors the torch paths. MODRWKV_WKV_BACKEND=torch or
+triton forces one side (triton on CPU needs TRITON_INTERPRET=1, which the tests set); unset or "auto" picks by device.
 """
 from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
 
 import torch
 
@@ -14,6 +21,11 @@ from kernels.torch_recurrent import wkv7_recurrent, wkv7_step
 # Below this many tokens the per-token loop beats the chunked matmuls on CPU (2 cores, B=1, H=12, N=64, fp32:
 # T=8 recurrent 0.6-0.9 ms vs chunked 1.2-1.6 ms; T=16 1.2-1.8 vs 1.2-1.5 ms; T=1024 77-125 vs 42-68 ms).
 CHUNK_MIN_T = 16
+# Triton: below one chunk the chunked kernel pads to a full chunk of C x C products, so the fused per-token kernel takes
+# those inputs. Not yet measured on a GPU.
+TRITON_CHUNK_MIN_T = 32
+
+BACKENDS = ("auto", "torch", "triton")
 
 _FLOATS = (torch.float32, torch.bfloat16, torch.float16)
 
@@ -55,6 +67,28 @@ def _check(
             raise ValueError(f"wkv7: mask must be on r's device {r.device}, found {mask.device}")
 
 
+def _backend() -> str:
+    backend = os.environ.get("MODRWKV_WKV_BACKEND", "auto")
+    if backend not in BACKENDS:
+        raise ValueError(f"MODRWKV_WKV_BACKEND must be one of {', '.join(BACKENDS)}, found {backend!r}")
+    return backend
+
+
+@functools.cache
+def _triton_paths() -> tuple[Callable, Callable] | None:
+    """(fused recurrent, chunked) Triton paths, or None without triton.
+
+    Imported on first use, not with this module: CPU users never pay for importing triton, and TRITON_INTERPRET is
+    read when the kernels are defined, so a late import honours a flag set after `kernels` was imported.
+    """
+    try:
+        from kernels.triton_chunk import wkv7_triton_chunk
+        from kernels.triton_recurrent import wkv7_triton_recurrent
+    except ImportError:
+        return None
+    return wkv7_triton_recurrent, wkv7_triton_chunk
+
+
 def wkv7(
     r: torch.Tensor,
     w: torch.Tensor,
@@ -74,7 +108,18 @@ def wkv7(
     """
     _check(r, w, k, v, a, b, state, mask)
     T = r.shape[1]
-    # The branch point for a fused CUDA kernel (Triton) when one exists; until then CUDA runs the torch paths too.
+    backend = _backend()
+    if backend == "triton" or (backend == "auto" and r.is_cuda):
+        paths = _triton_paths()
+        if paths is None and backend == "triton":
+            raise RuntimeError("wkv7: MODRWKV_WKV_BACKEND=triton but triton is not installed")
+        if paths is not None:
+            recurrent, chunk = paths
+            # only the chunked kernel has a backward, so training takes it whatever T is
+            needs_grad = torch.is_grad_enabled() and any(x.requires_grad for x in (r, w, k, v, a, b, state))
+            if needs_grad or T >= TRITON_CHUNK_MIN_T:
+                return chunk(r, w, k, v, a, b, state, mask)
+            return recurrent(r, w, k, v, a, b, state, mask)  # T == 1 compiles its loop-free decode variant
     if T == 1:
         return wkv7_step(r, w, k, v, a, b, state, mask)
     if T < CHUNK_MIN_T:

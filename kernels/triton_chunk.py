@@ -14,7 +14,7 @@ value blocks are independent and each program keeps its [BV, N] slice of the sta
 chunks in order (forward) or in reverse (backward). The intra-chunk C x C matrices do not depend on the value block and
 are recomputed by each of the N / BV programs of a head, in exchange for a single fused kernel per direction.
 
-All arithmetic is fp32 (dots with input_precision="ieee": TF32 would cost three decimal digits); inputs may be
+All arithmetic is fp32 (dots with input_precision="ieee": TF32 keeps 10 mantissa bits, far from 1e-5); inputs may be
 fp32/bf16/fp16 and are cast on load.
 """
 from __future__ import annotations
@@ -51,10 +51,12 @@ def _chunk(
     b = tl.load(b_ptr + offs + cols[None, :], mask=kmask, other=0.0).to(tl.float32)
     v = tl.load(v_ptr + offs + rows[None, :], mask=(t < T)[:, None] & row_ok[None, :], other=0.0).to(tl.float32)
     # masked tokens and the zero tail past T become identities: log-decay 0 and nothing written. A select, not a
-    # multiply, so NaN garbage in padding cannot leak into the state.
+    # multiply, so NaN garbage in padding cannot leak into the state; a too, because 0 * NaN in the solve below would
+    # spread over the whole chunk (r stays: y at a masked step is S r like the other paths, and touches no state).
     off = ~on[:, None]
     sig = tl.sigmoid(w)
     lw = tl.where(off, 0.0, -0.6065306597126334 * sig)
+    a = tl.where(off, 0.0, a)
     k = tl.where(off, 0.0, k)
     b = tl.where(off, 0.0, b)
     v = tl.where(off, 0.0, v)
@@ -202,7 +204,7 @@ def _chunk_bwd_kernel(
         tl.store(dr_ptr + kp, dr_in * g, mask=kmask)
         tl.store(dw_ptr + kp, dw, mask=kmask)
         tl.store(dk_ptr + kp, dk, mask=kmask)
-        tl.store(da_ptr + kp, da_in * e_in, mask=kmask)
+        tl.store(da_ptr + kp, tl.where(on[:, None], da_in * e_in, 0.0), mask=kmask)
         tl.store(db_ptr + kp, db, mask=kmask)
         tl.store(dv_ptr + offs + rows[None, :], dv.to(dv_ptr.dtype.element_ty), mask=vmask)
     tl.store(ds0_ptr + bh * N * N + s_tile, dS, mask=s_ok)
@@ -246,9 +248,10 @@ class _WKV7Chunk(torch.autograd.Function):
         partial = lambda: r.new_empty(NV, B, T, H, N, dtype=torch.float32)  # noqa: E731
         dr, dw, dk, da, db = partial(), partial(), partial(), partial(), partial()
         dv = torch.empty_like(v, dtype=torch.float32)
+        dstate = dstate.float().contiguous()  # autograd may hand in expanded or strided gradients
         dstate0 = torch.empty_like(dstate)
         _chunk_bwd_kernel[(B * H, NV)](
-            r, w, k, v, a, b, mask_arg, h, dy.contiguous(), dstate.float().contiguous(),
+            r, w, k, v, a, b, mask_arg, h, dy.contiguous(), dstate,
             dr, dw, dk, dv, da, db, dstate0,
             T, h.shape[2], B, H=H, N=N, C=ctx.chunk_size, LOG2C=ctx.chunk_size.bit_length() - 1, BK=BK, BV=BV,
             HAS_MASK=ctx.has_mask,
