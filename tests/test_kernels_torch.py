@@ -3,44 +3,19 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from kernels import wkv7
 from kernels.torch_chunk import wkv7_chunk
 from kernels.torch_recurrent import wkv7_recurrent, wkv7_step
+from tests.wkv_reference import B, H, N, make_inputs, reference, rel_rms
 
-B, H, N = 2, 2, 64
 FP32_TOL = 1e-5
 
 
-def reference(r, w, k, v, a, b, state, mask=None):
-    """float64: S = S diag(decay) + (S a) b^T + v k^T, y = S r, token by token; masked tokens are skipped."""
-    r, w, k, v, a, b, S = (x.double() for x in (r, w, k, v, a, b, state))
-    decay = torch.exp(-0.6065306597126334 * torch.sigmoid(w))
-    ys = []
-    for t in range(r.shape[1]):
-        new = (S * decay[:, t, :, None, :] + (S @ a[:, t, :, :, None]) * b[:, t, :, None, :]
-               + v[:, t, :, :, None] * k[:, t, :, None, :])
-        if mask is not None:
-            new = torch.where(mask[:, t, None, None, None], new, S)
-        S = new
-        ys.append((S @ r[:, t, :, :, None]).squeeze(-1))
-    return torch.stack(ys, dim=1), S
 
 
-def make_inputs(T: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
-    """RWKV-7-like inputs: a = -kk and b = kk * sigmoid(.) with kk unit-norm per head, so each step is contractive."""
-    g = torch.Generator().manual_seed(seed)
-    randn = lambda *shape: torch.randn(*shape, generator=g)  # noqa: E731
-    r, k, v = randn(B, T, H, N) * 0.5, randn(B, T, H, N) * 0.5, randn(B, T, H, N) * 0.5
-    w = randn(B, T, H, N) * 2
-    kk = F.normalize(randn(B, T, H, N), dim=-1)
-    b = kk * torch.sigmoid(randn(B, T, H, N))
-    return r, w, k, v, -kk, b, randn(B, H, N, N)
 
 
-def rel_rms(x: torch.Tensor, ref: torch.Tensor) -> float:
-    return ((x.double() - ref).pow(2).mean().sqrt() / ref.pow(2).mean().sqrt()).item()
 
 
 MULTI_TOKEN_PATHS = {
