@@ -15,6 +15,7 @@ from torch import nn
 from kernels import wkv7
 from modrwkv.checkpoint import CheckpointError, infer_config, read_state_dict, to_blinkdl
 from modrwkv.config import RWKV7Config
+from modrwkv.cpu_linear import pack_linears, packing_supported
 from modrwkv.quantization import Int8Linear, quantize_linears
 from modrwkv.sources import resolve_source
 from modrwkv.state import RWKVState
@@ -147,9 +148,16 @@ class RWKV7(nn.Module):
 
     @classmethod
     def from_state_dict(
-        cls, state: dict[str, torch.Tensor], dtype: str | torch.dtype = "fp32", device: str | torch.device = "cpu"
+        cls,
+        state: dict[str, torch.Tensor],
+        dtype: str | torch.dtype = "fp32",
+        device: str | torch.device = "cpu",
+        pack_weights: bool = True,
     ) -> "RWKV7":
-        """Build from tensors in BlinkDL or fla/HF layout; dimensions are read from the tensors."""
+        """Build from tensors in BlinkDL or fla/HF layout; dimensions are read from the tensors.
+
+        pack_weights: on CPU, lay the matrices out once for oneDNN (inference only; pass False to train).
+        """
         state = to_blinkdl(state)
         config = infer_config(state)
         state = {k: v for k, v in state.items() if k not in ("blocks.0.att.v0", "blocks.0.att.v1", "blocks.0.att.v2")}
@@ -169,19 +177,26 @@ class RWKV7(nn.Module):
         model.load_state_dict({k: v.to(device=device, dtype=compute) for k, v in state.items()}, assign=True)
         if dtype == "int8":
             quantize_linears(model)
-        if torch.device(device).type == "cpu":
-            _store_input_major(model)
+        if pack_weights and torch.device(device).type == "cpu":
+            if packing_supported(compute):
+                pack_linears(model)
+            else:
+                _store_input_major(model)
         return model.eval()
 
     @classmethod
     def from_pretrained(
-        cls, src: str | Path, dtype: str | torch.dtype = "fp32", device: str | torch.device = "cpu"
+        cls,
+        src: str | Path,
+        dtype: str | torch.dtype = "fp32",
+        device: str | torch.device = "cpu",
+        pack_weights: bool = True,
     ) -> "RWKV7":
         """Load a BlinkDL `.pth`, a safetensors file or folder (BlinkDL or fla/HF names), or a Hugging Face repo id.
 
         dtype: "fp32", "bf16", "fp16", or "int8" (weight-only int8 matrices, fp32 activations and state).
         """
-        return cls.from_state_dict(read_state_dict(resolve_source(src)), dtype=dtype, device=device)
+        return cls.from_state_dict(read_state_dict(resolve_source(src)), dtype=dtype, device=device, pack_weights=pack_weights)
 
     def save_pretrained(self, folder: str | Path) -> Path:
         """`model.safetensors` (BlinkDL names) + `config.json`; `from_pretrained(folder)` reads it back."""
@@ -285,10 +300,10 @@ class RWKV7(nn.Module):
 
 
 def _store_input_major(model: nn.Module) -> None:
-    """Keep every Linear weight in memory as [in, out] (a transposed view keeps the [out, in] interface).
+    """Where oneDNN packing is unavailable: keep Linear weights in memory as [in, out] behind a transposed view.
 
-    One-token decode reads each weight once; MKL's GEMV streams the [in, out] layout ~20% faster on the
-    2-core CPUs measured here (x @ W, as BlinkDL's rwkv package stores them). state_dict() is unchanged.
+    MKL's one-row GEMV streams that layout ~20% faster on the 2-core CPU measured here (x @ W, as BlinkDL's rwkv
+    package stores them). state_dict() is unchanged.
     """
     for module in model.modules():
         if isinstance(module, nn.Linear):

@@ -119,3 +119,12 @@ def test_state_select_and_cat_rebuild_the_batch(model):
 def test_bad_inputs_raise_specific_errors(model, call, message):
     with pytest.raises(ValueError, match=message):
         call(model)
+
+
+def test_cpu_weight_packing_keeps_the_checkpoint_and_the_logits(small_weights, model):
+    unpacked = RWKV7.from_state_dict(small_weights, pack_weights=False)
+    sd = model.state_dict()
+    assert all(torch.equal(sd[k], unpacked.state_dict()[k]) for k in sd)
+    tokens = torch.tensor([PROMPTS[0]])
+    for rows in (tokens[:, :1], tokens):  # one-row decode and a prefill-sized GEMM
+        torch.testing.assert_close(model(rows)[0], unpacked(rows)[0], rtol=1e-5, atol=1e-4)
