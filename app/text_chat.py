@@ -6,6 +6,7 @@ from typing import Iterator
 import gradio as gr
 
 from app.models import get_model, get_tokenizer
+from modrwkv.backbone import DTYPES, default_cpu_dtype
 from modrwkv.chat_session import ChatSession
 
 
@@ -51,7 +52,7 @@ def build() -> None:
     session = gr.State(None)
     with gr.Row():
         src = gr.Textbox(label="Model (path or Hugging Face id)", scale=4)
-        dtype = gr.Dropdown(["fp32", "bf16", "fp16"], value="fp32", label="dtype", scale=1)
+        dtype = gr.Dropdown(list(DTYPES), value=default_cpu_dtype(), label="dtype", scale=1)
         load_btn = gr.Button("Load", scale=1)
     status = gr.Markdown("No model loaded.")
     chatbot = gr.Chatbot(label="Chat", height=420)

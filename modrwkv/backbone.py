@@ -38,16 +38,19 @@ def parse_dtype(dtype: str | torch.dtype) -> torch.dtype:
 
 
 def default_cpu_dtype() -> str:
-    """The weight format to use on this CPU when the user names none.
+    """The weight format to use on this CPU when the user names none: the fastest that passes its accuracy tests.
 
-    bf16 only where the CPU computes it natively (avx512_bf16 / AMX); where it is emulated (avx2 only) bf16
-    matmuls run ~100x slower than fp32, so fp32 it is.
+    bf16 where the CPU computes it natively (avx512_bf16 / AMX). Where bf16 is emulated (avx2 only) it runs
+    ~100x slower than fp32; there int8 wins: on a 2-core avx2 EPYC, 0.1B shape, `modrwkv.bench` measured
+    decode 28.8 tok/s (int8) vs 22.6 (fp32) with prefill within 10% (398 vs 434 tok/s at 1k tokens).
     """
     try:
         flags = set(open("/proc/cpuinfo").read().split())
     except OSError:
-        return "fp32"
-    return "bf16" if flags & {"avx512_bf16", "amx_bf16"} else "fp32"
+        flags = set()
+    if flags & {"avx512_bf16", "amx_bf16"}:
+        return "bf16"
+    return "int8" if hasattr(torch, "_weight_int8pack_mm") else "fp32"
 
 
 def _shifted(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:

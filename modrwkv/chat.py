@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from modrwkv.backbone import RWKV7, DTYPES
+from modrwkv.backbone import DTYPES, RWKV7, default_cpu_dtype
 from modrwkv.chat_session import ChatSession
 from modrwkv.sampling import CHAT_DEFAULTS
 from modrwkv.tokenizer import RWKVTokenizer
@@ -18,7 +18,7 @@ HELP = "commands: /reset forgets the conversation, /exit quits (Ctrl-D too); Ctr
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m modrwkv.chat", description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, help="BlinkDL .pth, safetensors file or folder, or Hugging Face repo id")
-    p.add_argument("--dtype", default="fp32", choices=list(DTYPES))
+    p.add_argument("--dtype", default=default_cpu_dtype(), choices=list(DTYPES), help="default: the fastest exact one for this CPU")
     p.add_argument("--device", default="cpu")
     p.add_argument("--system", default=None, help="a system prompt for the conversation")
     p.add_argument("--temperature", type=float, default=CHAT_DEFAULTS.temperature)
