@@ -1,0 +1,91 @@
+"""The `Encoder` interface: raw inputs in, a feature sequence [B, L, D] out.
+
+An encoder owns its preprocessing so that callers never need to know which image processor or
+feature extractor goes with which weights.
+"""
+from __future__ import annotations
+
+import os
+from abc import ABCMeta, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar, Literal
+
+import torch
+from torch import nn
+
+from modrwkv.sources import SourceUnavailable
+
+Modality = Literal["image", "audio", "series"]
+
+
+class Encoder(nn.Module, metaclass=ABCMeta):
+    """A modality encoder. Subclasses set `name`, `modality` and `input_names` and implement the abstract methods."""
+
+    name: ClassVar[str]
+    modality: ClassVar[Modality]
+    # The keys of `preprocess`'s batch that `forward` takes; other keys (e.g. a series' normalisation
+    # statistics) are for the caller, such as a forecasting head that de-normalises.
+    input_names: ClassVar[tuple[str, ...]]
+
+    @property
+    @abstractmethod
+    def output_dim(self) -> int:
+        """D, the width of each feature vector."""
+
+    @property
+    def max_seconds(self) -> float | None:
+        """The longest audio one forward pass covers (longer input is cut); None where there is no fixed window."""
+        return None
+
+    @abstractmethod
+    def preprocess(self, items: Sequence[Any]) -> dict[str, torch.Tensor]:
+        """A batch of tensors (on the CPU) from raw inputs: paths, PIL images, arrays."""
+
+    @abstractmethod
+    def forward(self, **tensors: torch.Tensor) -> torch.Tensor:
+        """Features [B, L, D] from the `input_names` tensors of a batch."""
+
+    @torch.no_grad()
+    def encode(self, items: Sequence[Any]) -> torch.Tensor:
+        """`preprocess` then `forward`, on the encoder's device and in its dtype."""
+        batch = self.preprocess(items)
+        parameter = next(self.parameters())
+        inputs = {
+            key: batch[key].to(parameter.device, parameter.dtype if batch[key].is_floating_point() else None)
+            for key in self.input_names
+            if key in batch
+        }
+        return self(**inputs)
+
+    @classmethod
+    @abstractmethod
+    def from_pretrained(cls, source: str | os.PathLike, **kwargs: Any) -> Encoder:
+        """Weights and preprocessing settings from a Hugging Face repo id or a local folder."""
+
+    @classmethod
+    @abstractmethod
+    def random(cls, config: Any = None, **kwargs: Any) -> Encoder:
+        """Random weights from `config`, by default a tiny one so that tests run in milliseconds."""
+
+
+def as_batch(items: Sequence[Any]) -> list[Any]:
+    """`items` as a non-empty list; a lone path is refused, since a string is also a sequence (of characters)."""
+    if isinstance(items, (str, bytes, os.PathLike)):
+        raise TypeError(f"pass a list of inputs, e.g. [{items!r}], not a single one")
+    batch = list(items)
+    if not batch:
+        raise ValueError("the batch is empty: pass at least one input")
+    return batch
+
+
+@contextmanager
+def hub_errors(source: str | os.PathLike) -> Iterator[None]:
+    """Turn transformers' OSError for a repo that is neither local nor fetchable into `SourceUnavailable`."""
+    try:
+        yield
+    except OSError as e:
+        raise SourceUnavailable(
+            f"could not load encoder weights from '{source}': not a local folder, and the Hugging Face Hub "
+            f"is unreachable or has no such repo (downloads are cached; set HF_HUB_OFFLINE=1 to use the cache). ({e})"
+        ) from e
