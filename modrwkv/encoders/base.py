@@ -68,6 +68,14 @@ class Encoder(nn.Module, metaclass=ABCMeta):
     def random(cls, config: Any = None, **kwargs: Any) -> Encoder:
         """Random weights from `config`, by default a tiny one so that tests run in milliseconds."""
 
+    def architecture(self) -> dict[str, Any]:
+        """JSON-able keyword arguments with which `random(**...)` rebuilds this encoder's modules (not its weights).
+
+        Here: the wrapped transformers model's config; encoders without one override it.
+        """
+        skip = {"transformers_version", "architectures", "model_type", "dtype", "torch_dtype"}
+        return {k: v for k, v in self.model.config.to_dict().items() if k not in skip and not k.startswith("_")}
+
 
 def as_batch(items: Sequence[Any]) -> list[Any]:
     """`items` as a non-empty list; a lone path is refused, since a string is also a sequence (of characters)."""

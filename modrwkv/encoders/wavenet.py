@@ -7,6 +7,7 @@ receptive field grows exponentially with depth while every output sees only its 
 """
 from __future__ import annotations
 
+
 import json
 import os
 from collections.abc import Sequence
@@ -132,6 +133,9 @@ class WaveNetEncoder(Encoder):
         encoder = cls(WaveNetConfig(**fields))
         encoder.load_state_dict(load_file(folder / WEIGHTS_FILE))
         return encoder.to(**kwargs).eval()
+
+    def architecture(self) -> dict[str, Any]:
+        return asdict(self.config)
 
     @classmethod
     def random(cls, config: WaveNetConfig | None = None, **kwargs: Any) -> WaveNetEncoder:

@@ -1,0 +1,231 @@
+"""ModRWKV: modality encoders, each followed by a compressor + MLP adapter, in front of an RWKV-7 backbone.
+
+input -> encoder [B, L, D] -> adapter [B, L', C] -> joined with the text embeddings -> RWKV7.forward_embeds.
+Joining follows the official releases: "prepend" (paper era: modality embeddings before the prompt) or
+"placeholder" (later: they replace the placeholder tokens, IMAGE_PAD_ID, in the prompt, one per embedding).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from modrwkv import encoders
+from modrwkv.adapter import AdapterConfig, ModalityAdapter
+from modrwkv.backbone import RWKV7
+from modrwkv.checkpoint import CheckpointError, read_state_dict
+from modrwkv.config import RWKV7Config
+from modrwkv.encoders.base import Encoder
+from modrwkv.official import IMAGE_PAD_ID, RELEASES, adapter_config_from_official, split_official_state_dict
+from modrwkv.quantization import Int8Linear
+from modrwkv.sources import resolve_source
+from modrwkv.state import RWKVState
+
+PLACEMENTS = ("prepend", "placeholder")
+
+
+@dataclass(frozen=True)
+class ModalitySpec:
+    encoder: str  # registry name, e.g. "siglip2"
+    architecture: dict[str, Any]  # encoders.build(encoder, **architecture) rebuilds its modules
+    adapter: AdapterConfig
+
+
+@dataclass(frozen=True)
+class ModRWKVConfig:
+    backbone: RWKV7Config
+    modalities: dict[str, ModalitySpec] = field(default_factory=dict)  # keyed by modality: "image", "audio", "series"
+    placement: str = "prepend"
+    placeholder_id: int = IMAGE_PAD_ID
+
+    def __post_init__(self) -> None:
+        if self.placement not in PLACEMENTS:
+            raise ValueError(f"placement must be one of {PLACEMENTS}, got {self.placement!r}")
+
+    def to_dict(self) -> dict:
+        return {
+            "architecture": "modrwkv",
+            "backbone": self.backbone.to_dict(),
+            "placement": self.placement,
+            "placeholder_id": self.placeholder_id,
+            "modalities": {
+                key: {"encoder": m.encoder, "architecture": m.architecture, "adapter": m.adapter.to_dict()}
+                for key, m in self.modalities.items()
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModRWKVConfig":
+        if d.get("architecture") != "modrwkv":
+            raise CheckpointError(f"expected a ModRWKV config.json (architecture 'modrwkv'), found {d.get('architecture')!r}")
+        modalities = {
+            key: ModalitySpec(m["encoder"], m["architecture"], AdapterConfig.from_dict(m["adapter"]))
+            for key, m in d["modalities"].items()
+        }
+        return cls(RWKV7Config(**d["backbone"]), modalities, d["placement"], d["placeholder_id"])
+
+
+class ModRWKV(nn.Module):
+    """RWKV-7 with any number of modality encoders attached (one per modality)."""
+
+    def __init__(
+        self,
+        llm: RWKV7,
+        encoders_by_modality: dict[str, Encoder],
+        adapters: dict[str, ModalityAdapter],
+        placement: str = "prepend",
+        placeholder_id: int = IMAGE_PAD_ID,
+    ):
+        super().__init__()
+        if set(encoders_by_modality) != set(adapters):
+            raise ValueError(f"one adapter per encoder: encoders {sorted(encoders_by_modality)}, adapters {sorted(adapters)}")
+        for key, enc in encoders_by_modality.items():
+            cfg = adapters[key].config
+            if cfg.in_dim != enc.output_dim or cfg.out_dim != llm.config.n_embd:
+                raise ValueError(
+                    f"{key} adapter maps {cfg.in_dim} -> {cfg.out_dim}, but the encoder gives {enc.output_dim} "
+                    f"and the backbone takes {llm.config.n_embd}"
+                )
+        self.llm = llm
+        self.encoders = nn.ModuleDict(encoders_by_modality)
+        self.adapters = nn.ModuleDict(adapters)
+        self.config = ModRWKVConfig(
+            llm.config,
+            {k: ModalitySpec(e.name, e.architecture(), adapters[k].config) for k, e in encoders_by_modality.items()},
+            placement,
+            placeholder_id,
+        )
+
+    @classmethod
+    def build(
+        cls,
+        llm: RWKV7,
+        encoder_list: Sequence[Encoder],
+        adapter: AdapterConfig | None = None,
+        placement: str = "prepend",
+    ) -> "ModRWKV":
+        """Attach encoders to a backbone with fresh adapters (the paper's conv (3, 2) + MLP r = 4 by default)."""
+        adapters = {}
+        for enc in encoder_list:
+            cfg = adapter or AdapterConfig.paper(enc.output_dim, llm.config.n_embd)
+            if cfg.in_dim != enc.output_dim or cfg.out_dim != llm.config.n_embd:
+                cfg = AdapterConfig.from_dict({**cfg.to_dict(), "in_dim": enc.output_dim, "out_dim": llm.config.n_embd})
+            adapters[enc.modality] = ModalityAdapter(cfg)
+        return cls(llm, {e.modality: e for e in encoder_list}, adapters, placement)
+
+    # -- inputs ---------------------------------------------------------------------------------
+
+    def embed(self, modality: str, items: Sequence[Any]) -> torch.Tensor:
+        """Adapter output for a batch of inputs of one modality: [B, L', C] in the backbone's width."""
+        if modality not in self.encoders:
+            raise ValueError(f"no {modality} encoder attached; this model reads {', '.join(self.encoders) or 'text only'}")
+        with torch.no_grad():
+            return self.adapters[modality](self.encoders[modality].encode(items))
+
+    def join(self, text_ids: Sequence[int] | torch.Tensor, modality_embeds: torch.Tensor | None = None) -> torch.Tensor:
+        """One sequence of input embeddings [1, T, C]: the prompt's token embeddings with the modality's placed
+        before them ("prepend") or at the prompt's placeholder tokens ("placeholder")."""
+        ids = torch.as_tensor(text_ids, dtype=torch.long).reshape(-1)
+        text = self.llm.emb(ids.to(self.llm.device)).unsqueeze(0)
+        if modality_embeds is None:
+            if self.config.placement == "placeholder" and (ids == self.config.placeholder_id).any():
+                raise ValueError("the prompt has placeholders but no modality input was given")
+            return text
+        mod = modality_embeds.reshape(1, -1, modality_embeds.shape[-1]).to(text.dtype)
+        if self.config.placement == "prepend":
+            return torch.cat((mod, text), dim=1)
+        slots = ids == self.config.placeholder_id
+        if int(slots.sum()) != mod.shape[1]:
+            raise ValueError(
+                f"the prompt has {int(slots.sum())} placeholder tokens but the modality input gives {mod.shape[1]} "
+                "embeddings: put one placeholder per embedding (e.g. one block per image)"
+            )
+        joined = text.clone()
+        joined[0, slots.to(joined.device)] = mod[0]
+        return joined
+
+    def forward(
+        self,
+        text_ids: Sequence[int] | torch.Tensor,
+        modality_embeds: torch.Tensor | None = None,
+        state: RWKVState | None = None,
+        last_only: bool = False,
+    ) -> tuple[torch.Tensor, RWKVState]:
+        return self.llm.forward_embeds(self.join(text_ids, modality_embeds), state, last_only=last_only)
+
+    # -- weights --------------------------------------------------------------------------------
+
+    def save_pretrained(self, folder: str | Path) -> Path:
+        """`config.json` + `model.safetensors` (llm.* in BlinkDL names, encoders.<modality>.*, adapters.<modality>.*)."""
+        from safetensors.torch import save_file
+
+        if any(isinstance(m, Int8Linear) for m in self.modules()):
+            raise ValueError("an int8 model cannot be saved as a checkpoint: save the fp32/bf16 one, quantise at load time")
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        tensors = {f"llm.{k}": v.contiguous() for k, v in self.llm.state_dict().items()}
+        for prefix, modules in (("encoders", self.encoders), ("adapters", self.adapters)):
+            for key, module in modules.items():
+                tensors |= {f"{prefix}.{key}.{k}": v.contiguous() for k, v in module.state_dict().items()}
+        save_file(tensors, str(folder / "model.safetensors"))
+        (folder / "config.json").write_text(json.dumps(self.config.to_dict(), indent=2))
+        return folder
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        src: str | Path,
+        dtype: str | torch.dtype = "fp32",
+        device: str | torch.device = "cpu",
+        encoder: Encoder | None = None,
+    ) -> "ModRWKV":
+        """This project's layout (config.json + safetensors) or an official ModRWKV/WorldRWKV checkpoint.
+
+        Official checkpoints name their encoder by Hugging Face id (fetched with huggingface_hub, cached);
+        pass `encoder=` to use one already built (e.g. offline, or a local copy).
+        """
+        path = resolve_source(src)
+        config_file = path / "config.json" if path.is_dir() else None
+        if config_file is not None and config_file.exists():
+            meta = json.loads(config_file.read_text())
+            if meta.get("architecture") == "modrwkv":
+                return cls._from_own(ModRWKVConfig.from_dict(meta), read_state_dict(path), dtype, device)
+        return cls._from_official(str(src), read_state_dict(path), dtype, device, encoder)
+
+    @classmethod
+    def _from_own(cls, config: ModRWKVConfig, state: dict, dtype: str | torch.dtype, device: str | torch.device) -> "ModRWKV":
+        llm = RWKV7.from_state_dict({k[4:]: v for k, v in state.items() if k.startswith("llm.")}, dtype=dtype, device=device)
+        encs, adapters = {}, {}
+        for key, spec in config.modalities.items():
+            encs[key] = encoders.build(spec.encoder, **spec.architecture)
+            adapters[key] = ModalityAdapter(spec.adapter)
+            for prefix, module in (("encoders", encs[key]), ("adapters", adapters[key])):
+                part = {k[len(prefix) + len(key) + 2 :]: v for k, v in state.items() if k.startswith(f"{prefix}.{key}.")}
+                module.load_state_dict(part, strict=True)
+                module.to(device).eval()
+        return cls(llm, encs, adapters, config.placement, config.placeholder_id)
+
+    @classmethod
+    def _from_official(
+        cls, src: str, state: dict, dtype: str | torch.dtype, device: str | torch.device, encoder: Encoder | None
+    ) -> "ModRWKV":
+        layout, backbone, adapter_state, encoder_state = split_official_state_dict(state)
+        release = next((r for rid, r in RELEASES.items() if src == rid or src.startswith(rid + "/")), None)
+        if encoder is None:
+            if release is None:
+                raise CheckpointError(
+                    f"'{src}' is an official layout ({layout}) but not a known release; pass encoder= "
+                    f"(known releases: {', '.join(RELEASES)})"
+                )
+            encoder = encoders.build(release.encoder, release.encoder_id)
+        if encoder_state:
+            encoder.model.load_state_dict(encoder_state, strict=True)
+        llm = RWKV7.from_state_dict(backbone, dtype=dtype, device=device)
+        adapter = ModalityAdapter(adapter_config_from_official(adapter_state))
+        adapter.load_state_dict(adapter_state, strict=True)
+        placement = release.placement if release is not None else ("placeholder" if layout == "c" else "prepend")
+        return cls(llm, {encoder.modality: encoder.to(device).eval()}, {encoder.modality: adapter.to(device).eval()}, placement)
