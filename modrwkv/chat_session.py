@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 from modrwkv.backbone import RWKV7
-from modrwkv.generation import BatchGeneration, GenerationStats
+from modrwkv.generation import BatchGeneration, GenerationStats, Prompt, SequenceResult
 from modrwkv.sampling import CHAT_DEFAULTS, GenerationConfig
 from modrwkv.state import RWKVState
 from modrwkv.tokenizer import RWKVTokenizer
@@ -71,6 +71,10 @@ class ChatSession:
     def send(self, message: str) -> Iterator[str]:
         """Stream the answer to `message`. The state and history are updated when the stream ends or is closed."""
         prompt = self.prompt_tokens(message)
+        return self._stream(message, prompt, prompt[len(self.pending):])
+
+    def _stream(self, message: str, prompt: Prompt, new_tokens: list[int]) -> Iterator[str]:
+        """Generate from `prompt` (pending tokens included); `new_tokens` is what it adds to the transcript."""
         gen = BatchGeneration(self.model, self.tokenizer, [prompt], [self.state], self.config)
         steps, first = iter(gen), True
         try:
@@ -81,7 +85,7 @@ class ChatSession:
                     yield text
         finally:
             steps.close()  # runs the generation's own cleanup before the state is taken
-            self._record(message, prompt, gen.results[0])
+            self._record(message, new_tokens, gen.results[0])
 
     @staticmethod
     def send_batch(sessions: Sequence["ChatSession"], messages: Sequence[str]) -> Iterator[list[str]]:
@@ -92,6 +96,7 @@ class ChatSession:
         if any(s.model is not model for s in sessions):
             raise ValueError("sessions answered together must share one model")
         prompts = [s.prompt_tokens(m) for s, m in zip(sessions, messages)]
+        new_tokens = [p[len(s.pending):] for s, p in zip(sessions, prompts)]
         configs = {s.config for s in sessions}
         if len(configs) != 1:
             raise ValueError("sessions answered together must share one generation config")
@@ -107,16 +112,16 @@ class ChatSession:
                 yield out
         finally:
             steps.close()
-            for s, m, p, r in zip(sessions, messages, prompts, gen.results):
-                s._record(m, p, r)
+            for s, m, n, r in zip(sessions, messages, new_tokens, gen.results):
+                s._record(m, n, r)
 
-    def _record(self, message: str, prompt: list[int], result) -> None:
+    def _record(self, message: str, new_tokens: list[int], result: SequenceResult) -> None:
         if not result.done:  # the stream never started: nothing was processed
             return
         pending = list(result.pending)
         if result.stats.stop_reason in ("length", "cancelled"):
             pending += self.tokenizer.encode(self.template.turn_end)  # keep the transcript in the chat format
-        self.tokens += prompt[len(self.pending):] + result.tokens + pending[len(result.pending):]
+        self.tokens += new_tokens + result.tokens + pending[len(result.pending):]
         self.state, self.pending = result.state, pending
         self.history.append((message, result.text.strip()))
         self.last_stats = result.stats

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from time import perf_counter
-from typing import Iterator, Sequence
+from typing import Iterator, Sequence, Union
 
 import torch
 
@@ -19,14 +19,17 @@ from modrwkv.tokenizer import RWKVTokenizer, StreamDecoder
 PREFILL_CHUNK = 4096  # bounds activation memory for very long prompts; the state carries across chunks
 
 
+Prompt = Union[Sequence[int], torch.Tensor]  # token ids, or input embeddings [T, C] (modality tokens + text)
+
+
 @torch.inference_mode()
 def prefill(
     model: RWKV7,
-    prompts: Sequence[Sequence[int]],
+    prompts: Sequence[Prompt],
     states: Sequence[RWKVState | None] | None = None,
     chunk_len: int = PREFILL_CHUNK,
 ) -> tuple[torch.Tensor, RWKVState]:
-    """Run prompts of any lengths (>= 1 token each) as one padded batch: last logits [B, V] and the batch state."""
+    """Run prompts of any lengths (>= 1 position each) as one padded batch: last logits [B, V] and the batch state."""
     if not prompts or any(len(p) == 0 for p in prompts):
         raise ValueError("every prompt needs at least one token")
     B = len(prompts)
@@ -39,16 +42,22 @@ def prefill(
     for start in range(0, max(lens), chunk_len):
         rows = [i for i in range(B) if lens[i] > start]
         seg = [min(lens[i] - start, chunk_len) for i in rows]
-        tokens = torch.zeros(len(rows), max(seg), dtype=torch.long)
+        x = torch.zeros(len(rows), max(seg), model.config.n_embd, dtype=model.dtype, device=model.device)
         for j, i in enumerate(rows):
-            tokens[j, : seg[j]] = torch.as_tensor(prompts[i][start : start + seg[j]])
+            x[j, : seg[j]] = _embed(model, prompts[i][start : start + seg[j]])
         part = state if len(rows) == B else state.select(rows)
-        logits, part = model(tokens, part, lengths=torch.tensor(seg), last_only=True)
+        logits, part = model.forward_embeds(x, part, lengths=torch.tensor(seg), last_only=True)
         state.put(rows, part)
         for j, i in enumerate(rows):
             if lens[i] <= start + chunk_len:
                 last[i] = logits[j, 0]
     return last, state
+
+
+def _embed(model: RWKV7, piece: Prompt) -> torch.Tensor:
+    if isinstance(piece, torch.Tensor) and piece.is_floating_point():
+        return piece
+    return model.emb(torch.as_tensor(piece, dtype=torch.long, device=model.device))
 
 
 @dataclass
@@ -141,12 +150,12 @@ class BatchGeneration:
         self,
         model: RWKV7,
         tokenizer: RWKVTokenizer,
-        prompts: Sequence[Sequence[int]],
+        prompts: Sequence[Prompt],
         states: Sequence[RWKVState | None] | None = None,
         config: GenerationConfig = GenerationConfig(),
     ):
         self.model, self.tokenizer, self.config = model, tokenizer, config
-        self.prompts = [list(p) for p in prompts]
+        self.prompts = [p if isinstance(p, torch.Tensor) else list(p) for p in prompts]
         self.states = states
         self.results = [SequenceResult() for _ in prompts]
         for r, p in zip(self.results, self.prompts):
@@ -212,7 +221,7 @@ class Generation:
         self,
         model: RWKV7,
         tokenizer: RWKVTokenizer,
-        prompt: Sequence[int],
+        prompt: Prompt,
         state: RWKVState | None = None,
         config: GenerationConfig = GenerationConfig(),
     ):

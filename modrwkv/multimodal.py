@@ -138,15 +138,22 @@ class ModRWKV(nn.Module):
         mod = modality_embeds.reshape(1, -1, modality_embeds.shape[-1]).to(text.dtype)
         if self.config.placement == "prepend":
             return torch.cat((mod, text), dim=1)
+        return self.fill(ids, mod)
+
+    def fill(self, text_ids: Sequence[int] | torch.Tensor, modality_embeds: torch.Tensor) -> torch.Tensor:
+        """Token embeddings of `text_ids` [1, T, C] with the placeholder positions replaced, in order, by
+        `modality_embeds` (all rows of all batch items, [*, L, C])."""
+        ids = torch.as_tensor(text_ids, dtype=torch.long).reshape(-1)
+        text = self.llm.emb(ids.to(self.llm.device)).unsqueeze(0)
+        mod = modality_embeds.reshape(-1, modality_embeds.shape[-1]).to(text.dtype)
         slots = ids == self.config.placeholder_id
-        if int(slots.sum()) != mod.shape[1]:
+        if int(slots.sum()) != mod.shape[0]:
             raise ValueError(
-                f"the prompt has {int(slots.sum())} placeholder tokens but the modality input gives {mod.shape[1]} "
+                f"the prompt has {int(slots.sum())} placeholder tokens but the modality input gives {mod.shape[0]} "
                 "embeddings: put one placeholder per embedding (e.g. one block per image)"
             )
-        joined = text.clone()
-        joined[0, slots.to(joined.device)] = mod[0]
-        return joined
+        text[0, slots.to(text.device)] = mod
+        return text
 
     def forward(
         self,

@@ -1,0 +1,1 @@
+"""Task pipelines on ModRWKV: image chat, speech transcription (each streaming)."""

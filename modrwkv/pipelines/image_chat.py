@@ -1,0 +1,53 @@
+"""Questions about images in the official ModRWKV prompt format, keeping the RNN state between turns.
+
+A follow-up about the same image feeds only the new turn: the image is in the state already.
+"""
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+import torch
+
+from modrwkv.chat_session import ChatSession, ChatTemplate
+from modrwkv.encoders.media import ImageInput
+from modrwkv.multimodal import ModRWKV
+from modrwkv.official import TURN_END_ID, VISION_END_ID, VISION_START_ID
+from modrwkv.sampling import GenerationConfig
+from modrwkv.tokenizer import RWKVTokenizer
+
+# f15e179 web/visual_web.py: "\x16User: {q}\x17Assistant:"; 0881058 process_wr: "\x16User:{image}{q}\x17\x16Assistant:"
+PREPEND_CHAT = ChatTemplate(user="\x16User: {message}\x17Assistant:", stop=(), turn_end="\x17", system="\x16System: {message}\x17")
+PLACEHOLDER_CHAT = ChatTemplate(user="\x16User:{message}\x17\x16Assistant:", stop=(), turn_end="\x17", system="\x16System:{message}\x17")
+# The official generate() stops at "\x17" (24) and bans token 0.
+VISION_DEFAULTS = GenerationConfig(top_p=0.3, presence_penalty=0.5, frequency_penalty=0.5, stop_tokens=(TURN_END_ID,),
+                                   banned_tokens=(0,), max_new_tokens=500)
+
+
+class ImageChat(ChatSession):
+    """A conversation about images with a ModRWKV model that has an image encoder."""
+
+    def __init__(self, model: ModRWKV, tokenizer: RWKVTokenizer, config: GenerationConfig = VISION_DEFAULTS,
+                 system: str | None = None):
+        if "image" not in model.encoders:
+            raise ValueError(f"this model reads {', '.join(model.encoders) or 'text only'}, not images")
+        self.mm = model
+        template = PLACEHOLDER_CHAT if model.config.placement == "placeholder" else PREPEND_CHAT
+        super().__init__(model.llm, tokenizer, template, config, system)
+
+    def send(self, message: str, images: Sequence[ImageInput] = ()) -> Iterator[str]:
+        """Stream the answer about `images` (new ones for this turn; earlier ones stay in the state)."""
+        text_ids = self.prompt_tokens(message)
+        if not images:
+            return self._stream(message, text_ids, text_ids[len(self.pending):])
+        embeds = [self.mm.embed("image", [image]) for image in images]  # MediaError for an unreadable file
+        pad = self.mm.config.placeholder_id
+        blocks = [[pad] * e.shape[1] for e in embeds]
+        if self.mm.config.placement == "prepend":  # paper era: the image embeddings come before the turn
+            new = [t for block in blocks for t in block] + text_ids[len(self.pending):]
+        else:  # later releases: <|vision_start|> pads <|vision_end|> right after "\x16User:"
+            before, after = self.template.user.split("{message}")
+            image_ids = [t for block in blocks for t in [VISION_START_ID, *block, VISION_END_ID]]
+            new = (self.tokenizer.encode(before) + image_ids
+                   + self.tokenizer.encode(self.template.clean(message) + after))
+        prompt = self.mm.fill(self.pending + new, torch.cat(embeds, dim=1))[0]
+        return self._stream(message, prompt, new)

@@ -1,0 +1,85 @@
+"""Speech recognition with ModRWKV: audio -> windows the encoder can take -> text, streamed, with timestamps."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from modrwkv.encoders.media import SAMPLE_RATE, MediaError, load_audio_item
+from modrwkv.generation import BatchGeneration
+from modrwkv.multimodal import ModRWKV
+from modrwkv.official import PROMPT_AUDIO, TURN_END_ID
+from modrwkv.sampling import GenerationConfig
+from modrwkv.tokenizer import RWKVTokenizer
+
+# ASR is greedy in the official demos (f15e179 web/audio_web.py); stop at "\x17", never emit token 0.
+ASR_DEFAULTS = GenerationConfig(temperature=0, presence_penalty=0, frequency_penalty=0, stop_tokens=(TURN_END_ID,),
+                                banned_tokens=(0,), max_new_tokens=400)
+# The official WavLM wrapper refuses more than 1023 frames (50 per second): windows of 20 s stay under it.
+DEFAULT_WINDOW_SECONDS = 20.0
+SILENCE_RMS = 1e-4  # below this a recording is treated as silent (no speech to transcribe)
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float  # seconds
+    end: float
+    text: str
+
+
+class Transcriber:
+    """Transcribes recordings of any length: cut into windows, each transcribed from a fresh state, stitched."""
+
+    def __init__(self, model: ModRWKV, tokenizer: RWKVTokenizer, config: GenerationConfig = ASR_DEFAULTS,
+                 prompt: str = PROMPT_AUDIO, window_seconds: float | None = None):
+        if "audio" not in model.encoders:
+            raise ValueError(f"this model reads {', '.join(model.encoders) or 'text only'}, not audio")
+        self.model, self.tokenizer, self.config = model, tokenizer, config
+        self.prompt_ids = tokenizer.encode(prompt)
+        encoder_window = model.encoders["audio"].max_seconds
+        self.window_seconds = window_seconds or min(encoder_window or DEFAULT_WINDOW_SECONDS, DEFAULT_WINDOW_SECONDS)
+        self.segments: list[Segment] = []
+
+    def stream(self, audio: object, sample_rate: int | None = None) -> Iterator[str]:
+        """Yield the transcript as it is decoded; `segments` holds the timed pieces once the stream ends.
+
+        audio: a file path, a 16 kHz mono array, or (array, sample_rate) when sample_rate is given.
+        """
+        samples = load_audio_item((audio, sample_rate) if sample_rate is not None else audio)
+        if float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) < SILENCE_RMS:
+            raise MediaError("the recording is silent: no speech to transcribe (check the microphone input level)")
+        self.segments = []
+        step = int(self.window_seconds * SAMPLE_RATE)
+        for begin in range(0, len(samples), step):
+            window = samples[begin : begin + step]
+            if len(window) < SAMPLE_RATE // 10 and begin > 0:  # a sliver at the end holds no word
+                break
+            embeds = self.model.embed("audio", [window])[0]
+            prompt = torch.cat((embeds, self.model.llm.emb(torch.tensor(self.prompt_ids))), dim=0)
+            gen = BatchGeneration(self.model.llm, self.tokenizer, [prompt], None, self.config)
+            text = ""
+            for deltas in gen:
+                piece = deltas[0] if text else deltas[0].lstrip()
+                if piece:
+                    if self.segments and not text:
+                        piece = " " + piece
+                    text += piece
+                    yield piece
+            self.segments.append(Segment(begin / SAMPLE_RATE, (begin + len(window)) / SAMPLE_RATE, text.strip()))
+
+    def transcribe(self, audio: object, sample_rate: int | None = None) -> list[Segment]:
+        for _ in self.stream(audio, sample_rate):
+            pass
+        return self.segments
+
+
+def to_srt(segments: list[Segment]) -> str:
+    """SubRip subtitles: numbered cues with HH:MM:SS,mmm timestamps."""
+
+    def stamp(seconds: float) -> str:
+        ms = int(round(seconds * 1000))
+        return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+    return "".join(f"{i}\n{stamp(s.start)} --> {stamp(s.end)}\n{s.text}\n\n" for i, s in enumerate(segments, 1))

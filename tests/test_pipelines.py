@@ -1,0 +1,128 @@
+"""Task pipelines: image chat that keeps its state between turns, and windowed streaming transcription."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from modrwkv import RWKV7, RWKVTokenizer, encoders
+from modrwkv.config import RWKV7Config
+from modrwkv.encoders.media import MediaError
+from modrwkv.multimodal import ModRWKV
+from modrwkv.official import IMAGE_PAD_ID, VISION_END_ID, VISION_START_ID
+from modrwkv.pipelines.image_chat import VISION_DEFAULTS, ImageChat
+from modrwkv.pipelines.transcription import ASR_DEFAULTS, Segment, Transcriber, to_srt
+from modrwkv.random_weights import random_state_dict
+
+SHORT = VISION_DEFAULTS.with_(temperature=0, max_new_tokens=6)
+
+
+@pytest.fixture(scope="module")
+def tok() -> RWKVTokenizer:
+    return RWKVTokenizer()
+
+
+@pytest.fixture(scope="module")
+def llm() -> RWKV7:
+    return RWKV7.from_state_dict(random_state_dict(RWKV7Config.shape(n_layer=2, n_embd=64, head_size=32), seed=9))
+
+
+def picture() -> Image.Image:
+    img = Image.new("RGB", (40, 40), "white")
+    ImageDraw.Draw(img).rectangle((5, 5, 30, 20), fill="blue")
+    return img
+
+
+@pytest.fixture(scope="module", params=["prepend", "placeholder"])
+def vision(request, llm) -> ModRWKV:
+    torch.manual_seed(1)
+    return ModRWKV.build(llm, [encoders.build("siglip2")], placement=request.param)
+
+
+def test_a_follow_up_about_the_same_image_processes_only_the_new_turn(vision, tok):
+    chat = ImageChat(vision, tok, config=SHORT)
+    list(chat.send("What is in this picture?", images=[picture()]))
+    image_tokens = vision.embed("image", [picture()]).shape[1]
+    assert chat.last_stats.prompt_tokens >= image_tokens + len(tok.encode("What is in this picture?"))
+    follow_up = chat.prompt_tokens("What colour is the box?")  # the pending token(s) and the new turn
+    list(chat.send("What colour is the box?"))
+    assert chat.last_stats.prompt_tokens == len(follow_up)
+
+
+def test_continuing_the_image_chat_equals_rerunning_the_whole_transcript(vision, tok):
+    chat = ImageChat(vision, tok, config=SHORT)
+    list(chat.send("Describe the image.", images=[picture()]))
+    list(chat.send("Anything else?"))
+    nxt = chat.prompt_tokens("Thanks.")
+    continued, _ = vision.llm(torch.tensor([nxt]), chat.state)
+    image = vision.embed("image", [picture()])
+    transcript = chat.tokens + nxt[len(chat.pending):]
+    from_scratch, _ = vision.llm.forward_embeds(vision.fill(transcript, image))
+    torch.testing.assert_close(continued[0], from_scratch[0, -len(nxt):], rtol=1e-5, atol=1e-4)
+
+
+def test_images_are_placed_as_each_release_expects(vision, tok):
+    chat = ImageChat(vision, tok, config=SHORT)
+    list(chat.send("Hi", images=[picture()]))
+    n = vision.embed("image", [picture()]).shape[1]
+    if vision.config.placement == "prepend":
+        assert chat.tokens[:n] == [IMAGE_PAD_ID] * n and chat.tokens[n] == 23
+    else:
+        start = chat.tokens.index(VISION_START_ID)
+        assert chat.tokens[:start] == tok.encode("\x16User:")
+        assert chat.tokens[start + 1 : start + 1 + n] == [IMAGE_PAD_ID] * n and chat.tokens[start + 1 + n] == VISION_END_ID
+
+
+def test_an_unreadable_image_is_refused_with_its_name(vision, tok, tmp_path):
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    with pytest.raises(MediaError, match="notes.png"):
+        ImageChat(vision, tok).send("What is this?", images=[bad])
+
+
+def test_a_model_without_an_image_encoder_is_refused(llm, tok):
+    audio_only = ModRWKV.build(llm, [encoders.build("wavlm")])
+    with pytest.raises(ValueError, match="not images"):
+        ImageChat(audio_only, tok)
+
+
+@pytest.fixture(scope="module")
+def speech(llm) -> ModRWKV:
+    torch.manual_seed(2)
+    return ModRWKV.build(llm, [encoders.build("wavlm")])
+
+
+def tone(seconds: float) -> np.ndarray:
+    t = np.arange(int(16000 * seconds)) / 16000
+    return (0.2 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+
+
+def test_a_long_recording_is_cut_into_windows_and_stitched(speech, tok):
+    asr = Transcriber(speech, tok, config=ASR_DEFAULTS.with_(max_new_tokens=3), window_seconds=2.0)
+    streamed = "".join(asr.stream(tone(5.0)))
+    assert [(s.start, s.end) for s in asr.segments] == [(0.0, 2.0), (2.0, 4.0), (4.0, 5.0)]
+    assert streamed.strip() == " ".join(s.text for s in asr.segments if s.text)
+
+
+def test_audio_at_another_rate_in_stereo_is_resampled(speech, tok):
+    stereo = np.stack([tone(1.5)] * 2, axis=1)
+    asr = Transcriber(speech, tok, config=ASR_DEFAULTS.with_(max_new_tokens=2), window_seconds=2.0)
+    import librosa
+
+    stereo_44k = np.stack([librosa.resample(stereo[:, c], orig_sr=16000, target_sr=44100) for c in range(2)], axis=1)
+    segments = asr.transcribe(stereo_44k, sample_rate=44100)
+    assert len(segments) == 1 and abs(segments[0].end - 1.5) < 0.01
+
+
+def test_silent_and_empty_recordings_are_refused(speech, tok):
+    asr = Transcriber(speech, tok)
+    with pytest.raises(MediaError, match="silent"):
+        list(asr.stream(np.zeros(16000, dtype=np.float32)))
+    with pytest.raises(MediaError):
+        list(asr.stream(np.zeros(0, dtype=np.float32)))
+
+
+def test_srt_has_numbered_cues_with_timestamps():
+    srt = to_srt([Segment(0.0, 2.5, "hello there"), Segment(2.5, 3661.25, "general kenobi")])
+    assert srt == "1\n00:00:00,000 --> 00:00:02,500\nhello there\n\n2\n00:00:02,500 --> 01:01:01,250\ngeneral kenobi\n\n"
