@@ -254,8 +254,12 @@ class RWKV7(nn.Module):
         *,
         lengths: torch.Tensor | None = None,
         last_only: bool = False,
+        hidden: bool = False,
     ) -> tuple[torch.Tensor, RWKVState]:
-        """Same as `forward`, from input embeddings [B, T, C] (text embeddings and modality tokens alike)."""
+        """Same as `forward`, from input embeddings [B, T, C] (text embeddings and modality tokens alike).
+
+        hidden: return the final normalised hidden states [B, T, C] (ln_out's output) instead of logits.
+        """
         if not isinstance(embeds, torch.Tensor) or embeds.dim() != 3 or embeds.shape[-1] != self.config.n_embd:
             raise ValueError(f"embeds must be [B, T, {self.config.n_embd}], got {_describe(embeds)}")
         B, T, _ = embeds.shape
@@ -285,6 +289,8 @@ class RWKV7(nn.Module):
             wkv_out.append(s)
         if last_only:
             x = last_of(x).unsqueeze(1)
+        if hidden:  # for task heads (e.g. forecasting) that read the final normalised states instead of logits
+            return self.ln_out(x), RWKVState(torch.stack(att_shift), torch.stack(ffn_shift), torch.stack(wkv_out))
         logits = self.head(self.ln_out(x))
         return logits, RWKVState(torch.stack(att_shift), torch.stack(ffn_shift), torch.stack(wkv_out))
 

@@ -20,6 +20,7 @@ from modrwkv.backbone import RWKV7
 from modrwkv.checkpoint import CheckpointError, read_state_dict
 from modrwkv.config import RWKV7Config
 from modrwkv.encoders.base import Encoder
+from modrwkv.forecasting import ForecastHead, ForecastHeadConfig
 from modrwkv.official import IMAGE_PAD_ID, RELEASES, adapter_config_from_official, split_official_state_dict
 from modrwkv.quantization import Int8Linear
 from modrwkv.sources import resolve_source
@@ -41,6 +42,7 @@ class ModRWKVConfig:
     modalities: dict[str, ModalitySpec] = field(default_factory=dict)  # keyed by modality: "image", "audio", "series"
     placement: str = "prepend"
     placeholder_id: int = IMAGE_PAD_ID
+    forecast: ForecastHeadConfig | None = None
 
     def __post_init__(self) -> None:
         if self.placement not in PLACEMENTS:
@@ -56,6 +58,7 @@ class ModRWKVConfig:
                 key: {"encoder": m.encoder, "architecture": m.architecture, "adapter": m.adapter.to_dict()}
                 for key, m in self.modalities.items()
             },
+            "forecast": self.forecast.to_dict() if self.forecast else None,
         }
 
     @classmethod
@@ -66,7 +69,8 @@ class ModRWKVConfig:
             key: ModalitySpec(m["encoder"], m["architecture"], AdapterConfig.from_dict(m["adapter"]))
             for key, m in d["modalities"].items()
         }
-        return cls(RWKV7Config(**d["backbone"]), modalities, d["placement"], d["placeholder_id"])
+        forecast = ForecastHeadConfig(**d["forecast"]) if d.get("forecast") else None
+        return cls(RWKV7Config(**d["backbone"]), modalities, d["placement"], d["placeholder_id"], forecast)
 
 
 class ModRWKV(nn.Module):
@@ -79,8 +83,11 @@ class ModRWKV(nn.Module):
         adapters: dict[str, ModalityAdapter],
         placement: str = "prepend",
         placeholder_id: int = IMAGE_PAD_ID,
+        forecast_head: ForecastHead | None = None,
     ):
         super().__init__()
+        if forecast_head is not None and "series" not in encoders_by_modality:
+            raise ValueError("a forecasting head needs a time-series encoder")
         if set(encoders_by_modality) != set(adapters):
             raise ValueError(f"one adapter per encoder: encoders {sorted(encoders_by_modality)}, adapters {sorted(adapters)}")
         for key, enc in encoders_by_modality.items():
@@ -93,11 +100,13 @@ class ModRWKV(nn.Module):
         self.llm = llm
         self.encoders = nn.ModuleDict(encoders_by_modality)
         self.adapters = nn.ModuleDict(adapters)
+        self.forecast_head = forecast_head
         self.config = ModRWKVConfig(
             llm.config,
             {k: ModalitySpec(e.name, e.architecture(), adapters[k].config) for k, e in encoders_by_modality.items()},
             placement,
             placeholder_id,
+            forecast_head.config if forecast_head is not None else None,
         )
 
     @classmethod
@@ -107,15 +116,24 @@ class ModRWKV(nn.Module):
         encoder_list: Sequence[Encoder],
         adapter: AdapterConfig | None = None,
         placement: str = "prepend",
+        forecast_horizon: int | None = None,
     ) -> "ModRWKV":
-        """Attach encoders to a backbone with fresh adapters (the paper's conv (3, 2) + MLP r = 4 by default)."""
+        """Attach encoders to a backbone with fresh adapters (the paper's conv (3, 2) + MLP r = 4 by default),
+        and a forecasting head predicting `forecast_horizon` steps when a time-series encoder is among them."""
         adapters = {}
         for enc in encoder_list:
             cfg = adapter or AdapterConfig.paper(enc.output_dim, llm.config.n_embd)
             if cfg.in_dim != enc.output_dim or cfg.out_dim != llm.config.n_embd:
                 cfg = AdapterConfig.from_dict({**cfg.to_dict(), "in_dim": enc.output_dim, "out_dim": llm.config.n_embd})
             adapters[enc.modality] = ModalityAdapter(cfg)
-        return cls(llm, {e.modality: e for e in encoder_list}, adapters, placement)
+        head = None
+        if forecast_horizon is not None:
+            series = next((e for e in encoder_list if e.modality == "series"), None)
+            if series is None:
+                raise ValueError("forecast_horizon needs a time-series encoder (e.g. encoders.build('wavenet'))")
+            channels = series.architecture().get("in_channels", 1)
+            head = ForecastHead(ForecastHeadConfig(llm.config.n_embd, channels, forecast_horizon))
+        return cls(llm, {e.modality: e for e in encoder_list}, adapters, placement, forecast_head=head)
 
     # -- inputs ---------------------------------------------------------------------------------
 
@@ -167,7 +185,8 @@ class ModRWKV(nn.Module):
     # -- weights --------------------------------------------------------------------------------
 
     def save_pretrained(self, folder: str | Path) -> Path:
-        """`config.json` + `model.safetensors` (llm.* in BlinkDL names, encoders.<modality>.*, adapters.<modality>.*)."""
+        """`config.json` + `model.safetensors` (llm.* in BlinkDL names, encoders.<modality>.*, adapters.<modality>.*,
+        forecast_head.*)."""
         from safetensors.torch import save_file
 
         if any(isinstance(m, Int8Linear) for m in self.modules()):
@@ -178,6 +197,8 @@ class ModRWKV(nn.Module):
         for prefix, modules in (("encoders", self.encoders), ("adapters", self.adapters)):
             for key, module in modules.items():
                 tensors |= {f"{prefix}.{key}.{k}": v.contiguous() for k, v in module.state_dict().items()}
+        if self.forecast_head is not None:
+            tensors |= {f"forecast_head.{k}": v.contiguous() for k, v in self.forecast_head.state_dict().items()}
         save_file(tensors, str(folder / "model.safetensors"))
         (folder / "config.json").write_text(json.dumps(self.config.to_dict(), indent=2))
         return folder
@@ -214,7 +235,12 @@ class ModRWKV(nn.Module):
                 part = {k[len(prefix) + len(key) + 2 :]: v for k, v in state.items() if k.startswith(f"{prefix}.{key}.")}
                 module.load_state_dict(part, strict=True)
                 module.to(device).eval()
-        return cls(llm, encs, adapters, config.placement, config.placeholder_id)
+        head = None
+        if config.forecast is not None:
+            head = ForecastHead(config.forecast)
+            head.load_state_dict({k[14:]: v for k, v in state.items() if k.startswith("forecast_head.")}, strict=True)
+            head.to(device).eval()
+        return cls(llm, encs, adapters, config.placement, config.placeholder_id, head)
 
     @classmethod
     def _from_official(
