@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from app import text_chat
+from app import efficiency, text_chat
 
 
 def build_app() -> gr.Blocks:
@@ -11,6 +11,8 @@ def build_app() -> gr.Blocks:
         gr.Markdown("# ModRWKV\nRWKV-7: linear-time prefill, a fixed-size state instead of a KV cache.")
         with gr.Tab("Text chat"):
             text_chat.build()
+        with gr.Tab("Efficiency"):
+            efficiency.build()
     return demo
 
 

@@ -24,13 +24,11 @@ from modrwkv.bench.rwkv_runner import (
     shape_only_model,
     weight_bytes_per_token,
 )
-from modrwkv.bench.shapes import TINY, is_known, shape_config, shape_names
+from modrwkv.bench.shapes import is_known, shape_names
 from modrwkv.bench.transformer_runner import (
-    SMOLLM2_135M,
     TransformerRunner,
-    TransformerShape,
+    baseline_shape,
     kv_cache_bytes,
-    llama_like,
     load_transformer,
 )
 from modrwkv.checkpoint import CheckpointError
@@ -121,13 +119,6 @@ def build_parser() -> argparse.ArgumentParser:
 # -- runs ----------------------------------------------------------------------------------------
 
 
-def _transformer_shape(args: argparse.Namespace) -> TransformerShape:
-    # the tiny test shape gets a Transformer of its own size; real shapes are compared with SmolLM2-135M
-    if args.shape == TINY:
-        return llama_like(shape_config(TINY), name="tiny")
-    return SMOLLM2_135M
-
-
 def _progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -165,7 +156,7 @@ def _timed_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], l
     del weights
     if args.command == "compare" and not args.skip_transformer:
         dtype = backbone.DTYPES[args.dtype]  # the compute dtype: a Transformer has no int8 path here, int8 -> fp32
-        tmodel, transformer = load_transformer(_transformer_shape(args), dtype, args.device)
+        tmodel, transformer = load_transformer(baseline_shape(args.shape), dtype, args.device)
         notes.append(f"transformer: {sum(p.numel() for p in tmodel.parameters()) / 1e6:.1f}M params, {transformer}")
         rows += _runs(TransformerRunner(tmodel, _dtype_name(dtype)), args, time_prefill, time_decode)
     payload = {
@@ -204,7 +195,7 @@ def _rwkv_pkg_rows(weights: dict[str, torch.Tensor], args: argparse.Namespace, n
 
 def _memory_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], list[str], str]:
     model = shape_only_model(args.model, args.shape, args.dtype)  # meta device: shapes and dtypes only
-    tshape = _transformer_shape(args)
+    tshape = baseline_shape(args.shape)
     dtype = backbone.DTYPES[args.dtype]
     element_size = torch.empty(0, dtype=dtype).element_size()
     rows = []

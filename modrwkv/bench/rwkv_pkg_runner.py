@@ -42,10 +42,10 @@ class RWKVPkgRunner:
         self.vocab_size = self.model.args.vocab_size
         self.generator = torch.Generator().manual_seed(SEED)
 
-    def _tokens(self, length: int) -> list[int]:
+    def random_tokens(self, length: int) -> list[int]:
         return torch.randint(0, self.vocab_size, (length,), generator=self.generator).tolist()
 
-    def _decode(self, logits: torch.Tensor, state: list[torch.Tensor], steps: int) -> None:
+    def decode(self, logits: torch.Tensor, state: list[torch.Tensor], steps: int) -> None:
         state = list(state)  # the package replaces the list's tensors in place; the prompt state stays intact
         for _ in range(steps):
             logits, state = self.model.forward([int(logits.argmax())], state)
@@ -56,14 +56,14 @@ class RWKVPkgRunner:
         if batch != 1:
             raise ValueError("the rwkv package runs batch 1 only")
         for _ in range(2):  # TorchScript optimises a function after its first (profiling) run
-            self.model.forward(self._tokens(min(context, WARMUP_PROMPT)), None)
-        tokens = self._tokens(context)
+            self.model.forward(self.random_tokens(min(context, WARMUP_PROMPT)), None)
+        tokens = self.random_tokens(context)
         seconds, (logits, state) = best_of(lambda: self.model.forward(tokens, None), repeats if time_prefill else 1, "cpu")
         prefill_tok_s = context / seconds if time_prefill else None
         decode_tok_s = None
         if time_decode:
-            self._decode(logits, state, WARMUP_STEPS)
-            seconds, _ = best_of(lambda: self._decode(logits, state, decode_tokens), repeats, "cpu")
+            self.decode(logits, state, WARMUP_STEPS)
+            seconds, _ = best_of(lambda: self.decode(logits, state, decode_tokens), repeats, "cpu")
             decode_tok_s = decode_tokens / seconds
         memory = sum(t.nbytes for t in state)
         return Measurement(self.system, self.dtype, context, batch, prefill_tok_s, decode_tok_s, memory)

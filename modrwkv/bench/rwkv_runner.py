@@ -52,15 +52,15 @@ class RWKVRunner:
         self.model, self.dtype = model, dtype
         self.generator = torch.Generator().manual_seed(SEED)
 
-    def _tokens(self, batch: int, length: int) -> torch.Tensor:
+    def random_tokens(self, batch: int, length: int) -> torch.Tensor:
         return torch.randint(0, self.model.config.vocab_size, (batch, length), generator=self.generator)
 
-    def _prefill(self, tokens: torch.Tensor) -> tuple[torch.Tensor, RWKVState]:
+    def prefill_tokens(self, tokens: torch.Tensor) -> tuple[torch.Tensor, RWKVState]:
         # the library's chunked prefill (last_only=True), as generation uses it
         return prefill(self.model, list(tokens))
 
     @torch.inference_mode()
-    def _decode(self, logits: torch.Tensor, state: RWKVState, steps: int) -> RWKVState:
+    def decode(self, logits: torch.Tensor, state: RWKVState, steps: int) -> RWKVState:
         for _ in range(steps):
             out, state = self.model(logits.argmax(-1)[:, None], state)
             logits = out[:, 0]
@@ -70,15 +70,15 @@ class RWKVRunner:
         self, context: int, batch: int, *, time_prefill: bool, time_decode: bool, decode_tokens: int, repeats: int
     ) -> Measurement:
         device = self.model.device
-        self._prefill(self._tokens(batch, min(context, WARMUP_PROMPT)))
-        tokens = self._tokens(batch, context)
+        self.prefill_tokens(self.random_tokens(batch, min(context, WARMUP_PROMPT)))
+        tokens = self.random_tokens(batch, context)
         # one prefill per context: its state is the starting point of every decode run below
-        seconds, (logits, state) = best_of(lambda: self._prefill(tokens), repeats if time_prefill else 1, device)
+        seconds, (logits, state) = best_of(lambda: self.prefill_tokens(tokens), repeats if time_prefill else 1, device)
         prefill_tok_s = batch * context / seconds if time_prefill else None
         decode_tok_s = None
         if time_decode:
             # the model never modifies the state it is given, so every run starts from the same prompt state
-            self._decode(logits, state, WARMUP_STEPS)
-            seconds, _ = best_of(lambda: self._decode(logits, state, decode_tokens), repeats, device)
+            self.decode(logits, state, WARMUP_STEPS)
+            seconds, _ = best_of(lambda: self.decode(logits, state, decode_tokens), repeats, device)
             decode_tok_s = batch * decode_tokens / seconds
         return Measurement(self.system, self.dtype, context, batch, prefill_tok_s, decode_tok_s, state.nbytes)

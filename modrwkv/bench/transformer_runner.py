@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from modrwkv.bench.measurement import WARMUP_PROMPT, WARMUP_STEPS, Measurement
+from modrwkv.bench.shapes import TINY, shape_config
 from modrwkv.bench.timing import best_of, timed
 from modrwkv.config import RWKV7Config
 
@@ -48,6 +49,14 @@ def llama_like(config: RWKV7Config, name: str) -> TransformerShape:
         intermediate=max(64, round(8 * config.n_embd / 3 / 64) * 64),  # 3 matrices ~ the 2 of RWKV's 4x FFN
         vocab=config.vocab_size,
     )
+
+
+def baseline_shape(rwkv_shape: str | None) -> TransformerShape:
+    """The Transformer compared with an RWKV shape (None: a checkpoint): the tiny test shape gets a Llama of its
+    own size, so tests stay fast; every real model is compared with SmolLM2-135M."""
+    if rwkv_shape == TINY:
+        return llama_like(shape_config(TINY), name="tiny")
+    return SMOLLM2_135M
 
 
 def kv_cache_bytes(shape: TransformerShape, context: int, batch: int, element_size: int) -> int:
@@ -105,41 +114,41 @@ class TransformerRunner:
         self.device = model.device
         self.generator = torch.Generator().manual_seed(SEED)
 
-    def _tokens(self, batch: int, length: int) -> torch.Tensor:
+    def random_tokens(self, batch: int, length: int) -> torch.Tensor:
         ids = torch.randint(0, self.model.config.vocab_size, (batch, length), generator=self.generator)
         return ids.to(self.device)
 
     @torch.inference_mode()
-    def _step(self, ids: torch.Tensor, cache) -> torch.Tensor:
+    def step(self, ids: torch.Tensor, cache) -> torch.Tensor:
         # logits_to_keep=1: the LM head only where logits are needed, as RWKV's last_only
         out = self.model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
         return out.logits[:, -1]
 
-    def _prefill(self, tokens: torch.Tensor):
+    def prefill_tokens(self, tokens: torch.Tensor):
         from transformers import DynamicCache
 
         cache = DynamicCache(config=self.model.config)
-        return self._step(tokens, cache), cache
+        return self.step(tokens, cache), cache
 
-    def _decode(self, logits: torch.Tensor, cache, steps: int) -> None:
+    def decode(self, logits: torch.Tensor, cache, steps: int) -> None:
         for _ in range(steps):
-            logits = self._step(logits.argmax(-1)[:, None], cache)
+            logits = self.step(logits.argmax(-1)[:, None], cache)
 
     def measure(
         self, context: int, batch: int, *, time_prefill: bool, time_decode: bool, decode_tokens: int, repeats: int
     ) -> Measurement:
-        self._prefill(self._tokens(batch, min(context, WARMUP_PROMPT)))
-        tokens = self._tokens(batch, context)
-        seconds, (logits, cache) = best_of(lambda: self._prefill(tokens), repeats if time_prefill else 1, self.device)
+        self.prefill_tokens(self.random_tokens(batch, min(context, WARMUP_PROMPT)))
+        tokens = self.random_tokens(batch, context)
+        seconds, (logits, cache) = best_of(lambda: self.prefill_tokens(tokens), repeats if time_prefill else 1, self.device)
         prefill_tok_s = batch * context / seconds if time_prefill else None
         memory = cache_bytes(cache)
         decode_tok_s = None
         if time_decode:
-            self._decode(logits, cache, WARMUP_STEPS)
+            self.decode(logits, cache, WARMUP_STEPS)
             best = float("inf")
             for _ in range(max(1, repeats)):
                 cache.crop(context - cache.get_seq_length())  # back to the prompt: every run decodes at `context`
-                seconds, _ = timed(lambda: self._decode(logits, cache, decode_tokens), self.device)
+                seconds, _ = timed(lambda: self.decode(logits, cache, decode_tokens), self.device)
                 best = min(best, seconds)
             decode_tok_s = batch * decode_tokens / best
         return Measurement(self.system, self.dtype, context, batch, prefill_tok_s, decode_tok_s, memory)

@@ -1,0 +1,84 @@
+"""Efficiency tab: RWKV-7 and a Transformer grow one context each, plotted point by point as it is measured."""
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+import gradio as gr
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from modrwkv.bench.live import LivePoint, growing_context, live_shapes
+from modrwkv.bench.report import human_bytes
+
+RWKV_NAME = "RWKV-7 (state)"
+TRANSFORMER_NAME = "Transformer (KV cache)"
+DEFAULT_SHAPE = "0.1b"
+
+
+def figure(points: Sequence[LivePoint]) -> go.Figure:
+    """Decode latency and state/cache memory against context, one colour per model across both panels."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["decode latency (ms/token)", "memory (MiB)"])
+    x = [p.context for p in points]
+    series = [
+        (RWKV_NAME, [p.rwkv_ms_per_token for p in points], [p.rwkv_state_bytes / 2**20 for p in points]),
+        (TRANSFORMER_NAME, [p.transformer_ms_per_token for p in points], [p.transformer_cache_bytes / 2**20 for p in points]),
+    ]
+    for colour, (name, latency, memory) in zip(("#1f77b4", "#d62728"), series):
+        for col, y in ((1, latency), (2, memory)):
+            fig.add_trace(
+                go.Scatter(
+                    x=x, y=y, mode="lines+markers", name=name, legendgroup=name, showlegend=col == 1, line={"color": colour}
+                ),
+                row=1,
+                col=col,
+            )
+    # linear x: the points are evenly spaced, and the KV cache's linear growth then reads as a straight line
+    fig.update_xaxes(title_text="context (tokens)")
+    fig.update_layout(margin={"t": 40}, legend={"orientation": "h"})
+    return fig
+
+
+def summary(point: LivePoint) -> str:
+    latency = point.transformer_ms_per_token / point.rwkv_ms_per_token
+    memory = point.transformer_cache_bytes / point.rwkv_state_bytes
+    return (
+        f"context **{point.context:,}** tokens · Transformer/RWKV decode latency **{latency:.1f}x** "
+        f"({point.transformer_ms_per_token:.1f} vs {point.rwkv_ms_per_token:.1f} ms/token) · memory **{memory:.1f}x** "
+        f"({human_bytes(point.transformer_cache_bytes)} KV cache vs {human_bytes(point.rwkv_state_bytes)} state)"
+    )
+
+
+def run(shape: str, max_context: float, step: float) -> Iterator[tuple[go.Figure | None, str]]:
+    """Measure while the context grows; yield the plot and a summary line after each point."""
+    try:
+        points = growing_context(shape, int(max_context), int(step))
+    except ValueError as e:
+        raise gr.Error(str(e)) from e
+    yield None, f"Loading RWKV-7 {shape} and its Transformer baseline …"
+    done: list[LivePoint] = []
+    for point in points:
+        done.append(point)
+        yield figure(done), summary(point)
+
+
+def build() -> None:
+    """The tab's components and events, inside the caller's Blocks."""
+    gr.Markdown(
+        "RWKV-7 (random weights of the chosen shape) and a Transformer of similar size (SmolLM2-135M; a tiny Llama "
+        "for `tiny`) each grow **one** context: every point feeds *step* more tokens (RWKV carries its state, the "
+        "Transformer extends its KV cache), then times a few decode steps. Measured on this server's CPU, one run "
+        "at a time; each run loads its own models."
+    )
+    with gr.Row():
+        shape = gr.Dropdown(live_shapes(), value=DEFAULT_SHAPE, label="RWKV-7 shape")
+        max_context = gr.Slider(256, 16384, value=2048, step=256, label="Max context (tokens)")
+        step = gr.Slider(64, 2048, value=256, step=64, label="Step (tokens per point)")
+    with gr.Row():
+        start = gr.Button("Start", variant="primary")
+        stop = gr.Button("Stop")
+    status = gr.Markdown()
+    plot = gr.Plot(label="Latency and memory vs context")
+    running = start.click(
+        run, [shape, max_context, step], [plot, status], api_name="efficiency_run", concurrency_limit=1
+    )
+    stop.click(None, None, None, cancels=[running], api_name="efficiency_stop", api_visibility="private")

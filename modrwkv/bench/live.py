@@ -1,0 +1,110 @@
+"""One growing context, measured as it grows: RWKV-7 carries its state, a Transformer extends its KV cache.
+
+Unlike `compare`, which prefills every context from scratch, each point here costs only `step` more prompt
+tokens and a few decode steps, so a UI can plot latency and memory point by point as they are measured.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+
+from modrwkv.backbone import DTYPES, RWKV7, default_cpu_dtype
+from modrwkv.bench.measurement import WARMUP_PROMPT, WARMUP_STEPS
+from modrwkv.bench.rwkv_runner import RWKVRunner, blinkdl_weights
+from modrwkv.bench.shapes import HIDDEN_SHAPES, is_known, shape_names
+from modrwkv.bench.timing import timed
+from modrwkv.bench.transformer_runner import TransformerRunner, baseline_shape, cache_bytes, load_transformer
+from modrwkv.generation import prefill
+
+DEVICE = "cpu"  # the panel measures the machine that serves it
+
+
+def live_shapes() -> list[str]:
+    """Every shape `growing_context` accepts, the small test shape included (it makes a quick demo too)."""
+    return [*shape_names(), *HIDDEN_SHAPES]
+
+
+@dataclass(frozen=True)
+class LivePoint:
+    context: int  # tokens in each model's context when the decode steps were timed
+    rwkv_ms_per_token: float
+    transformer_ms_per_token: float
+    rwkv_state_bytes: int
+    transformer_cache_bytes: int
+
+
+class _GrowingPair:
+    """Both models with their one context each: the RWKV state and the Transformer's DynamicCache."""
+
+    def __init__(self, shape: str, dtype: str, decode_tokens: int):
+        from transformers import DynamicCache
+
+        self.decode_tokens = decode_tokens
+        self.rwkv = RWKVRunner(RWKV7.from_state_dict(blinkdl_weights(None, shape), dtype=dtype, device=DEVICE), dtype)
+        # a Transformer has no int8 path here: it computes in int8's compute dtype (fp32), as `compare` does
+        tmodel, _ = load_transformer(baseline_shape(shape), DTYPES[dtype], DEVICE)
+        self.transformer = TransformerRunner(tmodel, "fp32" if dtype == "int8" else dtype)
+        self._warm_up()
+        self.context = 0
+        self.state = self.rwkv.model.new_state(1)
+        self.cache = DynamicCache(config=tmodel.config)
+
+    @torch.inference_mode()
+    def _warm_up(self) -> None:
+        # untimed runs on throw-away contexts, so the first point does not pay for allocator and thread-pool start-up
+        logits, state = self.rwkv.prefill_tokens(self.rwkv.random_tokens(1, WARMUP_PROMPT))
+        self.rwkv.decode(logits, state, WARMUP_STEPS)
+        logits, cache = self.transformer.prefill_tokens(self.transformer.random_tokens(1, WARMUP_PROMPT))
+        self.transformer.decode(logits, cache, WARMUP_STEPS)
+
+    @torch.inference_mode()
+    def advance(self, tokens: int) -> LivePoint:
+        """Feed `tokens` more prompt tokens to both contexts, then time decode steps at the new length."""
+        rwkv_logits, self.state = prefill(self.rwkv.model, list(self.rwkv.random_tokens(1, tokens)), [self.state])
+        transformer_logits = self.transformer.step(self.transformer.random_tokens(1, tokens), self.cache)
+        self.context += tokens
+        # the model returns a new state and never changes the one it is given: decoding leaves the context as is
+        rwkv_s, _ = timed(lambda: self.rwkv.decode(rwkv_logits, self.state, self.decode_tokens), DEVICE)
+        transformer_s, _ = timed(lambda: self.transformer.decode(transformer_logits, self.cache, self.decode_tokens), DEVICE)
+        # the decoded tokens are not part of the prompt: drop them so the context grows by prompt tokens only
+        self.cache.crop(self.context - self.cache.get_seq_length())
+        return LivePoint(
+            context=self.context,
+            rwkv_ms_per_token=1e3 * rwkv_s / self.decode_tokens,
+            transformer_ms_per_token=1e3 * transformer_s / self.decode_tokens,
+            rwkv_state_bytes=self.state.nbytes,
+            transformer_cache_bytes=cache_bytes(self.cache),
+        )
+
+
+def growing_context(
+    shape: str, max_context: int, step: int, dtype: str | None = None, decode_tokens: int = 4
+) -> Iterator[LivePoint]:
+    """Points at contexts step, 2*step, ... up to max_context (the last step is shorter when step does not divide it).
+
+    RWKV-7 of a named shape (random weights) and the Transformer `compare` pits against it (SmolLM2-135M, or a
+    tiny Llama for "tiny") each grow one context; nothing is re-run. Arguments are checked here, before any model
+    loads; the models load on the first `next()`. Closing the iterator between points stops all work.
+    dtype: a weight format of `modrwkv.backbone.DTYPES`, default `default_cpu_dtype()`.
+    """
+    if not is_known(shape):
+        raise ValueError(f"unknown shape '{shape}'; choose from {', '.join(live_shapes())}")
+    if step < 1:
+        raise ValueError(f"step must be at least 1 token, got {step}")
+    if max_context < step:
+        raise ValueError(f"max_context ({max_context}) must be at least step ({step})")
+    if decode_tokens < 1:
+        raise ValueError(f"decode_tokens must be at least 1, got {decode_tokens}")
+    dtype = dtype or default_cpu_dtype()
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown dtype '{dtype}'; choose from {', '.join(DTYPES)}")
+    return _grow(shape, max_context, step, dtype, decode_tokens)
+
+
+def _grow(shape: str, max_context: int, step: int, dtype: str, decode_tokens: int) -> Iterator[LivePoint]:
+    # inference mode is entered per point inside `advance`, never across a yield, where it would leak to the consumer
+    pair = _GrowingPair(shape, dtype, decode_tokens)
+    while pair.context < max_context:
+        yield pair.advance(min(step, max_context - pair.context))
