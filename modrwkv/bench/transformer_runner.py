@@ -52,11 +52,12 @@ def llama_like(config: RWKV7Config, name: str) -> TransformerShape:
 
 
 def baseline_shape(rwkv_shape: str | None) -> TransformerShape:
-    """The Transformer compared with an RWKV shape (None: a checkpoint): the tiny test shape gets a Llama of its
-    own size, so tests stay fast; every real model is compared with SmolLM2-135M."""
-    if rwkv_shape == TINY:
-        return llama_like(shape_config(TINY), name="tiny")
-    return SMOLLM2_135M
+    """The Transformer compared with an RWKV shape. The 0.1B shape and checkpoints (None) get SmolLM2-135M (real
+    weights when installed); every other named shape a Llama of its own width, depth and vocabulary, so the
+    comparison stays between models of similar size."""
+    if rwkv_shape is None or rwkv_shape == "0.1b":
+        return SMOLLM2_135M
+    return llama_like(shape_config(rwkv_shape), name=f"llama-{rwkv_shape}")
 
 
 def kv_cache_bytes(shape: TransformerShape, context: int, batch: int, element_size: int) -> int:
