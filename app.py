@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from app import efficiency, text_chat
+from app import efficiency, forecast_tab, text_chat
 
 
 def build_app() -> gr.Blocks:
@@ -13,6 +13,8 @@ def build_app() -> gr.Blocks:
             text_chat.build()
         with gr.Tab("Efficiency"):
             efficiency.build()
+        with gr.Tab("Time-series forecast"):
+            forecast_tab.build()
     return demo
 
 
