@@ -20,23 +20,29 @@ BLOCK_V = 32
 
 
 @triton.jit
+def program_tile(H: tl.constexpr, N: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr):
+    """What every WKV-7 program of grid (B * H, cdiv(N, BV)) works on: its batch-head bh (and b, h), its value block
+    iv, the key columns and value rows of its state slice with their bounds, and that slice's offsets within one
+    [N, N] state."""
+    bh = tl.program_id(0).to(tl.int64)
+    iv = tl.program_id(1)
+    cols = tl.arange(0, BK)
+    rows = iv * BV + tl.arange(0, BV)
+    col_ok = cols < N
+    row_ok = rows < N
+    return (bh, iv, bh // H, bh % H, cols, rows, col_ok, row_ok, rows[:, None] * N + cols[None, :],
+            row_ok[:, None] & col_ok[None, :])
+
+
+@triton.jit
 def _wkv7_recurrent_kernel(
     r_ptr, w_ptr, k_ptr, v_ptr, a_ptr, b_ptr, s0_ptr, mask_ptr, y_ptr, s_ptr,
     T, H: tl.constexpr, N: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
     HAS_MASK: tl.constexpr, DECODE: tl.constexpr,
 ):
     # grid: (B * H, cdiv(N, BV)); inputs [B, T, H, N] contiguous, state [B, H, N, N]
-    bh = tl.program_id(0).to(tl.int64)
-    iv = tl.program_id(1)
-    bb = bh // H
-    hh = bh % H
-    cols = tl.arange(0, BK)
-    rows = iv * BV + tl.arange(0, BV)
-    col_ok = cols < N
-    row_ok = rows < N
-    s_offs = bh * N * N + rows[:, None] * N + cols[None, :]
-    s_ok = row_ok[:, None] & col_ok[None, :]
-    S = tl.load(s0_ptr + s_offs, mask=s_ok, other=0.0)
+    bh, iv, bb, hh, cols, rows, col_ok, row_ok, s_tile, s_ok = program_tile(H, N, BK, BV)
+    S = tl.load(s0_ptr + bh * N * N + s_tile, mask=s_ok, other=0.0)
     if DECODE:
         # T == 1 known at compile time: the one-trip loop below is folded into straight-line code
         steps = 1
@@ -61,7 +67,7 @@ def _wkv7_recurrent_kernel(
         else:
             S = new
         tl.store(y_ptr + o + rows, tl.sum(S * r[None, :], axis=1).to(y_ptr.dtype.element_ty), mask=row_ok)
-    tl.store(s_ptr + s_offs, S, mask=s_ok)
+    tl.store(s_ptr + bh * N * N + s_tile, S, mask=s_ok)
 
 
 def wkv7_triton_recurrent(

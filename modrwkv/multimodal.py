@@ -6,6 +6,7 @@ Joining follows the official releases: "prepend" (paper era: modality embeddings
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,8 +124,7 @@ class ModRWKV(nn.Module):
         adapters = {}
         for enc in encoder_list:
             cfg = adapter or AdapterConfig.paper(enc.output_dim, llm.config.n_embd)
-            if cfg.in_dim != enc.output_dim or cfg.out_dim != llm.config.n_embd:
-                cfg = AdapterConfig.from_dict({**cfg.to_dict(), "in_dim": enc.output_dim, "out_dim": llm.config.n_embd})
+            cfg = dataclasses.replace(cfg, in_dim=enc.output_dim, out_dim=llm.config.n_embd)
             adapters[enc.modality] = ModalityAdapter(cfg)
         head = None
         if forecast_horizon is not None:
@@ -148,15 +148,15 @@ class ModRWKV(nn.Module):
         """One sequence of input embeddings [1, T, C]: the prompt's token embeddings with the modality's placed
         before them ("prepend") or at the prompt's placeholder tokens ("placeholder")."""
         ids = torch.as_tensor(text_ids, dtype=torch.long).reshape(-1)
+        if modality_embeds is not None and self.config.placement == "placeholder":
+            return self.fill(ids, modality_embeds)
+        if modality_embeds is None and self.config.placement == "placeholder" and (ids == self.config.placeholder_id).any():
+            raise ValueError("the prompt has placeholders but no modality input was given")
         text = self.llm.emb(ids.to(self.llm.device)).unsqueeze(0)
         if modality_embeds is None:
-            if self.config.placement == "placeholder" and (ids == self.config.placeholder_id).any():
-                raise ValueError("the prompt has placeholders but no modality input was given")
             return text
         mod = modality_embeds.reshape(1, -1, modality_embeds.shape[-1]).to(text.dtype)
-        if self.config.placement == "prepend":
-            return torch.cat((mod, text), dim=1)
-        return self.fill(ids, mod)
+        return torch.cat((mod, text), dim=1)
 
     def fill(self, text_ids: Sequence[int] | torch.Tensor, modality_embeds: torch.Tensor) -> torch.Tensor:
         """Token embeddings of `text_ids` [1, T, C] with the placeholder positions replaced, in order, by

@@ -55,13 +55,14 @@ class Forecaster:
             )
         batch = self.encoder.preprocess([history])
         values, mean, std = batch["values"], batch["mean"], batch["std"]
-        steps = []
-        while sum(s.shape[1] for s in steps) < horizon:
+        steps, done = [], 0
+        while done < horizon:
             embeds = self.adapter(self.encoder(values=values))
             hidden, _ = self.model.llm.forward_embeds(embeds, hidden=True, last_only=True)
             pred = self.head(hidden[:, 0].float())  # [1, native horizon, channels, Q], normalised
-            take = min(pred.shape[1], horizon - sum(s.shape[1] for s in steps))
+            take = min(pred.shape[1], horizon - done)
             steps.append(pred[:, :take])
+            done += take
             median = pred[:, :take, :, self.head.config.quantiles.index(0.5)]
             values = torch.cat((values, median.to(values.dtype)), dim=1)
         out = torch.cat(steps, dim=1) * std.unsqueeze(-1) + mean.unsqueeze(-1)
