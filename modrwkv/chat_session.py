@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import re
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 from modrwkv.backbone import RWKV7
-from modrwkv.generation import BatchGeneration, GenerationStats, Prompt, SequenceResult
+from modrwkv.generation import AnswerStart, BatchGeneration, GenerationStats, Prompt, SequenceResult
 from modrwkv.sampling import CHAT_DEFAULTS, GenerationConfig
 from modrwkv.state import RWKVState
 from modrwkv.tokenizer import RWKVTokenizer
@@ -75,43 +76,38 @@ class ChatSession:
 
     def _stream(self, message: str, prompt: Prompt, new_tokens: list[int]) -> Iterator[str]:
         """Generate from `prompt` (pending tokens included); `new_tokens` is what it adds to the transcript."""
-        gen = BatchGeneration(self.model, self.tokenizer, [prompt], [self.state], self.config)
-        steps, first = iter(gen), True
-        try:
+        with closing(ChatSession._answer([self], [message], [prompt], [new_tokens])) as steps:
             for deltas in steps:
-                text = deltas[0].lstrip() if first else deltas[0]
-                first = first and not text
-                if text:
-                    yield text
-        finally:
-            steps.close()  # runs the generation's own cleanup before the state is taken
-            self._record(message, new_tokens, gen.results[0])
+                if deltas[0]:
+                    yield deltas[0]
 
     @staticmethod
     def send_batch(sessions: Sequence["ChatSession"], messages: Sequence[str]) -> Iterator[list[str]]:
         """Answer several conversations at once (one batch through the model); yields each step's new text."""
         if len(sessions) != len(messages) or not sessions:
             raise ValueError(f"need one message per session, got {len(messages)} for {len(sessions)}")
-        model = sessions[0].model
-        if any(s.model is not model for s in sessions):
+        if any(s.model is not sessions[0].model for s in sessions):
             raise ValueError("sessions answered together must share one model")
+        if len({s.config for s in sessions}) != 1:
+            raise ValueError("sessions answered together must share one generation config")
         prompts = [s.prompt_tokens(m) for s, m in zip(sessions, messages)]
         new_tokens = [p[len(s.pending):] for s, p in zip(sessions, prompts)]
-        configs = {s.config for s in sessions}
-        if len(configs) != 1:
-            raise ValueError("sessions answered together must share one generation config")
-        gen = BatchGeneration(model, sessions[0].tokenizer, prompts, [s.state for s in sessions], configs.pop())
-        steps, started = iter(gen), [False] * len(sessions)
+        return ChatSession._answer(sessions, messages, prompts, new_tokens)
+
+    @staticmethod
+    def _answer(
+        sessions: Sequence["ChatSession"], messages: Sequence[str], prompts: Sequence[Prompt], new_tokens: Sequence[list[int]]
+    ) -> Iterator[list[str]]:
+        """One batch through the model; each session's state and history are updated when the stream ends or is
+        closed (a stop button)."""
+        first = sessions[0]
+        gen = BatchGeneration(first.model, first.tokenizer, prompts, [s.state for s in sessions], first.config)
+        starts = [AnswerStart() for _ in sessions]
         try:
-            for deltas in steps:
-                out = []
-                for i, d in enumerate(deltas):
-                    d = d if started[i] else d.lstrip()
-                    started[i] = started[i] or bool(d)
-                    out.append(d)
-                yield out
+            with closing(iter(gen)) as steps:  # the generation's own cleanup runs before the states are taken
+                for deltas in steps:
+                    yield [start(d) for start, d in zip(starts, deltas)]
         finally:
-            steps.close()
             for s, m, n, r in zip(sessions, messages, new_tokens, gen.results):
                 s._record(m, n, r)
 

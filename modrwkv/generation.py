@@ -5,6 +5,7 @@ Every sampled token is fed to the model at the next step; the last one of a sequ
 """
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Iterator, Sequence, Union
@@ -77,6 +78,19 @@ class GenerationStats:
     @property
     def decode_tokens_per_second(self) -> float:
         return self.generated_tokens / self.decode_seconds if self.decode_seconds > 0 else 0.0
+
+
+class AnswerStart:
+    """Drops the whitespace a model writes before an answer's first visible text (e.g. after "Assistant:")."""
+
+    def __init__(self) -> None:
+        self.started = False
+
+    def __call__(self, text: str) -> str:
+        if not self.started:
+            text = text.lstrip()
+            self.started = bool(text)
+        return text
 
 
 class _StopScanner:
@@ -229,13 +243,10 @@ class Generation:
         self.result = self._batch.results[0]
 
     def __iter__(self) -> Iterator[str]:
-        steps = iter(self._batch)
-        try:
+        with closing(iter(self._batch)) as steps:  # closing this stream early runs the batch's own cleanup
             for deltas in steps:
                 if deltas[0]:
                     yield deltas[0]
-        finally:
-            steps.close()
 
     @property
     def text(self) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from modrwkv.encoders.media import SAMPLE_RATE, MediaError, load_audio_item
-from modrwkv.generation import BatchGeneration
+from modrwkv.generation import AnswerStart, BatchGeneration
 from modrwkv.multimodal import ModRWKV
 from modrwkv.official import PROMPT_AUDIO, TURN_END_ID
 from modrwkv.sampling import GenerationConfig
@@ -59,9 +59,9 @@ class Transcriber:
             embeds = self.model.embed("audio", [window])[0]
             prompt = torch.cat((embeds, self.model.llm.emb(torch.tensor(self.prompt_ids))), dim=0)
             gen = BatchGeneration(self.model.llm, self.tokenizer, [prompt], None, self.config)
-            text = ""
+            text, start = "", AnswerStart()
             for deltas in gen:
-                piece = deltas[0] if text else deltas[0].lstrip()
+                piece = start(deltas[0])
                 if piece:
                     if self.segments and not text:
                         piece = " " + piece
