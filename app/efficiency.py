@@ -48,8 +48,18 @@ def summary(point: LivePoint) -> str:
     )
 
 
-def run(shape: str, max_context: float, step: float) -> Iterator[tuple[go.Figure | None, str]]:
-    """Measure while the context grows; yield the plot and a summary line after each point."""
+def measure_efficiency(
+    shape: str = DEFAULT_SHAPE, max_context: float = 2048, step: float = 256
+) -> Iterator[tuple[go.Figure | None, str]]:
+    """Measure RWKV-7 against a Transformer with a KV cache while one context grows, streaming each point.
+
+    Args:
+        shape: RWKV-7 shape with random weights ("tiny", "0.1b", "0.4b", ...); the Transformer is of similar size.
+        max_context: the longest context to reach, in tokens.
+        step: tokens fed between two measurements.
+    Returns:
+        A chart of decode latency and state/KV-cache memory against context, and a summary line, after each point.
+    """
     try:
         points = growing_context(shape, int(max_context), int(step))
     except ValueError as e:
@@ -79,6 +89,6 @@ def build() -> None:
     status = gr.Markdown()
     plot = gr.Plot(label="Latency and memory vs context")
     running = start.click(
-        run, [shape, max_context, step], [plot, status], api_name="efficiency_run", concurrency_limit=1
+        measure_efficiency, [shape, max_context, step], [plot, status], api_name="efficiency", concurrency_limit=1
     )
     stop.click(None, None, None, cancels=[running], api_name="efficiency_stop", api_visibility="private")

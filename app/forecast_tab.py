@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from app.models import get_forecast_model
+from app import models
+from app.gpu import on_gpu
+from app.model_bar import Selection, model_for
 from modrwkv.encoders.media import load_series
 from modrwkv.forecast_eval import backtest, guess_season, infer_frequency
 from modrwkv.pipelines.forecast import Forecaster
@@ -17,14 +19,18 @@ from modrwkv.pipelines.forecast import Forecaster
 EXAMPLE = Path(__file__).resolve().parents[1] / "assets" / "examples" / "monthly_sales.csv"
 ROW_NUMBER = "(none: use row numbers)"
 ACCEPTED = "Accepted: a .csv file with a header row, at least one numeric column and optionally a date/time column."
+MAX_HORIZON = 120
 TIMESTAMP_SHARE = 0.9  # a text column is a timestamp column when this share of its rows parse as dates
 
 
-def _forecaster() -> Forecaster:
-    return Forecaster(get_forecast_model())
+def _forecaster(selection: Selection | None) -> Forecaster:
+    try:
+        return Forecaster(model_for(selection, "series"))
+    except ValueError as e:  # a series model without a forecast head
+        raise gr.Error(str(e)) from e
 
 
-def read_csv(path: str | None) -> tuple[pd.DataFrame, list[str], list[str], str]:
+def read_csv(path: str | None, selection: Selection | None = None) -> tuple[pd.DataFrame, list[str], list[str], str]:
     """Read an uploaded CSV; return it, its timestamp columns, its numeric columns and a summary line.
 
     Raises gr.Error saying what was wrong and what is accepted.
@@ -48,7 +54,7 @@ def read_csv(path: str | None) -> tuple[pd.DataFrame, list[str], list[str], str]
         if c not in numeric
         and pd.to_datetime(df[c], errors="coerce", format="mixed").notna().mean() >= TIMESTAMP_SHARE
     ]
-    needed = _forecaster().min_length + 1  # the model's shortest history plus one held-out point to back-test
+    needed = _forecaster(selection).min_length + 1  # the model's shortest history plus one held-out point to back-test
     if len(df) < needed:
         raise gr.Error(f"'{name}' has {len(df)} rows; the forecast model needs at least {needed}.")
     missing = {c: int(df[c].isna().sum()) for c in numeric if df[c].isna().any()}
@@ -79,6 +85,13 @@ def _series(df: pd.DataFrame, timestamp_col: str | None, target_col: str) -> tup
         raise gr.Error(f"Column '{target_col}' cannot be forecast: {e}") from e
 
 
+def _significant(values: np.ndarray, digits: int = 4) -> np.ndarray:
+    """Rounded to `digits` significant digits of the largest value: a forecast is no more precise than that."""
+    scale = float(np.max(np.abs(values))) if len(values) else 0.0
+    decimals = max(0, digits - 1 - int(np.floor(np.log10(scale)))) if scale > 0 else digits
+    return np.round(values.astype(np.float64), decimals)
+
+
 def figure(x_history: list, history: np.ndarray, x_future: list, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, target: str) -> go.Figure:
     fig = go.Figure()
     # the band is one closed polygon (p90 forwards, p10 back), so it is one legend entry
@@ -94,16 +107,33 @@ def figure(x_history: list, history: np.ndarray, x_future: list, p10: np.ndarray
     return fig
 
 
-def run_forecast(
-    path: str | None, timestamp_col: str | None, target_col: str | None, horizon: float
+@on_gpu
+def forecast(
+    path: str | None,
+    target_col: str | None = None,
+    horizon: float = 12,
+    timestamp_col: str | None = None,
+    selection: Selection | None = None,
 ) -> tuple[go.Figure, pd.DataFrame, str, str]:
-    """Forecast `horizon` steps of the target; return the plot, the table, a CSV of the table and the back-test line."""
-    df, _, _, _ = read_csv(path)
-    if not target_col:
-        raise gr.Error("Pick a target column to forecast.")
+    """Forecast a column of a CSV file.
+
+    Args:
+        path: path or URL of a .csv file with a header row and at least one numeric column.
+        target_col: the column to forecast; empty for the first numeric column.
+        horizon: how many steps ahead to forecast (1-120).
+        timestamp_col: the date/time column; empty for the first one detected, or row numbers when there is none.
+    Returns:
+        A plotly chart of history and forecast with a 10-90% band, the forecast table, the table as a CSV file, and
+        the back-test of the model beside a seasonal-naive baseline.
+    """
+    df, timestamps, numeric, _ = read_csv(path, selection)
+    target_col = target_col or numeric[0]
+    timestamp_col = timestamp_col or (timestamps[0] if timestamps else ROW_NUMBER)
+    if not 1 <= horizon <= MAX_HORIZON:
+        raise gr.Error(f"Horizon {horizon} is out of range: forecast 1 to {MAX_HORIZON} steps.")
     horizon = int(horizon)
     times, series, filled = _series(df, timestamp_col, target_col)
-    forecaster = _forecaster()
+    forecaster = _forecaster(selection)
     if len(series) <= forecaster.min_length:  # the back-test needs one point beyond the shortest history
         raise gr.Error(
             f"Column '{target_col}' has {len(series)} usable rows; the forecast needs at least {forecaster.min_length + 1}."
@@ -114,11 +144,12 @@ def run_forecast(
     freq = infer_frequency(times) if times is not None else None
     if freq is not None:
         x_history, x_future = list(times), list(pd.date_range(times[-1], periods=horizon + 1, freq=freq)[1:])
-        table = pd.DataFrame({"timestamp": [t.strftime("%Y-%m-%d %H:%M:%S") for t in x_future]})
+        daily = all(t == t.normalize() for t in x_future)  # no clock time to show
+        table = pd.DataFrame({"timestamp": [t.strftime("%Y-%m-%d" if daily else "%Y-%m-%d %H:%M:%S") for t in x_future]})
     else:  # no regular spacing to continue: count steps instead
         x_history, x_future = list(range(len(series))), list(range(len(series), len(series) + horizon))
         table = pd.DataFrame({"step": range(1, horizon + 1)})
-    table = table.assign(p10=p10, p50=p50, p90=p90)
+    table = table.assign(**{name: _significant(v) for name, v in (("p10", p10), ("p50", p50), ("p90", p90))})
     csv_path = Path(tempfile.mkdtemp(prefix="modrwkv_forecast_")) / f"forecast_{horizon}.csv"
     table.to_csv(csv_path, index=False)
 
@@ -136,10 +167,10 @@ def run_forecast(
     return figure(x_history, series, x_future, p10, p50, p90, target_col), table, str(csv_path), metrics
 
 
-def _on_upload(path: str | None) -> tuple[dict, dict, str]:
+def _on_upload(path: str | None, selection: Selection | None) -> tuple[dict, dict, str]:
     if not path:  # the file was cleared
         return gr.update(choices=[], value=None), gr.update(choices=[], value=None), ""
-    _, timestamps, numeric, message = read_csv(path)
+    _, timestamps, numeric, message = read_csv(path, selection)
     return (
         gr.update(choices=timestamps + [ROW_NUMBER], value=(timestamps or [ROW_NUMBER])[0]),
         gr.update(choices=numeric, value=numeric[0]),
@@ -147,31 +178,30 @@ def _on_upload(path: str | None) -> tuple[dict, dict, str]:
     )
 
 
-def build() -> None:
+def build(selection: gr.State) -> None:
     """The tab's components and events, inside the caller's Blocks."""
     gr.Markdown(
         "Upload a CSV with a numeric column (and optionally a date/time column) and forecast it with ModRWKV's "
         "time-series path (WaveNet encoder → adapter → RWKV-7 → quantile head).\n\n"
-        "**Note: the bundled trained forecasting model is not there yet; forecasts come from a small model with "
-        "untrained (random) weights.** The back-test line compares it with seasonal naive, which it should not be "
-        "expected to beat."
+        "The model is the one chosen in the bar above. **`demo-series` has untrained (random) weights**: it shows "
+        "the pipeline, and the back-test line shows how far it is from a seasonal-naive baseline."
     )
     with gr.Row():
-        file = gr.File(label="CSV file", file_types=[".csv"], type="filepath")
+        file = gr.File(label="CSV file", file_types=[".csv"], type="filepath", elem_id="forecast-file")
         with gr.Column():
-            # custom values: API callers name columns without uploading first; run_forecast checks them
+            # custom values: API callers name columns without uploading first; forecast checks them
             timestamp = gr.Dropdown([], label="Timestamp column", allow_custom_value=True)
             target = gr.Dropdown([], label="Target column", allow_custom_value=True)
-            horizon = gr.Slider(1, 120, value=12, step=1, label="Horizon (steps)")
+            horizon = gr.Slider(1, MAX_HORIZON, value=12, step=1, label="Horizon (steps)")
             go_btn = gr.Button("Forecast", variant="primary")
     status = gr.Markdown()
     gr.Examples([[str(EXAMPLE)]], inputs=[file], label="Example (synthetic monthly sales)")
-    plot = gr.Plot(label="Forecast")
+    plot = gr.Plot(label="Forecast", elem_id="forecast-plot")
     metrics = gr.Markdown()
     table = gr.Dataframe(label="Forecast table")
     download = gr.File(label="Download forecast (CSV)")
-    file.change(_on_upload, [file], [timestamp, target, status], api_visibility="private")
+    file.change(_on_upload, [file, selection], [timestamp, target, status], api_visibility="private")
     go_btn.click(
-        run_forecast, [file, timestamp, target, horizon], [plot, table, download, metrics],
-        api_name="forecast", concurrency_id="forecast_model",
+        forecast, [file, target, horizon, timestamp, selection], [plot, table, download, metrics],
+        api_name="forecast", concurrency_id="model", concurrency_limit=models.MODEL_CONCURRENCY,
     )

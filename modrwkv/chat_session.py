@@ -74,6 +74,18 @@ class ChatSession:
         prompt = self.prompt_tokens(message)
         return self._stream(message, prompt, prompt[len(self.pending):])
 
+    def feed(self, message: str, answer: str) -> None:
+        """Add a finished turn without generating, e.g. to rebuild a conversation from its text after an edit.
+
+        Its tokens wait in `pending` and are processed together with the next message.
+        """
+        # the model writes a space after "Assistant:" (AnswerStart trims it from the text it shows)
+        text = self.template.user.format(message=self.template.clean(message)) + " " + answer.strip() + self.template.turn_end
+        turn = self.tokenizer.encode(text)
+        self.pending += turn
+        self.tokens += turn
+        self.history.append((message, answer.strip()))
+
     def _stream(self, message: str, prompt: Prompt, new_tokens: list[int]) -> Iterator[str]:
         """Generate from `prompt` (pending tokens included); `new_tokens` is what it adds to the transcript."""
         with closing(ChatSession._answer([self], [message], [prompt], [new_tokens])) as steps:

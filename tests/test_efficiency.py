@@ -1,7 +1,6 @@
 """The live Efficiency panel: `modrwkv.bench.live.growing_context` and the Gradio tab built on it (no timing checks)."""
 from __future__ import annotations
 
-import runpy
 from pathlib import Path
 
 import gradio as gr
@@ -59,7 +58,7 @@ def test_bad_arguments_are_refused_before_any_model_loads(args: tuple, message: 
 
 
 def test_run_yields_a_figure_per_point_with_one_trace_per_model_and_panel() -> None:
-    outputs = list(efficiency.run("tiny", 96, 32))
+    outputs = list(efficiency.measure_efficiency("tiny", 96, 32))
     assert outputs[0][0] is None and "Loading" in outputs[0][1]
     figures = [fig for fig, _ in outputs[1:]]
     assert len(figures) == 3
@@ -73,16 +72,4 @@ def test_run_yields_a_figure_per_point_with_one_trace_per_model_and_panel() -> N
 
 def test_run_reports_bad_arguments_as_a_gradio_error() -> None:
     with pytest.raises(gr.Error, match="max_context"):
-        next(efficiency.run("tiny", 16, 32))
-
-
-def test_tab_builds_and_the_app_exposes_efficiency_run_only() -> None:
-    with gr.Blocks():
-        efficiency.build()
-    demo = runpy.run_path(str(ROOT / "app.py"))["build_app"]()
-    endpoints = demo.get_api_info()["named_endpoints"]
-    assert "/efficiency_run" in endpoints
-    assert "/efficiency_stop" not in endpoints  # internal: private
-    assert {"/load_model", "/chat", "/reset"} <= set(endpoints)  # the text chat tab is untouched
-    run_event = next(fn for fn in demo.fns.values() if fn.api_name == "efficiency_run")
-    assert run_event.concurrency_limit == 1
+        next(efficiency.measure_efficiency("tiny", 16, 32))

@@ -43,11 +43,11 @@ def built() -> dict[str, encoders.Encoder]:
 
 
 def test_registry_lists_the_builtins() -> None:
-    assert encoders.available() == ["clip", "siglip2", "wavenet", "wavlm", "whisper"]
+    assert encoders.available() == ["clip", "dinov2", "siglip2", "wavenet", "wavlm", "whisper"]
 
 
 def test_unknown_encoder_names_the_available_ones() -> None:
-    with pytest.raises(ValueError, match="unknown encoder 'dino'.*clip, siglip2, wavenet, wavlm, whisper"):
+    with pytest.raises(ValueError, match="unknown encoder 'dino'.*clip, dinov2, siglip2, wavenet, wavlm, whisper"):
         encoders.build("dino")
 
 

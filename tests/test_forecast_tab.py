@@ -57,11 +57,11 @@ def test_bad_files_are_refused_with_what_was_wrong(tmp_path: Path) -> None:
         forecast_tab.read_csv(str(short))
 
 
-def test_run_forecast_returns_plot_table_csv_and_backtest() -> None:
-    fig, table, csv_path, metrics = forecast_tab.run_forecast(EXAMPLE, "month", "sales", 18)
+def test_forecast_returns_plot_table_csv_and_backtest() -> None:
+    fig, table, csv_path, metrics = forecast_tab.forecast(EXAMPLE, "sales", 18, "month")
     assert {t.name for t in fig.data} == {"history", "forecast (median)", "10-90% band"}
     assert len(table) == 18 and list(table.columns) == ["timestamp", "p10", "p50", "p90"]
-    assert table["timestamp"].iloc[0].startswith("2025-01-01")  # continues the monthly timestamps
+    assert table["timestamp"].iloc[0] == "2025-01-01"  # continues the monthly timestamps, without a clock time
     assert (table["p10"] <= table["p50"]).all() and (table["p50"] <= table["p90"]).all()
     pd.testing.assert_frame_equal(pd.read_csv(csv_path), table, check_dtype=False, atol=1e-4)
     assert metrics.count("MAE") == 2 and "seasonal naive (season 12)" in metrics

@@ -62,6 +62,20 @@ def test_continuing_the_image_chat_equals_rerunning_the_whole_transcript(vision,
     torch.testing.assert_close(continued[0], from_scratch[0, -len(nxt):], rtol=1e-5, atol=1e-4)
 
 
+def test_a_conversation_rebuilt_from_its_text_continues_as_its_transcript_says(vision, tok):
+    chat = ImageChat(vision, tok, config=SHORT)
+    chat.feed("Describe the image.", "A blue box.", images=[picture()])
+    chat.feed("Anything else?", "No.")
+    assert chat.history == [("Describe the image.", "A blue box."), ("Anything else?", "No.")]
+    nxt = chat.prompt_tokens("Thanks.")
+    transcript = chat.tokens + nxt[len(chat.pending):]
+    with torch.inference_mode():  # the state was made in inference mode
+        continued, _ = vision.llm(torch.tensor([nxt]), chat.state)
+        from_scratch, _ = vision.llm.forward_embeds(vision.fill(transcript, vision.embed("image", [picture()])))
+    torch.testing.assert_close(continued[0], from_scratch[0, -len(nxt):], rtol=1e-5, atol=1e-4)
+    assert tok.decode([t for t in chat.tokens if t < 65530]).endswith(" No.\x17")
+
+
 def test_images_are_placed_as_each_release_expects(vision, tok):
     chat = ImageChat(vision, tok, config=SHORT)
     list(chat.send("Hi", images=[picture()]))

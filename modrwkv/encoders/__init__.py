@@ -48,6 +48,6 @@ def build(name: str, source: str | os.PathLike | None = None, **options: Any) ->
 
 
 # The built-ins register themselves on import (after `register` exists, which they use).
-from modrwkv.encoders import clip, siglip2, wavenet, wavlm, whisper  # noqa: E402,F401
+from modrwkv.encoders import clip, dinov2, siglip2, wavenet, wavlm, whisper  # noqa: E402,F401
 
 __all__ = ["Encoder", "available", "build", "get", "register"]

@@ -16,7 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 SAMPLE_RATE = 16_000  # every audio encoder here was trained on 16 kHz mono
 MAX_IMAGE_PIXELS = 16_000_000  # larger images are downscaled to this many pixels, keeping the aspect ratio
 IMAGE_FORMATS = "PNG, JPEG, WebP, GIF, BMP, TIFF (any format Pillow opens)"
-AUDIO_FORMATS = "WAV, FLAC, OGG/Vorbis, Opus, MP3 (any format libsndfile or audioread decodes)"
+AUDIO_FORMATS = "WAV, FLAC, OGG/Vorbis, Opus, MP3, M4A/AAC (libsndfile, or FFmpeg through PyAV)"
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray
 AudioInput = str | os.PathLike | np.ndarray
@@ -104,7 +104,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 
 def load_audio(source: AudioInput, sample_rate: int | None = None) -> np.ndarray:
-    """A float32 mono waveform at 16 kHz from a file (any format librosa reads) or an array.
+    """A float32 mono waveform at 16 kHz from a file (one of AUDIO_FORMATS) or an array.
 
     Arrays are [T] or two-dimensional with channels on the shorter axis ([T, C] as soundfile and Gradio
     give, or [C, T] as librosa gives); integer samples are scaled to [-1, 1]. `sample_rate` is the
@@ -116,15 +116,9 @@ def load_audio(source: AudioInput, sample_rate: int | None = None) -> np.ndarray
         path = Path(source)
         if not path.is_file():
             raise MediaError(f"audio file not found: '{path}'")
-        try:
-            with warnings.catch_warnings():
-                # librosa warns when it falls back from soundfile to audioread; the fallback is what we want.
-                warnings.simplefilter("ignore", (UserWarning, FutureWarning))
-                wave, _ = librosa.load(path, sr=SAMPLE_RATE, mono=True)
-        except Exception as e:  # soundfile, audioread and ffmpeg each raise their own types
-            raise MediaError(
-                f"'{path}' could not be decoded as audio ({str(e) or type(e).__name__}); accepted formats: {AUDIO_FORMATS}"
-            ) from e
+        wave, rate = _read_audio_file(path)
+        if wave.size and rate != SAMPLE_RATE:
+            wave = librosa.resample(wave, orig_sr=rate, target_sr=SAMPLE_RATE)
         what = f"'{path}'"
     elif isinstance(source, np.ndarray):
         if sample_rate is None:
@@ -140,6 +134,64 @@ def load_audio(source: AudioInput, sample_rate: int | None = None) -> np.ndarray
     if not np.isfinite(wave).all():
         raise MediaError(f"{what} contains NaN or infinite samples")
     return np.ascontiguousarray(wave, dtype=np.float32)
+
+
+def audio_duration(path: str | os.PathLike) -> float:
+    """Seconds of audio in a file, from its header (no decode), so that a length limit is checked up front."""
+    import soundfile
+
+    try:
+        return float(soundfile.info(str(path)).duration)
+    except (soundfile.LibsndfileError, RuntimeError):
+        pass
+    try:
+        with _open_av(path) as container:
+            stream = container.streams.audio[0]
+            if stream.duration is not None:
+                return float(stream.duration * stream.time_base)
+            return float(container.duration) / 1_000_000  # av.time_base: microseconds
+    except MediaError:
+        raise
+    except Exception as e:  # FFmpeg's errors have many types
+        raise MediaError(f"'{Path(path).name}' could not be read as audio ({e}); accepted formats: {AUDIO_FORMATS}") from e
+
+
+def _read_audio_file(path: Path) -> tuple[np.ndarray, int]:
+    """Mono float32 samples and their rate: libsndfile for what it reads (fast), FFmpeg (PyAV) for the rest (M4A)."""
+    import soundfile
+
+    try:
+        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        return data.mean(axis=1), int(rate)
+    except (soundfile.LibsndfileError, RuntimeError):
+        pass
+    try:
+        with _open_av(path) as container:
+            stream = container.streams.audio[0]
+            chunks = [frame.to_ndarray() for frame in container.decode(stream)]
+            rate = stream.codec_context.sample_rate
+    except MediaError:
+        raise
+    except Exception as e:  # FFmpeg's errors have many types
+        raise MediaError(f"'{path}' could not be decoded as audio ({e}); accepted formats: {AUDIO_FORMATS}") from e
+    if not chunks:
+        return np.zeros(0, np.float32), rate
+    # planar frames are [channels, samples], packed ones [1, samples * channels]
+    channels = stream.codec_context.channels
+    wave = np.concatenate([c.reshape(channels, -1) if c.shape[0] == 1 and channels > 1 else c for c in chunks], axis=1)
+    if np.issubdtype(wave.dtype, np.integer):
+        wave = wave / float(np.iinfo(wave.dtype).max + 1)
+    return wave.mean(axis=0).astype(np.float32), int(rate)
+
+
+def _open_av(path: str | os.PathLike):  # -> av container
+    import av
+
+    container = av.open(str(path))
+    if not container.streams.audio:
+        container.close()
+        raise MediaError(f"'{Path(path).name}' has no audio stream; accepted formats: {AUDIO_FORMATS}")
+    return container
 
 
 def load_audio_item(item: AudioItem) -> np.ndarray:

@@ -3,19 +3,25 @@
 The encoder has learned position embeddings for exactly `max_source_positions` frames, so every input
 is padded (or cut) to one full window as Whisper's feature extractor does; audio longer than
 `max_seconds` must be split into windows by the caller.
+
+Weights come from a Hugging Face layout or from a CTranslate2 export (faster-whisper's format, e.g. the
+packaged tiny.en of `modrwkv.encoders.packaged.whisper_tiny_en()`), converted here to transformers' modules.
 """
 from __future__ import annotations
 
-import math
 import copy
+import math
 import os
+import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from modrwkv.encoders import register
 from modrwkv.encoders.base import Encoder, as_batch, hub_errors
+from modrwkv.encoders.ctranslate2_reader import CTranslate2FormatError, read_ctranslate2
 from modrwkv.encoders.media import SAMPLE_RATE, AudioItem, load_audio_item
 
 if TYPE_CHECKING:
@@ -23,6 +29,7 @@ if TYPE_CHECKING:
     from transformers.models.whisper.modeling_whisper import WhisperEncoder as HFWhisperEncoder
 
 HOP_LENGTH = 160  # 10 ms mel frames at 16 kHz; the encoder's stride-2 convolution makes 20 ms features
+FRAMES_PER_SECOND = SAMPLE_RATE // HOP_LENGTH // 2
 
 
 @register
@@ -66,7 +73,13 @@ class WhisperEncoder(Encoder):
 
     @classmethod
     def from_pretrained(cls, source: str | os.PathLike, **kwargs: Any) -> WhisperEncoder:
-        """`kwargs` go to `WhisperModel.from_pretrained` (e.g. `dtype`, `revision`); the decoder is discarded."""
+        """`kwargs` go to `WhisperModel.from_pretrained` (e.g. `dtype`, `revision`); the decoder is discarded.
+
+        A local folder holding a CTranslate2 `model.bin` is converted instead; it takes only `dtype`
+        (default float32, whatever the stored precision).
+        """
+        if (Path(source) / "model.bin").is_file():
+            return cls._from_ctranslate2(Path(source), **kwargs)
         from transformers import WhisperFeatureExtractor, WhisperModel
 
         with hub_errors(source):
@@ -75,12 +88,26 @@ class WhisperEncoder(Encoder):
         return cls(model, feature_extractor)
 
     @classmethod
+    def _from_ctranslate2(cls, folder: Path, dtype: torch.dtype = torch.float32) -> WhisperEncoder:
+        path = folder / "model.bin"
+        exported = read_ctranslate2(path)
+        if exported.spec != "WhisperSpec":
+            raise CTranslate2FormatError(f"{path}: a CTranslate2 '{exported.spec}', not a Whisper model")
+        from transformers.models.whisper.modeling_whisper import WhisperEncoder as HFWhisperEncoder
+
+        config, state_dict = _whisper_encoder_from_ctranslate2(exported.variables, path)
+        model = HFWhisperEncoder(config)
+        model.load_state_dict(state_dict)
+        # CTranslate2 exports carry no preprocessor_config.json: Whisper's defaults, sized to the weights.
+        return cls(model.to(dtype), _feature_extractor(config))
+
+    @classmethod
     def random(cls, config: WhisperConfig | None = None, **kwargs: Any) -> WhisperEncoder:
         """Random weights; by default a 2 s window (100 positions) of width 32. `kwargs` override config fields.
 
         `max_source_positions` must be a multiple of 50 (whole seconds), the feature extractor's unit.
         """
-        from transformers import WhisperConfig, WhisperFeatureExtractor
+        from transformers import WhisperConfig
         from transformers.models.whisper.modeling_whisper import WhisperEncoder as HFWhisperEncoder
 
         if config is None:
@@ -89,15 +116,75 @@ class WhisperEncoder(Encoder):
             )
         config = copy.deepcopy(config)  # kwargs must not change the caller's config
         config.update(kwargs)
-        frames_per_second = SAMPLE_RATE // HOP_LENGTH // 2
-        if config.max_source_positions % frames_per_second:
+        if config.max_source_positions % FRAMES_PER_SECOND:
             raise ValueError(
-                f"max_source_positions must be a multiple of {frames_per_second}, got {config.max_source_positions}"
+                f"max_source_positions must be a multiple of {FRAMES_PER_SECOND}, got {config.max_source_positions}"
             )
-        feature_extractor = WhisperFeatureExtractor(
-            feature_size=config.num_mel_bins,
-            sampling_rate=SAMPLE_RATE,
-            hop_length=HOP_LENGTH,
-            chunk_length=config.max_source_positions // frames_per_second,
-        )
-        return cls(HFWhisperEncoder(config), feature_extractor)
+        return cls(HFWhisperEncoder(config), _feature_extractor(config))
+
+
+def _feature_extractor(config: WhisperConfig) -> WhisperFeatureExtractor:
+    """Whisper's log-mel settings with the window that the config's position embeddings cover."""
+    from transformers import WhisperFeatureExtractor
+
+    return WhisperFeatureExtractor(
+        feature_size=config.num_mel_bins,
+        sampling_rate=SAMPLE_RATE,
+        hop_length=HOP_LENGTH,
+        chunk_length=config.max_source_positions // FRAMES_PER_SECOND,
+    )
+
+
+def _whisper_encoder_from_ctranslate2(
+    variables: dict[str, torch.Tensor], path: Path
+) -> tuple[WhisperConfig, dict[str, torch.Tensor]]:
+    """transformers' `WhisperEncoder` config and state dict from a CTranslate2 WhisperSpec's `encoder/...` variables.
+
+    Sizes are read from the shapes; the head count is stored as the scalar `encoder/num_heads`.
+    """
+    from transformers import WhisperConfig
+
+    def get(name: str) -> torch.Tensor:
+        if f"encoder/{name}" not in variables:
+            raise CTranslate2FormatError(f"{path}: no variable 'encoder/{name}' (not a Whisper encoder export?)")
+        return variables[f"encoder/{name}"].float()
+
+    def linear(ct2: str, hf: str) -> dict[str, torch.Tensor]:
+        return {f"{hf}.weight": get(f"{ct2}/weight"), f"{hf}.bias": get(f"{ct2}/bias")}
+
+    def norm(ct2: str, hf: str) -> dict[str, torch.Tensor]:
+        return {f"{hf}.weight": get(f"{ct2}/gamma"), f"{hf}.bias": get(f"{ct2}/beta")}
+
+    n_layers = sum(bool(re.fullmatch(r"encoder/layer_\d+/ffn/linear_0/weight", name)) for name in variables)
+    d_model, n_mels, _ = get("conv1/weight").shape
+    state = {
+        **linear("conv1", "conv1"),
+        **linear("conv2", "conv2"),
+        "embed_positions.weight": get("position_encodings/encodings"),
+        **norm("layer_norm", "layer_norm"),
+    }
+    for i in range(n_layers):
+        ct2, hf = f"layer_{i}", f"layers.{i}"
+        # q, k and v are fused into one [3*d_model, d_model] linear. Whisper's k has no bias (CTranslate2
+        # stores zeros there): a bias on k adds the same q.b_k to every score of a query, which softmax ignores.
+        q, k, v = get(f"{ct2}/self_attention/linear_0/weight").chunk(3)
+        q_bias, _, v_bias = get(f"{ct2}/self_attention/linear_0/bias").chunk(3)
+        state |= {
+            f"{hf}.self_attn.q_proj.weight": q, f"{hf}.self_attn.q_proj.bias": q_bias,
+            f"{hf}.self_attn.k_proj.weight": k,
+            f"{hf}.self_attn.v_proj.weight": v, f"{hf}.self_attn.v_proj.bias": v_bias,
+            **linear(f"{ct2}/self_attention/linear_1", f"{hf}.self_attn.out_proj"),
+            **norm(f"{ct2}/self_attention/layer_norm", f"{hf}.self_attn_layer_norm"),
+            **linear(f"{ct2}/ffn/linear_0", f"{hf}.fc1"),
+            **linear(f"{ct2}/ffn/linear_1", f"{hf}.fc2"),
+            **norm(f"{ct2}/ffn/layer_norm", f"{hf}.final_layer_norm"),
+        }
+    config = WhisperConfig(
+        d_model=d_model,
+        num_mel_bins=n_mels,
+        encoder_layers=n_layers,
+        encoder_attention_heads=int(get("num_heads")),
+        encoder_ffn_dim=get("layer_0/ffn/linear_0/weight").shape[0],
+        max_source_positions=state["embed_positions.weight"].shape[0],
+    )
+    return config, state

@@ -10,6 +10,7 @@ import torch
 
 from modrwkv.chat_session import ChatSession, ChatTemplate
 from modrwkv.encoders.media import ImageInput
+from modrwkv.generation import prefill
 from modrwkv.multimodal import ModRWKV
 from modrwkv.official import TURN_END_ID, VISION_END_ID, VISION_START_ID
 from modrwkv.sampling import GenerationConfig
@@ -36,9 +37,30 @@ class ImageChat(ChatSession):
 
     def send(self, message: str, images: Sequence[ImageInput] = ()) -> Iterator[str]:
         """Stream the answer about `images` (new ones for this turn; earlier ones stay in the state)."""
-        text_ids = self.prompt_tokens(message)
         if not images:
+            text_ids = self.prompt_tokens(message)
             return self._stream(message, text_ids, text_ids[len(self.pending):])
+        prompt, new = self._image_turn(message, images, [])
+        return self._stream(message, prompt, new)
+
+    def feed(self, message: str, answer: str, images: Sequence[ImageInput] = ()) -> None:
+        """Add a finished turn about `images` without generating (rebuilding a conversation after an edit).
+
+        A turn with images is processed at once (pending tokens are ids, and images are embeddings).
+        """
+        if not images:
+            return super().feed(message, answer)
+        answer_ids = self.tokenizer.encode(" " + answer.strip() + self.template.turn_end)
+        prompt, new = self._image_turn(message, images, answer_ids)
+        _, self.state = prefill(self.model, [prompt], [self.state])
+        self.pending = []
+        self.tokens += new
+        self.history.append((message, answer.strip()))
+
+    def _image_turn(self, message: str, images: Sequence[ImageInput], suffix: list[int]) -> tuple[torch.Tensor, list[int]]:
+        """The prompt embeddings [T, C] of a user turn with `images` (pending tokens first, `suffix` ids last)
+        and the token ids the turn adds to the transcript (image positions as placeholder ids)."""
+        text_ids = self.prompt_tokens(message)  # checks the message
         embeds = [self.mm.embed("image", [image]) for image in images]  # MediaError for an unreadable file
         pad = self.mm.config.placeholder_id
         blocks = [[pad] * e.shape[1] for e in embeds]
@@ -49,5 +71,5 @@ class ImageChat(ChatSession):
             image_ids = [t for block in blocks for t in [VISION_START_ID, *block, VISION_END_ID]]
             new = (self.tokenizer.encode(before) + image_ids
                    + self.tokenizer.encode(self.template.clean(message) + after))
-        prompt = self.mm.fill(self.pending + new, torch.cat(embeds, dim=1))[0]
-        return self._stream(message, prompt, new)
+        new = new + suffix
+        return self.mm.fill(self.pending + new, torch.cat(embeds, dim=1))[0], new

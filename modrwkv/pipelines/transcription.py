@@ -19,7 +19,10 @@ ASR_DEFAULTS = GenerationConfig(temperature=0, presence_penalty=0, frequency_pen
                                 banned_tokens=(0,), max_new_tokens=400)
 # The official WavLM wrapper refuses more than 1023 frames (50 per second): windows of 20 s stay under it.
 DEFAULT_WINDOW_SECONDS = 20.0
-SILENCE_RMS = 1e-4  # below this a recording is treated as silent (no speech to transcribe)
+SILENCE_RMS = 1e-4
+# Speech runs at ~3 words (~5 tokens) a second; a window's answer is capped well above that, so a model that
+# fails to stop (untrained, or hallucinating over noise) cannot decode for minutes over a few seconds of audio.
+MAX_TOKENS_PER_SECOND = 10  # below this a recording is treated as silent (no speech to transcribe)
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,9 @@ class Transcriber:
                 break
             embeds = self.model.embed("audio", [window])[0]
             prompt = torch.cat((embeds, self.model.llm.emb(torch.tensor(self.prompt_ids))), dim=0)
-            gen = BatchGeneration(self.model.llm, self.tokenizer, [prompt], None, self.config)
+            cap = int(MAX_TOKENS_PER_SECOND * len(window) / SAMPLE_RATE) + 8
+            config = self.config.with_(max_new_tokens=min(self.config.max_new_tokens, cap))
+            gen = BatchGeneration(self.model.llm, self.tokenizer, [prompt], None, config)
             text, start = "", AnswerStart()
             for deltas in gen:
                 piece = start(deltas[0])

@@ -1,0 +1,220 @@
+"""Image chat tab: questions about images, streamed, in a conversation that keeps its RNN state between turns.
+
+The chatbot's history is the record of the conversation; the session's `Conversation` holds the RNN state that
+matches it. When they disagree (undo, regenerate, another model, an API caller's own history) the conversation
+is rebuilt from the history's text and images before the new message.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import gradio as gr
+
+from app import models
+from app.errors import user_errors
+from app.gpu import on_gpu
+from app.model_bar import Selection, model_for
+from modrwkv.generation import GenerationStats
+from modrwkv.multimodal import ModRWKV
+from modrwkv.pipelines.image_chat import VISION_DEFAULTS, ImageChat
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "examples"
+EXAMPLES = [
+    ("easy_vqa_circle.png", "What shape is in the image?"),
+    ("easy_vqa_rectangle.png", "What color is the shape?"),
+]
+LIMITS = "Images: PNG, JPEG, WebP, GIF, BMP or TIFF up to 20 MB; very large images are downscaled."
+Message = dict[str, Any]
+Turn = tuple[str, str, list[str]]  # (question, answer, image paths)
+
+
+@dataclass
+class Conversation:
+    model: ModRWKV
+    chat: ImageChat
+
+
+def _text(message: Message) -> str:
+    content = message["content"]
+    if isinstance(content, str):
+        return content
+    return "".join(block.get("text", "") for block in content if block.get("type") == "text")
+
+
+def _files(message: Message) -> list[str]:
+    content = message["content"]
+    if isinstance(content, dict):  # a FileData dict, as API callers may send it
+        return [content["path"]]
+    if isinstance(content, str):
+        return []
+    return [block["file"]["path"] for block in content if block.get("type") == "file"]
+
+
+def _is_figures(message: Message) -> bool:
+    return bool((message.get("metadata") or {}).get("title"))
+
+
+def turns(history: list[Message]) -> list[Turn]:
+    """The finished turns of a chatbot history: each question with its images and its answer."""
+    done: list[Turn] = []
+    question, images = "", []
+    for message in history:
+        if message["role"] == "user":
+            question += _text(message)
+            images += _files(message)
+        elif not _is_figures(message):
+            done.append((question, _text(message), images))
+            question, images = "", []
+    return done
+
+
+def figures(stats: GenerationStats, follow_up: bool) -> str:
+    new = " (new only)" if follow_up else ""
+    return (
+        f"{stats.prompt_tokens} prompt tokens processed{new} · {stats.generated_tokens} generated · "
+        f"first token {stats.time_to_first_token:.2f} s · {stats.decode_tokens_per_second:.1f} tok/s · "
+        f"state {stats.state_bytes / 2**20:.2f} MiB"
+    )
+
+
+def _conversation(model: ModRWKV, history: list[Message], current: Conversation | None) -> Conversation:
+    """The session's conversation if it matches `history`, else one rebuilt from the history."""
+    done = turns(history)
+    if current is not None and current.model is model and current.chat.history == [(q, a) for q, a, _ in done]:
+        return current
+    chat = ImageChat(model, models.tokenizer(), VISION_DEFAULTS)
+    with user_errors("replaying the earlier turns of this conversation"):
+        for question, answer, images in done:
+            chat.feed(question, answer, images)
+    return Conversation(model, chat)
+
+
+@on_gpu
+def chat(
+    image: str | None,
+    message: str,
+    history: list[Message] | None,
+    temperature: float = VISION_DEFAULTS.temperature,
+    top_p: float = VISION_DEFAULTS.top_p,
+    max_new_tokens: float = 200,
+    conversation: Conversation | None = None,
+    selection: Selection | None = None,
+) -> Iterator[tuple[list[Message], Conversation | None]]:
+    """Ask about an image and stream the answer.
+
+    Args:
+        image: path or URL of an image file (PNG, JPEG, WebP, ...), or None to continue about the earlier ones.
+        message: the question.
+        history: the conversation so far (the chatbot's messages); [] to start a new one.
+        temperature: sampling temperature; 0 always takes the most likely token.
+        top_p: nucleus sampling threshold.
+        max_new_tokens: the longest answer, in tokens.
+    Returns:
+        The history with the question, the answer (streamed as it is written) and a figures line.
+    """
+    history = list(history or [])
+    if not (message or "").strip():
+        raise gr.Error("Empty message: type a question (an image alone is not a question).")
+    model = model_for(selection, "image")
+    conversation = _conversation(model, history, conversation)
+    session = conversation.chat
+    session.config = session.config.with_(
+        temperature=float(temperature), top_p=float(top_p), max_new_tokens=int(max_new_tokens)
+    )
+    images = [image] if image else []
+    follow_up = bool(session.history)
+    history += [{"role": "user", "content": {"path": path}} for path in images]
+    history += [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+    with user_errors("reading the image" if images else "answering"):
+        stream = session.send(message, images)
+        for piece in stream:
+            history[-1]["content"] += piece
+            yield history, conversation
+    history.append({"role": "assistant", "content": "", "metadata": {"title": figures(session.last_stats, follow_up)}})
+    yield history, conversation
+
+
+def take_message(value: dict | None, webcam: str | None) -> tuple[str | None, str, dict]:
+    """Split the multimodal textbox into (image, text) for `chat`; a webcam snapshot counts as the image."""
+    value = value or {}
+    text = (value.get("text") or "").strip()
+    files = list(value.get("files") or [])
+    if not text:
+        raise gr.Error("Empty message: type a question (an image alone is not a question).")
+    if len(files) > 1:
+        raise gr.Error(f"{len(files)} files attached: attach one image per message.")
+    image = files[0] if files else webcam
+    return image, text, gr.update(value=None, interactive=False)
+
+
+def _drop_last_turn(history: list[Message]) -> tuple[list[Message], str, str | None]:
+    if not turns(history):
+        raise gr.Error("Nothing to undo: the conversation is empty.")
+    cut = max(i for i, m in enumerate(history) if m["role"] == "assistant" and not _is_figures(m))
+    while cut > 0 and history[cut - 1]["role"] == "user":
+        cut -= 1
+    question, _, images = turns(history)[-1]
+    return history[:cut], question, (images[0] if images else None)
+
+
+def undo(history: list[Message]) -> tuple[list[Message], dict]:
+    """Remove the last question and answer; the question goes back into the textbox."""
+    kept, question, image = _drop_last_turn(history)
+    return kept, gr.update(value={"text": question, "files": [image] if image else []})
+
+
+def retry(history: list[Message]) -> tuple[list[Message], str | None, str]:
+    """Remove the last answer and ask its question again."""
+    kept, question, image = _drop_last_turn(history)
+    return kept, image, question
+
+
+def clear_chat() -> tuple[list[Message], None]:
+    """Start a new conversation: empty history, fresh RNN state."""
+    return [], None
+
+
+def build(selection: gr.State) -> None:
+    """The tab's components and events, inside the caller's Blocks."""
+    conversation = gr.State(None)
+    gr.Markdown(
+        "Ask about an image: attach it with the clip button, paste it, or take a webcam snapshot below. Follow-up questions "
+        f"reuse the conversation's RNN state, so only the new tokens are processed. {LIMITS}"
+    )
+    chatbot = gr.Chatbot(label="Conversation", height=460, elem_id="chatbot")
+    textbox = gr.MultimodalTextbox(
+        placeholder="Ask about an image…", file_types=["image"], sources=["upload"], show_label=False,
+        elem_id="chat-input",
+    )
+    with gr.Row():
+        stop = gr.Button("Stop", size="sm")
+        regenerate = gr.Button("Regenerate", size="sm")
+        undo_btn = gr.Button("Undo", size="sm")
+        clear = gr.Button("Clear", size="sm")
+    with gr.Accordion("Webcam", open=False):
+        webcam = gr.Image(sources=["webcam"], type="filepath", label="Snapshot (sent with the next message)")
+    with gr.Accordion("Sampling", open=False):
+        temperature = gr.Slider(0, 2, value=VISION_DEFAULTS.temperature, step=0.05, label="Temperature")
+        top_p = gr.Slider(0, 1, value=VISION_DEFAULTS.top_p, step=0.05, label="Top p")
+        max_new = gr.Slider(8, 1000, value=200, step=8, label="Max new tokens")
+    gr.Examples(
+        [[{"text": q, "files": [str(EXAMPLES_DIR / f)]}] for f, q in EXAMPLES], inputs=[textbox],
+        label="Examples (easy-VQA test images)",
+    )
+    # hidden holders give /chat its API signature (image, message, history, ...)
+    image_in = gr.File(visible=False)  # no file_types: the library checks the content and says what is accepted
+    message_in = gr.Textbox(visible=False)
+    chat_inputs = [image_in, message_in, chatbot, temperature, top_p, max_new, conversation, selection]
+
+    asked = textbox.submit(take_message, [textbox, webcam], [image_in, message_in, textbox], api_visibility="private")
+    answered = asked.success(chat, chat_inputs, [chatbot, conversation], api_name="chat", concurrency_id="model", concurrency_limit=models.MODEL_CONCURRENCY)
+    answered.then(lambda: gr.update(interactive=True), None, textbox, api_visibility="private")
+    again = regenerate.click(retry, [chatbot], [chatbot, image_in, message_in], api_visibility="private")
+    reanswered = again.success(chat, chat_inputs, [chatbot, conversation], api_visibility="private",
+                               concurrency_id="model", concurrency_limit=models.MODEL_CONCURRENCY)
+    stop.click(lambda: gr.update(interactive=True), None, textbox, cancels=[answered, reanswered],
+               api_visibility="private")
+    undo_btn.click(undo, [chatbot], [chatbot, textbox], api_visibility="private")
+    clear.click(clear_chat, None, [chatbot, conversation], api_name="clear_chat")

@@ -1,0 +1,99 @@
+"""Speech transcription tab: a recording or an upload in, the transcript streamed out, with TXT and SRT downloads."""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
+
+import gradio as gr
+
+from app import models
+from app.errors import user_errors
+from app.gpu import on_gpu
+from app.model_bar import Selection, model_for
+from modrwkv.encoders.media import audio_duration
+from modrwkv.pipelines.transcription import Transcriber, to_srt
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "examples"
+EXAMPLES = ["speech_weather.wav", "speech_numbers.wav"]
+MIN_SECONDS = 0.3
+MAX_SECONDS = 15 * 60
+LIMITS = (
+    f"WAV, MP3, FLAC, OGG or M4A at any sample rate, mono or stereo; from {MIN_SECONDS} s to {MAX_SECONDS // 60} "
+    "minutes, up to 20 MB. Long recordings are transcribed window by window."
+)
+
+
+def validate(audio: str | None, selection: Selection | None) -> list[dict]:
+    """The event's validator: one verdict per input, before the request joins the queue."""
+    return [check_audio(audio), gr.validate(True, "")]
+
+
+def check_audio(audio: str | None) -> dict:
+    """A file is there, is audio, and is within the length limits."""
+    if not audio:
+        return gr.validate(False, f"No audio: record with the microphone or upload a file ({LIMITS})")
+    try:
+        seconds = audio_duration(audio)
+    except ValueError as e:
+        return gr.validate(False, str(e))
+    if seconds < MIN_SECONDS:
+        return gr.validate(False, f"The recording is {seconds:.2f} s long, too short to hold a word "
+                                  f"(at least {MIN_SECONDS} s; check that the microphone recorded).")
+    if seconds > MAX_SECONDS:
+        return gr.validate(False, f"The recording is {seconds / 60:.0f} minutes long; this app transcribes up to "
+                                  f"{MAX_SECONDS // 60} minutes. Cut it into parts.")
+    return gr.validate(True, "")
+
+
+def _write(text: str, suffix: str) -> str:
+    path = Path(tempfile.mkdtemp(prefix="modrwkv_transcript_")) / f"transcript{suffix}"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+@on_gpu
+def transcribe(
+    audio: str | None, selection: Selection | None = None
+) -> Iterator[tuple[str, str, str | None, str | None]]:
+    """Transcribe a recording, streaming the text as it is decoded.
+
+    Args:
+        audio: path or URL of an audio file (WAV, MP3, FLAC, OGG, M4A), up to 15 minutes.
+    Returns:
+        The transcript, a line with the duration and real-time factor, and TXT and SRT files of the transcript.
+    """
+    verdict = check_audio(audio)  # API callers skip the UI's validator
+    if not verdict["is_valid"]:
+        raise gr.Error(verdict["message"])
+    transcriber = Transcriber(model_for(selection, "audio"), models.tokenizer())
+    seconds = audio_duration(audio)
+    text, started = "", time.perf_counter()
+    with user_errors("transcribing the recording"):
+        for piece in transcriber.stream(audio):
+            text += piece
+            yield text, f"Transcribing {seconds:.1f} s of audio…", None, None
+    elapsed = time.perf_counter() - started
+    info = (f"{seconds:.1f} s of audio in {elapsed:.1f} s: real-time factor {elapsed / seconds:.2f} "
+            f"({len(transcriber.segments)} window(s) of up to {transcriber.window_seconds:.0f} s)")
+    yield text, info, _write(text.strip() + "\n", ".txt"), _write(to_srt(transcriber.segments), ".srt")
+
+
+def build(selection: gr.State) -> None:
+    """The tab's components and events, inside the caller's Blocks."""
+    gr.Markdown(f"Record with the microphone or upload a recording. {LIMITS}")
+    with gr.Row():
+        with gr.Column():
+            audio = gr.Audio(sources=["microphone", "upload"], type="filepath", label="Recording")
+            go_btn = gr.Button("Transcribe", variant="primary")
+            gr.Examples([[str(EXAMPLES_DIR / name)] for name in EXAMPLES], inputs=[audio],
+                        label="Examples (spoken by espeak-ng)")
+        with gr.Column():
+            transcript = gr.Textbox(label="Transcript", lines=10, buttons=["copy"])
+            info = gr.Markdown()
+            with gr.Row():
+                txt = gr.File(label="Transcript (TXT)")
+                srt = gr.File(label="Subtitles (SRT)")
+    go_btn.click(transcribe, [audio, selection], [transcript, info, txt, srt], api_name="transcribe",
+                 concurrency_id="model", concurrency_limit=models.MODEL_CONCURRENCY, validator=validate)

@@ -1,0 +1,53 @@
+// A user's path through the app in headless Chromium: ask about an uploaded image and watch the answer stream,
+// then forecast an uploaded CSV and see the chart. Usage: node app_flow.js URL IMAGE CSV SHOTS_DIR
+// Prints one JSON object; screenshots go to SHOTS_DIR.
+const { chromium } = require('playwright-core');
+const path = require('path');
+
+const [url, image, csv, shots] = process.argv.slice(2);
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+(async () => {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+  const result = {};
+  await page.goto(url, { waitUntil: 'load' });
+  await page.waitForSelector('#chat-input textarea', { timeout: 60000 });
+
+  // Image chat: attach the image, ask, and sample the answer while it streams
+  await page.locator('#chat-input input[type=file]').setInputFiles(image);
+  await page.waitForSelector('#chat-input img', { timeout: 30000 });  // the attachment's thumbnail
+  await page.locator('#chat-input textarea').fill('What shape is in the image?');
+  // record the answer's length at every change of the page, to see it stream
+  await page.evaluate(() => {
+    window.answerLengths = [];
+    new MutationObserver(() => {
+      const bot = document.querySelector('#chatbot .message-row.bot-row .message-content');
+      if (bot) window.answerLengths.push(bot.innerText.length);
+    }).observe(document.querySelector('#chatbot'), { subtree: true, childList: true, characterData: true });
+  });
+  await page.locator('#chat-input textarea').press('Enter');
+  const bot = page.locator('#chatbot .message-row.bot-row .message-content').first();
+  // the answer's figures appear under it, in the same bubble, when it is done
+  const figures = page.locator('#chatbot').getByText('prompt tokens processed');
+  await figures.waitFor({ timeout: 120000 });
+  result.figures = await figures.innerText();
+  result.answer = await bot.innerText();
+  result.answer_lengths = await page.evaluate(() => window.answerLengths);
+  await page.screenshot({ path: path.join(shots, '1-image-chat.png') });
+
+  // Time-series forecast: upload the CSV, forecast, wait for the chart
+  await page.getByRole('tab', { name: 'Time-series forecast' }).click();
+  await page.locator('#forecast-file input[type=file]').setInputFiles(csv);
+  await page.waitForSelector('text=/Read .*120 rows/', { timeout: 30000 });  // columns detected
+  await page.getByRole('button', { name: 'Forecast', exact: true }).click();
+  await page.waitForSelector('#forecast-plot .js-plotly-plot', { timeout: 60000 });
+  result.legend = await page.locator('#forecast-plot .legendtext').allTextContents();  // SVG text has no innerText
+  await page.screenshot({ path: path.join(shots, '2-forecast.png'), fullPage: true });
+
+  await browser.close();
+  console.log(JSON.stringify(result));
+})().catch((e) => { console.error(e); process.exit(1); });

@@ -1,0 +1,60 @@
+"""One user's path in a real browser (headless Chromium driven by Playwright): image chat, then a forecast.
+
+Needs `node`, Chromium (`apt-get install chromium`) and `npm ci --prefix tests/browser`; skipped without them.
+Screenshots are saved under tests/artifacts/browser/.
+"""
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BROWSER = ROOT / "tests" / "browser"
+SHOTS = ROOT / "tests" / "artifacts" / "browser"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def url() -> str:
+    missing = [name for name, ok in (
+        ("node", shutil.which("node")),
+        ("chromium", Path(CHROMIUM).exists()),
+        ("playwright-core (npm ci --prefix tests/browser)", (BROWSER / "node_modules" / "playwright-core").exists()),
+    ) if not ok]
+    if missing:
+        pytest.skip(f"browser test needs: {', '.join(missing)}")
+    port = free_port()
+    demo = runpy.run_path(str(ROOT / "app.py"))["serve"](port=port, block=False)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+def test_a_user_asks_about_an_image_then_forecasts_a_csv(url: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    examples = ROOT / "assets" / "examples"
+    run = subprocess.run(
+        ["node", str(BROWSER / "app_flow.js"), url, str(examples / "easy_vqa_circle.png"),
+         str(examples / "monthly_sales.csv"), str(SHOTS)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "CHROMIUM": CHROMIUM},
+    )
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    lengths = result["answer_lengths"]
+    assert len(set(lengths)) > 2 and lengths[-1] == max(lengths)  # the answer grew while the user watched
+    assert result["answer"].strip()
+    assert "prompt tokens processed" in result["figures"] and "tok/s" in result["figures"]
+    assert {"history", "forecast (median)", "10-90% band"} <= set(result["legend"])
+    assert (SHOTS / "1-image-chat.png").stat().st_size > 0 and (SHOTS / "2-forecast.png").stat().st_size > 0

@@ -1,0 +1,57 @@
+"""Audio files in the formats people upload (WAV, FLAC, OGG, MP3, M4A), read at any rate and channel count."""
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from modrwkv.encoders.media import MediaError, audio_duration, load_audio
+
+RATE = 44_100
+
+
+def tone(seconds: float, rate: int = RATE) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+
+
+def encode(path: Path, codec: str, wave: np.ndarray, rate: int = RATE) -> Path:
+    """Write stereo `wave` with FFmpeg's encoder `codec`, as a phone or a browser would (Opus only takes 48 kHz)."""
+    if codec == "libopus":
+        rate, wave = 48_000, tone(len(wave) / rate, 48_000)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=48_000 if codec == "libopus" else rate, layout="stereo")
+        frame_len = 1024
+        for i in range(0, len(wave), frame_len):
+            chunk = wave[i : i + frame_len]
+            planar = np.stack([chunk, chunk]).astype(np.float32)
+            frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout="stereo")
+            frame.sample_rate, frame.pts, frame.time_base = rate, i, Fraction(1, rate)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("suffix,codec", [(".flac", "flac"), (".ogg", "libopus"), (".mp3", "libmp3lame"), (".m4a", "aac")])
+def test_each_upload_format_is_read_as_16k_mono(tmp_path: Path, suffix: str, codec: str) -> None:
+    path = encode(tmp_path / f"voice{suffix}", codec, tone(2.0))
+    wave = load_audio(path)
+    # lossy codecs add priming samples at the start: the length is right to within ~50 ms
+    assert abs(len(wave) - 32_000) < 800
+    assert abs(audio_duration(path) - 2.0) < 0.06
+    middle = wave[8_000:24_000]
+    assert 0.15 < np.sqrt(np.mean(middle**2)) < 0.25  # the tone's RMS (0.3 / sqrt 2), not silence or noise
+
+
+def test_a_file_that_is_not_audio_is_refused_with_the_accepted_formats(tmp_path: Path) -> None:
+    path = tmp_path / "photo.m4a"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
+    with pytest.raises(MediaError, match=r"photo\.m4a.*accepted formats: WAV.*M4A"):
+        audio_duration(path)
+    with pytest.raises(MediaError, match=r"photo\.m4a.*accepted formats"):
+        load_audio(path)
