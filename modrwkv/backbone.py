@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from kernels import wkv7
 from modrwkv.checkpoint import CheckpointError, infer_config, read_state_dict, to_blinkdl
@@ -106,7 +107,12 @@ class TimeMix(nn.Module):
             v = v + (v_first - v) * torch.sigmoid(self.v0 + (xv @ self.v1) @ self.v2)
 
         heads = lambda t: t.view(B, T, H, N)  # noqa: E731
-        y, wkv = wkv7(heads(r), heads(w), heads(k), heads(v), -kk, kk * heads(a), wkv, mask)
+        args = (heads(r), heads(w), heads(k), heads(v), -kk, kk * heads(a), wkv, mask)
+        if torch.is_autocast_enabled(x.device.type):  # mixed-precision training: the kernels keep their own precision
+            with torch.autocast(x.device.type, enabled=False):
+                y, wkv = wkv7(*args)
+        else:
+            y, wkv = wkv7(*args)
 
         y = F.group_norm(y.reshape(B * T, C), H, self.ln_x.weight, self.ln_x.bias, eps=GROUP_NORM_EPS).view(B, T, C)
         y = y + ((heads(r) * heads(k) * self.r_k).sum(dim=-1, keepdim=True) * heads(v)).view(B, T, C)
@@ -128,12 +134,26 @@ class ChannelMix(nn.Module):
 class Block(nn.Module):
     def __init__(self, cfg: RWKV7Config, layer_id: int):
         super().__init__()
+        self.layer_id = layer_id
         if layer_id == 0:
             self.ln0 = nn.LayerNorm(cfg.n_embd)
         self.ln1 = nn.LayerNorm(cfg.n_embd)
         self.ln2 = nn.LayerNorm(cfg.n_embd)
         self.att = TimeMix(cfg, layer_id)
         self.ffn = ChannelMix(cfg)
+
+    def forward(
+        self, x: torch.Tensor, att_shift: torch.Tensor, ffn_shift: torch.Tensor, wkv: torch.Tensor,
+        v_first: torch.Tensor | None, mask: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(x out, time-mix input, channel-mix input, wkv state, v_first); the two inputs give the next shift states."""
+        if self.layer_id == 0:
+            x = self.ln0(x)
+        xa = self.ln1(x)
+        dx, wkv, v_first = self.att(xa, att_shift, wkv, v_first, mask)
+        x = x + dx
+        xf = self.ln2(x)
+        return x + self.ffn(xf, ffn_shift), xa, xf, wkv, v_first
 
 
 class RWKV7(nn.Module):
@@ -146,6 +166,8 @@ class RWKV7(nn.Module):
         self.blocks = nn.ModuleList(Block(config, i) for i in range(config.n_layer))
         self.ln_out = nn.LayerNorm(config.n_embd)
         self.head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        # training: recompute each block in the backward pass instead of keeping its activations
+        self.gradient_checkpointing = False
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -276,14 +298,13 @@ class RWKV7(nn.Module):
         last_of = (lambda t: t[rows, lengths - 1]) if lengths is not None else (lambda t: t[:, -1])
         att_shift, ffn_shift, wkv_out = [], [], []
         v_first = None
+        recompute = self.gradient_checkpointing and torch.is_grad_enabled()
         for i, block in enumerate(self.blocks):
-            if i == 0:
-                x = block.ln0(x)
-            xa = block.ln1(x)
-            dx, s, v_first = block.att(xa, state.att_shift[i], state.wkv[i], v_first, mask)
-            x = x + dx
-            xf = block.ln2(x)
-            x = x + block.ffn(xf, state.ffn_shift[i])
+            args = (x, state.att_shift[i], state.ffn_shift[i], state.wkv[i], v_first, mask)
+            if recompute:
+                x, xa, xf, s, v_first = checkpoint(block, *args, use_reentrant=False)
+            else:
+                x, xa, xf, s, v_first = block(*args)
             att_shift.append(last_of(xa))
             ffn_shift.append(last_of(xf))
             wkv_out.append(s)

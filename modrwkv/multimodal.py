@@ -210,23 +210,28 @@ class ModRWKV(nn.Module):
         dtype: str | torch.dtype = "fp32",
         device: str | torch.device = "cpu",
         encoder: Encoder | None = None,
+        pack_weights: bool = True,
     ) -> "ModRWKV":
         """This project's layout (config.json + safetensors) or an official ModRWKV/WorldRWKV checkpoint.
 
         Official checkpoints name their encoder by Hugging Face id (fetched with huggingface_hub, cached);
         pass `encoder=` to use one already built (e.g. offline, or a local copy).
+        pack_weights: as in `RWKV7.from_state_dict` (inference-only CPU layouts; pass False to train).
         """
         path = resolve_source(src)
         config_file = path / "config.json" if path.is_dir() else None
         if config_file is not None and config_file.exists():
             meta = json.loads(config_file.read_text())
             if meta.get("architecture") == "modrwkv":
-                return cls._from_own(ModRWKVConfig.from_dict(meta), read_state_dict(path), dtype, device)
-        return cls._from_official(str(src), read_state_dict(path), dtype, device, encoder)
+                return cls._from_own(ModRWKVConfig.from_dict(meta), read_state_dict(path), dtype, device, pack_weights)
+        return cls._from_official(str(src), read_state_dict(path), dtype, device, encoder, pack_weights)
 
     @classmethod
-    def _from_own(cls, config: ModRWKVConfig, state: dict, dtype: str | torch.dtype, device: str | torch.device) -> "ModRWKV":
-        llm = RWKV7.from_state_dict({k[4:]: v for k, v in state.items() if k.startswith("llm.")}, dtype=dtype, device=device)
+    def _from_own(
+        cls, config: ModRWKVConfig, state: dict, dtype: str | torch.dtype, device: str | torch.device, pack_weights: bool
+    ) -> "ModRWKV":
+        backbone = {k[4:]: v for k, v in state.items() if k.startswith("llm.")}
+        llm = RWKV7.from_state_dict(backbone, dtype=dtype, device=device, pack_weights=pack_weights)
         encs, adapters = {}, {}
         for key, spec in config.modalities.items():
             encs[key] = encoders.build(spec.encoder, **spec.architecture)
@@ -244,7 +249,8 @@ class ModRWKV(nn.Module):
 
     @classmethod
     def _from_official(
-        cls, src: str, state: dict, dtype: str | torch.dtype, device: str | torch.device, encoder: Encoder | None
+        cls, src: str, state: dict, dtype: str | torch.dtype, device: str | torch.device, encoder: Encoder | None,
+        pack_weights: bool,
     ) -> "ModRWKV":
         layout, backbone, adapter_state, encoder_state = split_official_state_dict(state)
         release = next((r for rid, r in RELEASES.items() if src == rid or src.startswith(rid + "/")), None)
@@ -257,7 +263,7 @@ class ModRWKV(nn.Module):
             encoder = encoders.build(release.encoder, release.encoder_id)
         if encoder_state:
             encoder.model.load_state_dict(encoder_state, strict=True)
-        llm = RWKV7.from_state_dict(backbone, dtype=dtype, device=device)
+        llm = RWKV7.from_state_dict(backbone, dtype=dtype, device=device, pack_weights=pack_weights)
         adapter = ModalityAdapter(adapter_config_from_official(adapter_state))
         adapter.load_state_dict(adapter_state, strict=True)
         placement = release.placement if release is not None else ("placeholder" if layout == "c" else "prepend")

@@ -1,0 +1,80 @@
+"""Frozen-encoder features, computed once per input and reused every epoch after (the encoder never trains).
+
+"memory" keeps them in RAM; "disk" writes one safetensors file per input, named by a hash of the encoder's weights
+and the input (a file's path, size and modification time; a series window's values), so a rerun (or another
+process) with the same encoder reads them back; "off" encodes every time. Each input is encoded on its own, exactly
+as inference does (`ModRWKV.embed`).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from modrwkv.encoders.base import Encoder
+from modrwkv.encoders.media import MediaError
+from modrwkv.train.data import DataError
+from modrwkv.train.samples import SeriesSample, TextSample
+
+
+class FeatureCache:
+    def __init__(self, encoder: Encoder, mode: str = "memory", folder: str | Path | None = None):
+        if mode == "disk" and folder is None:
+            raise ValueError("a disk feature cache needs a folder")
+        self.encoder, self.mode = encoder, mode
+        self.memory: dict[str, torch.Tensor] = {}
+        self.folder = Path(folder) if mode == "disk" else None
+        self.fingerprint = _fingerprint(encoder) if self.folder is not None else ""
+
+    def __call__(self, samples: Sequence[TextSample | SeriesSample]) -> list[torch.Tensor]:
+        """Features [L, D] (on the CPU) of each sample's input."""
+        return [self._get(s) for s in samples]
+
+    def _get(self, sample: TextSample | SeriesSample) -> torch.Tensor:
+        if sample.key in self.memory:
+            return self.memory[sample.key]
+        file = self._file(sample)
+        if file is not None and file.exists():
+            from safetensors.torch import load_file
+
+            return load_file(file)["features"]
+        features = self._encode(sample)
+        if self.mode == "memory":
+            self.memory[sample.key] = features
+        elif file is not None:
+            from safetensors.torch import save_file
+
+            file.parent.mkdir(parents=True, exist_ok=True)
+            partial = file.with_name(f"{file.name}.{os.getpid()}.tmp")  # atomic: processes may share the folder
+            save_file({"features": features}, str(partial))
+            os.replace(partial, file)
+        return features
+
+    def _encode(self, sample: TextSample | SeriesSample) -> torch.Tensor:
+        try:
+            return self.encoder.encode([sample.media])[0].float().cpu().contiguous()
+        except MediaError as e:
+            raise DataError(f"{sample.where}: {e}") from None
+
+    def _file(self, sample: TextSample | SeriesSample) -> Path | None:
+        if self.folder is None:
+            return None
+        key = sample.key
+        if isinstance(sample.media, Path):  # an edited file gets new features
+            stat = sample.media.stat()
+            key += f"\0{stat.st_size}\0{stat.st_mtime_ns}"
+        digest = hashlib.sha1(f"{self.fingerprint}\0{key}".encode()).hexdigest()
+        return self.folder / digest[:2] / f"{digest}.safetensors"
+
+
+def _fingerprint(encoder: Encoder) -> str:
+    """A hash of the encoder's architecture and weights: cached features of another encoder are never reused."""
+    h = hashlib.sha1(json.dumps({"name": encoder.name, **encoder.architecture()}, sort_keys=True, default=str).encode())
+    for name, tensor in sorted(encoder.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
