@@ -35,6 +35,9 @@ class ModalitySpec:
     encoder: str  # registry name, e.g. "siglip2"
     architecture: dict[str, Any]  # encoders.build(encoder, **architecture) rebuilds its modules
     adapter: AdapterConfig
+    # where the (frozen, pretrained) encoder's weights come from, e.g. "packaged:dinov2_small" or a Hub id: a
+    # checkpoint then refers to them instead of carrying a copy; None: the weights are in the checkpoint
+    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class ModRWKVConfig:
             "placeholder_id": self.placeholder_id,
             "modalities": {
                 key: {"encoder": m.encoder, "architecture": m.architecture, "adapter": m.adapter.to_dict()}
+                | ({"source": m.source} if m.source else {})
                 for key, m in self.modalities.items()
             },
             "forecast": self.forecast.to_dict() if self.forecast else None,
@@ -67,7 +71,7 @@ class ModRWKVConfig:
         if d.get("architecture") != "modrwkv":
             raise CheckpointError(f"expected a ModRWKV config.json (architecture 'modrwkv'), found {d.get('architecture')!r}")
         modalities = {
-            key: ModalitySpec(m["encoder"], m["architecture"], AdapterConfig.from_dict(m["adapter"]))
+            key: ModalitySpec(m["encoder"], m["architecture"], AdapterConfig.from_dict(m["adapter"]), m.get("source"))
             for key, m in d["modalities"].items()
         }
         forecast = ForecastHeadConfig(**d["forecast"]) if d.get("forecast") else None
@@ -104,7 +108,7 @@ class ModRWKV(nn.Module):
         self.forecast_head = forecast_head
         self.config = ModRWKVConfig(
             llm.config,
-            {k: ModalitySpec(e.name, e.architecture(), adapters[k].config) for k, e in encoders_by_modality.items()},
+            {k: ModalitySpec(e.name, e.architecture(), adapters[k].config, e.source) for k, e in encoders_by_modality.items()},
             placement,
             placeholder_id,
             forecast_head.config if forecast_head is not None else None,
@@ -184,9 +188,11 @@ class ModRWKV(nn.Module):
 
     # -- weights --------------------------------------------------------------------------------
 
-    def save_pretrained(self, folder: str | Path) -> Path:
+    def save_pretrained(self, folder: str | Path, dtype: torch.dtype | None = None) -> Path:
         """`config.json` + `model.safetensors` (llm.* in BlinkDL names, encoders.<modality>.*, adapters.<modality>.*,
-        forecast_head.*)."""
+        forecast_head.*). An encoder built from a source (`encoders.build(name, source)`) is saved as that
+        reference in config.json, not as a copy of its weights. `dtype` (e.g. torch.bfloat16) stores the floating
+        tensors in that type, halving a bundled model's size; loading converts them to the dtype asked for."""
         from safetensors.torch import save_file
 
         if any(isinstance(m, Int8Linear) for m in self.modules()):
@@ -196,9 +202,13 @@ class ModRWKV(nn.Module):
         tensors = {f"llm.{k}": v.contiguous() for k, v in self.llm.state_dict().items()}
         for prefix, modules in (("encoders", self.encoders), ("adapters", self.adapters)):
             for key, module in modules.items():
+                if prefix == "encoders" and self.config.modalities[key].source:
+                    continue
                 tensors |= {f"{prefix}.{key}.{k}": v.contiguous() for k, v in module.state_dict().items()}
         if self.forecast_head is not None:
             tensors |= {f"forecast_head.{k}": v.contiguous() for k, v in self.forecast_head.state_dict().items()}
+        if dtype is not None:
+            tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
         save_file(tensors, str(folder / "model.safetensors"))
         (folder / "config.json").write_text(json.dumps(self.config.to_dict(), indent=2))
         return folder
@@ -234,9 +244,13 @@ class ModRWKV(nn.Module):
         llm = RWKV7.from_state_dict(backbone, dtype=dtype, device=device, pack_weights=pack_weights)
         encs, adapters = {}, {}
         for key, spec in config.modalities.items():
-            encs[key] = encoders.build(spec.encoder, **spec.architecture)
+            if spec.source:  # pretrained weights kept where they came from
+                encs[key] = encoders.build(spec.encoder, spec.source).to(device).eval()
+            else:
+                encs[key] = encoders.build(spec.encoder, **spec.architecture)
             adapters[key] = ModalityAdapter(spec.adapter)
-            for prefix, module in (("encoders", encs[key]), ("adapters", adapters[key])):
+            parts = {"adapters": adapters[key]} | ({} if spec.source else {"encoders": encs[key]})
+            for prefix, module in parts.items():
                 part = {k[len(prefix) + len(key) + 2 :]: v for k, v in state.items() if k.startswith(f"{prefix}.{key}.")}
                 module.load_state_dict(part, strict=True)
                 module.to(device).eval()

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageDraw
+from safetensors import safe_open
 from safetensors.torch import save_file
 
 from modrwkv import RWKV7, encoders
@@ -107,6 +108,33 @@ def test_save_and_load_reproduce_the_logits_bit_for_bit(tmp_path, llm):
 # the three official checkpoint layouts, written from the same weights
 
 PAPER_VISION = AdapterConfig(in_dim=32, out_dim=LLM.n_embd, hidden_dim=2 * LLM.n_embd, pre_norm=True)
+
+
+def test_a_pretrained_encoder_is_saved_as_a_reference_not_a_copy(tmp_path, llm):
+    original = encoders.build("siglip2")
+    original.model.save_pretrained(tmp_path / "encoder")
+    original.processor.save_pretrained(tmp_path / "encoder")
+    model = ModRWKV.build(llm, [encoders.build("siglip2", str(tmp_path / "encoder"))])
+    model.save_pretrained(tmp_path / "mm")
+    with safe_open(str(tmp_path / "mm" / "model.safetensors"), "pt") as f:
+        assert not [k for k in f.keys() if k.startswith("encoders.")]
+    assert model.config.modalities["image"].source == str(tmp_path / "encoder")
+    loaded = ModRWKV.from_pretrained(tmp_path / "mm")
+    torch.testing.assert_close(loaded.embed("image", [picture()]), model.embed("image", [picture()]), rtol=0, atol=0)
+
+
+def test_a_checkpoint_stored_in_bf16_loads_as_the_rounded_weights(tmp_path, llm):
+    model = image_model(llm)
+    loaded = ModRWKV.from_pretrained(model.save_pretrained(tmp_path / "mm", dtype=torch.bfloat16))
+    weight = model.adapters["image"].state_dict()["mlp.0.weight"]
+    assert torch.equal(loaded.adapters["image"].state_dict()["mlp.0.weight"], weight.to(torch.bfloat16).float())
+    with safe_open(str(tmp_path / "mm" / "model.safetensors"), "pt") as f:
+        assert f.get_tensor("llm.emb.weight").dtype == torch.bfloat16
+
+
+def test_packaged_weights_are_named_by_function(tmp_path):
+    with pytest.raises(ValueError, match="unknown packaged weights 'resnet'; available: whisper_tiny_en, dinov2_small"):
+        encoders.build("dinov2", "packaged:resnet")
 
 
 def official_tensors(model: ModRWKV, layout: str) -> dict[str, torch.Tensor]:

