@@ -86,7 +86,9 @@ def build(selection: gr.State) -> None:
     with gr.Row():
         with gr.Column():
             audio = gr.Audio(sources=["microphone", "upload"], type="filepath", label="Recording")
-            go_btn = gr.Button("Transcribe", variant="primary")
+            with gr.Row():
+                go_btn = gr.Button("Transcribe", variant="primary")
+                stop = gr.Button("Stop")
             gr.Examples([[str(EXAMPLES_DIR / name)] for name in EXAMPLES], inputs=[audio],
                         label="Examples (spoken by espeak-ng)")
         with gr.Column():
@@ -95,5 +97,6 @@ def build(selection: gr.State) -> None:
             with gr.Row():
                 txt = gr.File(label="Transcript (TXT)")
                 srt = gr.File(label="Subtitles (SRT)")
-    go_btn.click(transcribe, [audio, selection], [transcript, info, txt, srt], api_name="transcribe",
-                 concurrency_id="model", concurrency_limit=models.MODEL_CONCURRENCY, validator=validate)
+    running = go_btn.click(transcribe, [audio, selection], [transcript, info, txt, srt], api_name="transcribe",
+                           concurrency_id="model", concurrency_limit=models.MODEL_CONCURRENCY, validator=validate)
+    stop.click(None, None, None, cancels=[running], api_visibility="private")

@@ -1,8 +1,8 @@
 """The app as its users meet it: launched on a free port and driven through its API with gradio_client.
 
 Every tab's endpoint answers a good request; each bad input gets an error that names the cause, and the next
-good request still succeeds. The models are the untrained demos, so answers are checked against the library
-run on the same inputs, not against what a trained model would say.
+good request still succeeds. Answers are checked against the library run on the same inputs with the app's
+default model (a bundled one, or the untrained demo), so they hold whichever model is the default.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from gradio_client.exceptions import AppError, ValidationError
 from PIL import Image
 
 from app import models
+from app.model_bar import model_for
 from modrwkv.pipelines.image_chat import VISION_DEFAULTS, ImageChat
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,7 +71,7 @@ def resend(history: list[dict]) -> list[dict]:
 
 def library_answers(turns: list[tuple[str, str | None]]) -> tuple[list[str], ImageChat]:
     """What the library answers to the same turns with the same model and settings."""
-    chat = ImageChat(models.load("demo:image"), models.tokenizer(), VISION_DEFAULTS.with_(**GREEDY))
+    chat = ImageChat(model_for(None, "image"), models.tokenizer(), VISION_DEFAULTS.with_(**GREEDY))
     return ["".join(chat.send(q, [image] if image else [])) for q, image in turns], chat
 
 
@@ -105,7 +106,7 @@ def test_an_edited_history_is_replayed_before_the_new_question(client: Client) -
     first[2]["content"][0]["text"] = "It is blue."  # the user's history differs from the session's conversation
     second = ask(client, None, "Are you sure?", resend(first))[-1]
     assert "(new only)" in second[-1]["metadata"]["title"]
-    chat = ImageChat(models.load("demo:image"), models.tokenizer(), VISION_DEFAULTS.with_(**GREEDY))
+    chat = ImageChat(model_for(None, "image"), models.tokenizer(), VISION_DEFAULTS.with_(**GREEDY))
     chat.feed("What color is the shape?", "It is blue.", [RECTANGLE])
     assert text(second[-2]) == "".join(chat.send("Are you sure?"))
 
