@@ -6,9 +6,7 @@ default model (a bundled one, or the untrained demo), so they hold whichever mod
 """
 from __future__ import annotations
 
-import runpy
 import shutil
-import socket
 import subprocess
 import threading
 from pathlib import Path
@@ -25,6 +23,7 @@ from PIL import Image
 from app import models
 from app.model_bar import model_for
 from modrwkv.pipelines.image_chat import VISION_DEFAULTS, ImageChat
+from tests.app_server import served_app
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "assets" / "examples"
@@ -33,18 +32,10 @@ SALES = str(EXAMPLES / "monthly_sales.csv")
 GREEDY = dict(temperature=0, top_p=0.3, max_new_tokens=10)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def url() -> str:
-    port = free_port()
-    demo = runpy.run_path(str(ROOT / "app.py"))["serve"](port=port, mcp=True, block=False)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    with served_app(mcp=True) as address:
+        yield address
 
 
 @pytest.fixture

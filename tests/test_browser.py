@@ -7,24 +7,18 @@ from __future__ import annotations
 
 import json
 import os
-import runpy
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.app_server import served_app
+
 ROOT = Path(__file__).resolve().parents[1]
 BROWSER = ROOT / "tests" / "browser"
 SHOTS = ROOT / "tests" / "artifacts" / "browser"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +30,8 @@ def url() -> str:
     ) if not ok]
     if missing:
         pytest.skip(f"browser test needs: {', '.join(missing)}")
-    port = free_port()
-    demo = runpy.run_path(str(ROOT / "app.py"))["serve"](port=port, block=False)
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    with served_app() as address:
+        yield address
 
 
 def test_a_user_asks_about_an_image_then_forecasts_a_csv(url: str) -> None:
