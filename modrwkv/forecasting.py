@@ -20,6 +20,9 @@ class ForecastHeadConfig:
     channels: int  # series channels (1 for univariate)
     horizon: int  # steps predicted per call; longer horizons roll out autoregressively
     quantiles: tuple[float, ...] = DEFAULT_QUANTILES
+    # the history length the model was trained on; longer series are cut to their last `context` points, since
+    # a model that only saw windows of this length forecasts worse from longer ones (None: use it all)
+    context: int | None = None
 
     def __post_init__(self) -> None:
         qs = tuple(self.quantiles)

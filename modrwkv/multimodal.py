@@ -122,9 +122,11 @@ class ModRWKV(nn.Module):
         adapter: AdapterConfig | None = None,
         placement: str = "prepend",
         forecast_horizon: int | None = None,
+        forecast_context: int | None = None,
     ) -> "ModRWKV":
         """Attach encoders to a backbone with fresh adapters (the paper's conv (3, 2) + MLP r = 4 by default),
-        and a forecasting head predicting `forecast_horizon` steps when a time-series encoder is among them."""
+        and a forecasting head predicting `forecast_horizon` steps when a time-series encoder is among them
+        (`forecast_context`: the history length it will be trained on, see `ForecastHeadConfig.context`)."""
         adapters = {}
         for enc in encoder_list:
             cfg = adapter or AdapterConfig.paper(enc.output_dim, llm.config.n_embd)
@@ -136,7 +138,7 @@ class ModRWKV(nn.Module):
             if series is None:
                 raise ValueError("forecast_horizon needs a time-series encoder (e.g. encoders.build('wavenet'))")
             channels = series.architecture().get("in_channels", 1)
-            head = ForecastHead(ForecastHeadConfig(llm.config.n_embd, channels, forecast_horizon))
+            head = ForecastHead(ForecastHeadConfig(llm.config.n_embd, channels, forecast_horizon, context=forecast_context))
         return cls(llm, {e.modality: e for e in encoder_list}, adapters, placement, forecast_head=head)
 
     # -- inputs ---------------------------------------------------------------------------------

@@ -78,3 +78,12 @@ def test_a_multivariate_series_gets_a_forecast_per_channel(model):
     two = ModRWKV.build(model.llm, [encoders.build("wavenet", in_channels=2)], forecast_horizon=4)
     series = np.stack([SERIES, SERIES[::-1]], axis=1)
     assert Forecaster(two).forecast(series, horizon=5).values.shape == (5, 2, 3)
+
+
+def test_a_model_trained_on_short_windows_forecasts_from_that_many_points(model):
+    windowed = ModRWKV.build(model.llm, [model.encoders["series"]], forecast_horizon=6, forecast_context=40)
+    windowed.adapters["series"].load_state_dict(model.adapters["series"].state_dict())
+    windowed.forecast_head.load_state_dict(model.forecast_head.state_dict())
+    long = 50 + 10 * np.sin(np.arange(300) / 5.0)
+    cut = Forecaster(windowed).forecast(long, 6).values
+    np.testing.assert_array_equal(cut, Forecaster(model).forecast(long[-40:], 6).values)

@@ -215,8 +215,12 @@ def test_series_align_trains_the_forecast_head_encoding_each_window_once(tmp_pat
     assert scores["task"] == "forecast" and scores["split"] == "train" and np.isfinite([scores["mse"], scores["mae"]]).all()
     trained = ModRWKV.from_pretrained(out)
     assert trained.forecast_head.config.horizon == 6
+    assert trained.config.forecast.context == 48  # the window length it learned from
+    # the frozen encoder is saved as a reference to its source, and reloads from it unchanged
+    assert trained.config.modalities["series"].source == str(source)
+    assert not any(k.startswith("encoders.") for k in weights(out))
     source_weights = load_file(source / "model.safetensors")
-    assert all(torch.equal(weights(out)[f"encoders.series.{k}"], v) for k, v in source_weights.items())
+    assert all(torch.equal(trained.encoders["series"].state_dict()[k], v) for k, v in source_weights.items())
 
 
 def test_the_feature_cache_encodes_each_input_once_and_disk_files_outlive_the_run(tmp_path, initial, llava):

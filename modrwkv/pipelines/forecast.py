@@ -44,10 +44,14 @@ class Forecaster:
 
     @torch.inference_mode()
     def forecast(self, series: object, horizon: int) -> Forecast:
-        """series: [T] or [T, channels] (array, list, pandas Series/DataFrame); NaNs are filled, all-NaN refused."""
+        """series: [T] or [T, channels] (array, list, pandas Series/DataFrame); NaNs are filled, all-NaN refused.
+        Only the last `context` points are used where the model's head names its training context."""
         if horizon < 1:
             raise ValueError(f"horizon must be at least 1, got {horizon}")
         history = load_series(series)
+        context = self.head.config.context
+        if context is not None:
+            history = history[-context:]
         if len(history) < self.min_length:
             raise ValueError(
                 f"the series has {len(history)} points but this model needs at least {self.min_length} "

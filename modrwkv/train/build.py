@@ -12,7 +12,9 @@ from modrwkv.random_weights import random_state_dict
 from modrwkv.train.config import ConfigError, ModelConfig, TrainConfig
 
 
-def build_model(config: ModelConfig, modality: str, horizon: int | None = None, seed: int = 0) -> ModRWKV:
+def build_model(
+    config: ModelConfig, modality: str, horizon: int | None = None, seed: int = 0, context: int | None = None
+) -> ModRWKV:
     """Weights in fp32 (mixed precision autocasts), never packed for inference. `horizon`: the forecasting head's,
     for time series."""
     if config.init_from is not None:
@@ -34,7 +36,8 @@ def build_model(config: ModelConfig, modality: str, horizon: int | None = None, 
     adapter = None  # ModRWKV.build's default: the paper's conv (3, 2) + MLP r = 4
     if config.adapter is not None:
         adapter = AdapterConfig(in_dim=encoder.output_dim, out_dim=llm.config.n_embd, **config.adapter)
-    return ModRWKV.build(llm, [encoder], adapter, config.placement or "prepend", forecast_horizon=horizon)
+    return ModRWKV.build(llm, [encoder], adapter, config.placement or "prepend", forecast_horizon=horizon,
+                         forecast_context=context)
 
 
 def _check_loaded(model: ModRWKV, source: str, modality: str, horizon: int | None) -> None:
@@ -50,7 +53,8 @@ def set_trainable(model: ModRWKV, config: TrainConfig) -> list[str]:
     """Freeze everything, then unfreeze what the phase trains; returns the trainable parameter names.
 
     align: the data's adapter (and the forecasting head for series). instruct: also the backbone, or the parts of it
-    whose names (BlinkDL's, e.g. "blocks.*.att.*", "head.weight") match `train.trainable`. Encoders never train.
+    whose names (BlinkDL's, e.g. "blocks.*.att.*", "head.weight") match `train.trainable`. Encoders train only with
+    `train.train_encoder` (series).
     Backbone parts a loss never reaches stay frozen (the embedding and vocabulary head for series): DDP requires
     every trainable parameter to receive a gradient.
     """
@@ -59,6 +63,11 @@ def set_trainable(model: ModRWKV, config: TrainConfig) -> list[str]:
     model.adapters[modality].requires_grad_(True)
     if modality == "series":
         model.forecast_head.requires_grad_(True)
+    if config.train.train_encoder:
+        source = model.config.modalities[modality].source
+        if source:  # save_pretrained stores such an encoder as a reference to `source`: its training would be lost
+            raise ConfigError(f"train.train_encoder: the encoder is loaded from {source}; train one without a source")
+        model.encoders[modality].requires_grad_(True)
     if config.phase == "instruct":
         patterns = config.train.trainable or ["*"]
         unused = ("emb.*", "head.*") if modality == "series" else ()

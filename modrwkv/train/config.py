@@ -133,7 +133,11 @@ class OptimConfig:
     keep_checkpoints: int = 2  # older ones are deleted
     seed: int = 0
     feature_cache: Literal["memory", "disk", "off"] = "memory"  # frozen-encoder features, computed once
+    # the disk cache's folder (default output_dir/feature_cache): phases with the same encoder can share one
+    feature_cache_dir: str | None = None
     trainable: list[str] = field(default_factory=list)  # instruct: backbone parameter patterns; [] = all of it
+    # series: the encoder learns too (WaveNet has no pretrained weights); it then runs in every step, uncached
+    train_encoder: bool = False
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "gradient_accumulation_steps", "keep_checkpoints"):
@@ -147,6 +151,8 @@ class OptimConfig:
             raise ConfigError(f"train.lr: must be positive, got {self.lr}")
         if len(self.betas) != 2:
             raise ConfigError(f"train.betas: two numbers, got {self.betas}")
+        if self.feature_cache_dir is not None and self.feature_cache != "disk":
+            raise ConfigError(f"train.feature_cache_dir: only for feature_cache disk, got {self.feature_cache}")
 
 
 @dataclass(frozen=True)
@@ -162,6 +168,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.phase == "align" and self.train.trainable:
             raise ConfigError("train.trainable: the align phase trains the adapter only; use it with phase instruct")
+        if self.train.train_encoder and self.data.format != "series":
+            raise ConfigError(f"train.train_encoder: only for format series, this is {self.data.format}")
         if self.eval is not None and self.eval.format != self.data.format:
             raise ConfigError(f"eval.format: must match data.format ({self.data.format}), got {self.eval.format}")
 

