@@ -183,8 +183,9 @@ def build(selection: gr.State) -> None:
     gr.Markdown(
         "Upload a CSV with a numeric column (and optionally a date/time column) and forecast it with ModRWKV's "
         "time-series path (WaveNet encoder → adapter → RWKV-7 → quantile head).\n\n"
-        "The model is the one chosen in the bar above. **`demo-series` has untrained (random) weights**: it shows "
-        "the pipeline, and the back-test line shows how far it is from a seasonal-naive baseline."
+        "The model is the one chosen in the bar above: by default `series-wavenet`, a small offline model trained on "
+        "25 real series (monthly, quarterly and yearly economic and geophysical data; it reads the last 48 points). "
+        "The back-test line compares it with a seasonal-naive baseline on your own series."
     )
     with gr.Row():
         file = gr.File(label="CSV file", file_types=[".csv"], type="filepath", elem_id="forecast-file")
