@@ -20,7 +20,7 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
   // Image chat: attach the image, ask, and sample the answer while it streams
   await page.locator('#chat-input input[type=file]').setInputFiles(image);
   await page.waitForSelector('#chat-input img', { timeout: 30000 });  // the attachment's thumbnail
-  await page.locator('#chat-input textarea').fill('What shape is in the image?');
+  await page.locator('#chat-input textarea').fill('Describe the image.');
   // record the answer's length at every change of the page, to see it stream
   await page.evaluate(() => {
     window.answerLengths = [];

@@ -73,7 +73,8 @@ def _scene(rng: random.Random, font: ImageFont.FreeTypeFont) -> tuple[Image.Imag
     return image, caption
 
 
-def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, color: tuple[int, int, int], cx: int, cy: int, half: int) -> None:
+def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, color: tuple[int, int, int], cx: int, cy: int,
+                half: int) -> None:
     if shape == "circle":
         draw.ellipse((cx - half, cy - half, cx + half, cy + half), fill=color)
     elif shape == "rectangle":
