@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import shutil
 import sys
@@ -38,6 +37,7 @@ from modrwkv.train.data import IMAGE_TAG
 from modrwkv.train.features import FeatureCache
 from modrwkv.train.metrics import vqa_accuracy
 from modrwkv.train.recipes.drawn_scenes import draw_scenes
+from modrwkv.train.recipes.run_record import machine, training_summary
 from modrwkv.train.samples import TextSample
 
 DATA_DIR = Path("data/vision-easyvqa")
@@ -267,20 +267,6 @@ def _mean(values: Sequence[float]) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
 
 
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}"
-
-
-def _steps(run: Path) -> dict[str, Any]:
-    log = [json.loads(line) for line in (run / "loss_log.jsonl").read_text().splitlines()]
-    return {"steps": log[-1]["step"], "seconds": round(log[-1]["seconds"]), "final_loss": round(log[-1]["loss"], 4)}
-
-
 def run(data_dir: Path, bundle_dir: Path, epochs: tuple[int, int] = EPOCHS, n_train: int | None = TRAIN_IMAGES,
         n_test: int | None = TEST_IMAGES, n_scenes: int = SCENES, max_steps: int | None = None) -> dict[str, Any]:
     """The whole recipe; returns what it writes to `bundle_dir`/eval.json."""
@@ -311,9 +297,9 @@ def run(data_dir: Path, bundle_dir: Path, epochs: tuple[int, int] = EPOCHS, n_tr
         **score(test_qs, predictions),
         "int8": {"accuracy": int8["accuracy"], "by_type": int8["by_type"]},
         "baselines": baselines(train_qs, test_qs),
-        "training": {phase: _steps(data_dir / "runs" / phase) for phase in ("align", "instruct")},
+        "training": {phase: training_summary(data_dir / "runs" / phase) for phase in ("align", "instruct")},
         "seconds": {"data_and_training": round(trained), "total": round(time.perf_counter() - started)},
-        "machine": _machine(),
+        "machine": machine(),
         "load_average_15min": round(os.getloadavg()[2], 2),  # other jobs shared these cores
         "examples": [{"question": q.text, "answer": q.answer, "prediction": p}
                      for q, p in zip(test_qs[:12], predictions)],

@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
-import platform
 import time
 import warnings
 from pathlib import Path
@@ -28,6 +26,7 @@ from modrwkv.forecast_eval import seasonal_naive
 from modrwkv.multimodal import ModRWKV
 from modrwkv.pipelines.forecast import Forecaster
 from modrwkv.train import load_config, train
+from modrwkv.train.recipes.run_record import machine, training_summary
 from modrwkv.train.recipes.series_data import Series, load_all
 
 DATA_DIR = Path("data/series-wavenet")
@@ -178,18 +177,6 @@ def _rounded(values: dict[str, float]) -> dict[str, float]:
     return {k: float(f"{v:.5g}") for k, v in values.items()}
 
 
-def _steps(run: Path) -> dict[str, Any]:
-    log = [json.loads(line) for line in (run / "loss_log.jsonl").read_text().splitlines()]
-    return {"steps": log[-1]["step"], "seconds": round(log[-1]["seconds"]), "final_loss": round(log[-1]["loss"], 4)}
-
-
-def _cpu() -> str:
-    try:
-        return next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.machine()
-
-
 def run(data_dir: Path, bundle_dir: Path, epochs: int, max_steps: int | None = None) -> dict[str, Any]:
     """The whole recipe; returns what it writes to `bundle_dir`/eval.json."""
     started = time.perf_counter()
@@ -209,11 +196,10 @@ def run(data_dir: Path, bundle_dir: Path, epochs: int, max_steps: int | None = N
         **evaluate_heldout(model, series),
         "modrwkv_int8": int8_summary(bundle_dir, series),
         # every start position over the points before the held-out ones
-        "training": {**_steps(data_dir / "run"), "windows": sum(len(s.values) - 2 * HORIZON - CONTEXT + 1 for s in
+        "training": {**training_summary(data_dir / "run"), "windows": sum(len(s.values) - 2 * HORIZON - CONTEXT + 1 for s in
                                                                 series)},
         "seconds": {"data_and_training": round(trained), "total": round(time.perf_counter() - started)},
-        "machine": f"{_cpu()}, {os.cpu_count()} cores ({torch.get_num_threads()} thread used), torch "
-                   f"{torch.__version__}",
+        "machine": machine(),
     }
     (bundle_dir / "eval.json").write_text(json.dumps(results, indent=2) + "\n")
     (bundle_dir / "README.md").write_text(model_card(model, bundle_dir, series, results))

@@ -17,7 +17,6 @@ import argparse
 import hashlib
 import json
 import multiprocessing
-import platform
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
@@ -39,6 +38,7 @@ from modrwkv.train import load_config, train
 from modrwkv.train.features import FeatureCache
 from modrwkv.train.metrics import cer, wer
 from modrwkv.train.recipes import speech_corpus as corpus
+from modrwkv.train.recipes.run_record import loss_log, machine
 from modrwkv.train.samples import TextSample
 
 DATA_DIR = Path("data/speech-whisper-tiny")
@@ -217,7 +217,7 @@ def transcripts(manifest: Path) -> set[str]:
 
 
 def _training(run: Path) -> dict[str, Any]:
-    log = [json.loads(line) for line in (run / "loss_log.jsonl").read_text().splitlines()]
+    log = loss_log(run)
     last = [entry["loss"] for entry in log[-50:]]  # one step's loss is noisy: the mean of the last 50
     return {"steps": log[-1]["step"], "batch_size": BATCH, "seconds": round(log[-1]["seconds"]),
             "first_loss": round(log[0]["loss"], 3), "final_loss": round(sum(last) / len(last), 3)}
@@ -248,8 +248,7 @@ def run(data_dir: Path, bundle_dir: Path, n_train: int, n_held_out: int, steps: 
                  "feature_seconds": round(features_seconds)},
         "training": _training(data_dir / "run"),
         "seconds": {"data_features_and_training": round(trained), "total": round(time.perf_counter() - started)},
-        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} thread(s), torch "
-                   f"{torch.__version__}",
+        "machine": machine(),
     }
     (bundle_dir / "eval.json").write_text(json.dumps(results, indent=2) + "\n")
     (bundle_dir / "README.md").write_text(model_card(bundle_dir, results))
