@@ -150,12 +150,13 @@ def take_message(value: dict | None, webcam: str | None) -> tuple[str | None, st
 
 
 def _drop_last_turn(history: list[Message]) -> tuple[list[Message], str, str | None]:
-    if not turns(history):
+    done = turns(history)
+    if not done:
         raise gr.Error("Nothing to undo: the conversation is empty.")
     cut = max(i for i, m in enumerate(history) if m["role"] == "assistant" and not _is_figures(m))
     while cut > 0 and history[cut - 1]["role"] == "user":
         cut -= 1
-    question, _, images = turns(history)[-1]
+    question, _, images = done[-1]
     return history[:cut], question, (images[0] if images else None)
 
 

@@ -27,24 +27,28 @@ LIMITS = (
 
 def validate(audio: str | None, selection: Selection | None) -> list[dict]:
     """The event's validator: one verdict per input, before the request joins the queue."""
-    return [check_audio(audio), gr.validate(True, "")]
+    try:
+        checked_seconds(audio)
+    except gr.Error as e:
+        return [gr.validate(False, e.message), gr.validate(True, "")]
+    return [gr.validate(True, ""), gr.validate(True, "")]
 
 
-def check_audio(audio: str | None) -> dict:
-    """A file is there, is audio, and is within the length limits."""
+def checked_seconds(audio: str | None) -> float:
+    """The recording's length; a `gr.Error` unless a file is there, is audio, and is within the length limits."""
     if not audio:
-        return gr.validate(False, f"No audio: record with the microphone or upload a file ({LIMITS})")
+        raise gr.Error(f"No audio: record with the microphone or upload a file ({LIMITS})")
     try:
         seconds = audio_duration(audio)
     except ValueError as e:
-        return gr.validate(False, str(e))
+        raise gr.Error(str(e)) from e
     if seconds < MIN_SECONDS:
-        return gr.validate(False, f"The recording is {seconds:.2f} s long, too short to hold a word "
-                                  f"(at least {MIN_SECONDS} s; check that the microphone recorded).")
+        raise gr.Error(f"The recording is {seconds:.2f} s long, too short to hold a word "
+                       f"(at least {MIN_SECONDS} s; check that the microphone recorded).")
     if seconds > MAX_SECONDS:
-        return gr.validate(False, f"The recording is {seconds / 60:.0f} minutes long; this app transcribes up to "
-                                  f"{MAX_SECONDS // 60} minutes. Cut it into parts.")
-    return gr.validate(True, "")
+        raise gr.Error(f"The recording is {seconds / 60:.0f} minutes long; this app transcribes up to "
+                       f"{MAX_SECONDS // 60} minutes. Cut it into parts.")
+    return seconds
 
 
 def _write(text: str, suffix: str) -> str:
@@ -64,11 +68,8 @@ def transcribe(
     Returns:
         The transcript, a line with the duration and real-time factor, and TXT and SRT files of the transcript.
     """
-    verdict = check_audio(audio)  # API callers skip the UI's validator
-    if not verdict["is_valid"]:
-        raise gr.Error(verdict["message"])
+    seconds = checked_seconds(audio)  # API callers skip the UI's validator
     transcriber = Transcriber(model_for(selection, "audio"), models.tokenizer())
-    seconds = audio_duration(audio)
     text, started = "", time.perf_counter()
     with user_errors("transcribing the recording"):
         for piece in transcriber.stream(audio):
