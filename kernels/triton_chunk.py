@@ -9,10 +9,12 @@ b^_s = b_s G_C / G_s, k^_s = k_s G_C / G_s:
 A_ab is strictly lower triangular, hence nilpotent: (I - A_ab)^-1 = (I + A)(I + A^2)(I + A^4)...(I + A^(C/2)) exactly,
 log2(C) - 1 squarings and as many products of C x C tiles, no row-by-row substitution.
 
-Both kernels run one program per (batch, head, block of BV value rows): row i of the state only ever reads row i, so
-value blocks are independent and each program keeps its [BV, N] slice of the state in registers while it walks the
-chunks in order (forward) or in reverse (backward). The intra-chunk C x C matrices do not depend on the value block and
-are recomputed by each of the N / BV programs of a head, in exchange for a single fused kernel per direction.
+The forward runs in two passes. The first takes every chunk at once (grid: chunks x batch-heads) and reduces each to an
+affine map of its starting state (see _chunk_intra_kernel); the second walks the chunks in order with one program per
+(batch, head, block of BV value rows) (row i of the state only ever reads row i, so value blocks are independent),
+applying each map with two small products while its [BV, N] slice of the state stays in registers. The backward is one
+fused kernel over the same value blocks, walking the chunks in reverse from the chunk-start states the forward stored;
+its intra-chunk C x C matrices are recomputed by each of the N / BV programs of a head.
 
 All arithmetic is fp32 (dots with input_precision="ieee": TF32 keeps 10 mantissa bits, far from 1e-5); inputs may be
 fp32/bf16/fp16 and are cast on load.
@@ -91,30 +93,64 @@ def _chunk(
 
 
 @triton.jit
-def _chunk_fwd_kernel(
-    r_ptr, w_ptr, k_ptr, v_ptr, a_ptr, b_ptr, s0_ptr, mask_ptr, y_ptr, s_ptr, h_ptr,
-    T, NC, H: tl.constexpr, N: tl.constexpr, C: tl.constexpr, LOG2C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-    HAS_MASK: tl.constexpr, STORE_STATES: tl.constexpr,
+def _chunk_intra_kernel(
+    r_ptr, w_ptr, k_ptr, v_ptr, a_ptr, b_ptr, mask_ptr, q_ptr, yv_ptr, m_ptr, d_ptr,
+    T, NC, H: tl.constexpr, N: tl.constexpr, C: tl.constexpr, LOG2C: tl.constexpr, BK: tl.constexpr,
+    HAS_MASK: tl.constexpr,
 ):
-    # grid: (B * H, cdiv(N, BV)); NC = cdiv(T, C) chunks walked in order; h [B, H, NC, N, N] gets each chunk's
-    # starting state when the backward will need it
+    # grid: (NC, B * H), every chunk at once. With W_a = M a~ and U_v = M A_ak V, the chunk's effect on any starting
+    # state S_0 is affine:  Y = Q S_0^T + Y_v  and  S_C = S_0 M_s + D, where
+    #   Q = r~ + A_rb W_a,  Y_v = A_rb U_v + A_rk V,  M_s = diag(G_C) + W_a^T b^,  D = U_v^T b^ + V^T k^.
+    # Only the two small products per chunk of the state pass remain sequential.
+    c = tl.program_id(0)
+    bh = tl.program_id(1).to(tl.int64)
+    bb, hh = bh // H, bh % H
+    cols = tl.arange(0, BK)
+    col_ok = cols < N
+    (t, on, offs, sig, lw, lg_end, e_in, g, inv, to_end, v,
+     a_in, r_in, b_in, k_in, b_end, k_end, A_ab, A_ak, A_rb, A_rk, M) = _chunk(
+        c, bb, hh, T, r_ptr, w_ptr, k_ptr, v_ptr, a_ptr, b_ptr, mask_ptr,
+        cols, cols, col_ok, col_ok, H, N, C, LOG2C, HAS_MASK)
+    Wa = tl.dot(M, a_in, input_precision="ieee")
+    Uv = tl.dot(M, tl.dot(A_ak, v, input_precision="ieee"), input_precision="ieee")
+    q = r_in + tl.dot(A_rb, Wa, input_precision="ieee")
+    yv = tl.dot(A_rb, Uv, input_precision="ieee") + tl.dot(A_rk, v, input_precision="ieee")
+    io = (t < T)[:, None] & col_ok[None, :]
+    tl.store(q_ptr + offs + cols[None, :], q, mask=io)
+    tl.store(yv_ptr + offs + cols[None, :], yv, mask=io)
+    diag = tl.where(cols[:, None] == cols[None, :], tl.exp(lg_end)[None, :], 0.0)
+    m_s = diag + tl.dot(tl.trans(Wa), b_end, input_precision="ieee")
+    d = tl.dot(tl.trans(Uv), b_end, input_precision="ieee") + tl.dot(tl.trans(v), k_end, input_precision="ieee")
+    nn = (bh * NC + c) * N * N + cols[:, None] * N + cols[None, :]
+    ok = col_ok[:, None] & col_ok[None, :]
+    tl.store(m_ptr + nn, m_s, mask=ok)
+    tl.store(d_ptr + nn, d, mask=ok)
+
+
+@triton.jit
+def _chunk_state_kernel(
+    s0_ptr, q_ptr, yv_ptr, m_ptr, d_ptr, y_ptr, s_ptr, h_ptr,
+    T, NC, H: tl.constexpr, N: tl.constexpr, C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
+    STORE_STATES: tl.constexpr,
+):
+    # grid: (B * H, cdiv(N, BV)); walks the chunks in order with its [BV, N] slice of the state in registers.
+    # h [B, H, NC, N, N] gets each chunk's starting state when the backward will need it.
     bh, iv, bb, hh, cols, rows, col_ok, row_ok, s_tile, s_ok = program_tile(H, N, BK, BV)
+    ti = tl.arange(0, C)
+    ok = col_ok[:, None] & col_ok[None, :]
     S = tl.load(s0_ptr + bh * N * N + s_tile, mask=s_ok, other=0.0)
     for c in range(NC):
         if STORE_STATES:
             tl.store(h_ptr + (bh * NC + c) * N * N + s_tile, S, mask=s_ok)
-        (t, on, offs, sig, lw, lg_end, e_in, g, inv, to_end, v,
-         a_in, r_in, b_in, k_in, b_end, k_end, A_ab, A_ak, A_rb, A_rk, M) = _chunk(
-            c, bb, hh, T, r_ptr, w_ptr, k_ptr, v_ptr, a_ptr, b_ptr, mask_ptr,
-            rows, cols, row_ok, col_ok, H, N, C, LOG2C, HAS_MASK)
-        rhs = tl.dot(a_in, tl.trans(S), input_precision="ieee") + tl.dot(A_ak, v, input_precision="ieee")
-        U = tl.dot(M, rhs, input_precision="ieee")
-        y = (tl.dot(r_in, tl.trans(S), input_precision="ieee") + tl.dot(A_rb, U, input_precision="ieee")
-             + tl.dot(A_rk, v, input_precision="ieee"))
-        tl.store(y_ptr + offs + rows[None, :], y.to(y_ptr.dtype.element_ty),
-                 mask=(t < T)[:, None] & row_ok[None, :])
-        S = (S * tl.exp(lg_end)[None, :] + tl.dot(tl.trans(U), b_end, input_precision="ieee")
-             + tl.dot(tl.trans(v), k_end, input_precision="ieee"))
+        t = c * C + ti
+        offs = ((bb * T + t[:, None]) * H + hh) * N
+        q = tl.load(q_ptr + offs + cols[None, :], mask=(t < T)[:, None] & col_ok[None, :], other=0.0)
+        vmask = (t < T)[:, None] & row_ok[None, :]
+        y = tl.dot(q, tl.trans(S), input_precision="ieee") + tl.load(yv_ptr + offs + rows[None, :], mask=vmask, other=0.0)
+        tl.store(y_ptr + offs + rows[None, :], y.to(y_ptr.dtype.element_ty), mask=vmask)
+        base = (bh * NC + c) * N * N
+        m_s = tl.load(m_ptr + base + cols[:, None] * N + cols[None, :], mask=ok, other=0.0)
+        S = tl.dot(S, m_s, input_precision="ieee") + tl.load(d_ptr + base + s_tile, mask=s_ok, other=0.0)
     tl.store(s_ptr + bh * N * N + s_tile, S, mask=s_ok)
 
 
@@ -214,10 +250,16 @@ class _WKV7Chunk(torch.autograd.Function):
         # chunk-start states for the backward: B*H*NC*N*N fp32, only when a gradient is wanted
         h = state.new_empty(B, H, NC, N, N) if store else new_state
         mask_arg = mask.to(torch.int8).contiguous() if mask is not None else new_state  # unread without HAS_MASK
-        _chunk_fwd_kernel[(B * H, NV)](
-            r, w, k, v, a, b, state, mask_arg, y, new_state, h,
-            T, NC, H=H, N=N, C=chunk_size, LOG2C=chunk_size.bit_length() - 1, BK=BK, BV=BV,
-            HAS_MASK=mask is not None, STORE_STATES=store,
+        # per-chunk affine maps (fp32): Q and Y_v like the inputs, M_s and D one N x N each per chunk
+        q, yv = (torch.empty(B, T, H, N, device=r.device) for _ in range(2))
+        m_s, d = (torch.empty(B, H, NC, N, N, device=r.device) for _ in range(2))
+        _chunk_intra_kernel[(NC, B * H)](
+            r, w, k, v, a, b, mask_arg, q, yv, m_s, d,
+            T, NC, H=H, N=N, C=chunk_size, LOG2C=chunk_size.bit_length() - 1, BK=BK, HAS_MASK=mask is not None,
+        )
+        _chunk_state_kernel[(B * H, NV)](
+            state, q, yv, m_s, d, y, new_state, h,
+            T, NC, H=H, N=N, C=chunk_size, BK=BK, BV=BV, STORE_STATES=store,
         )
         if store:
             ctx.save_for_backward(r, w, k, v, a, b, mask_arg, h)

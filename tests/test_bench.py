@@ -61,6 +61,19 @@ def test_compare_json_schema(capsys: pytest.CaptureFixture, tmp_path: Path) -> N
     assert "modrwkv B=2" in plot.read_text() and "rwkv-pkg B=1" in plot.read_text()
 
 
+def test_kernels_on_cpu_times_the_torch_paths_and_says_why_fla_is_absent(capsys: pytest.CaptureFixture) -> None:
+    out = run(capsys, "kernels", "--shape", "tiny", "--device", "cpu", "--dtype", "fp32", "--contexts", "8,40",
+              "--batches", "1,2", "--repeats", "1", "--json")
+
+    assert (out["command"], out["device"], out["dtype"]) == ("kernels", "cpu", "fp32")
+    assert [(r["system"], r["context"], r["batch"]) for r in out["results"]] == [
+        ("modrwkv", c, b) for c in (8, 40) for b in (1, 2)
+    ]
+    for r in out["results"]:
+        assert r["prefill_tok_s"] > 0 and r["decode_step_us"] > 0 and r["y_rel_rms"] is None
+    assert out["notes"] == ["fla: skipped, its kernels need CUDA"]
+
+
 def test_weight_bytes_per_token_is_every_weight_but_the_embedding_table() -> None:
     from modrwkv.bench.rwkv_runner import shape_only_model, weight_bytes_per_token
 
@@ -105,6 +118,7 @@ def test_plot_html_has_one_trace_per_system_and_batch(capsys: pytest.CaptureFixt
         (["prefill", "--dtype", "fp64"], "invalid choice: 'fp64'"),
         (["compare", "--shape", "tiny", "--model", "x.pth"], "not allowed with argument"),
         (["throughput"], "invalid choice: 'throughput'"),
+        (["kernels", "--dtype", "int8"], "invalid choice: 'int8'"),
     ],
 )
 def test_bad_flags_exit_with_a_clear_message(capsys: pytest.CaptureFixture, argv: list[str], message: str) -> None:

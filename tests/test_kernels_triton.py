@@ -2,13 +2,17 @@
 
 The interpreter executes every block operation in numpy, one program at a time, so the sizes are the smallest that
 still cover what matters: several chunks with a partial last one, two value blocks per head, two batches and heads.
+On a GPU machine, `MODRWKV_TEST_DEVICE=cuda TRITON_INTERPRET=0 python -m pytest tests/test_kernels_triton.py` runs the
+same checks on the compiled kernels (CI never does: it has no GPU).
 """
 from __future__ import annotations
 
 import os
 
-# Must precede the first triton import anywhere: triton.jit picks interpreter or GPU compiler when a kernel is defined.
-os.environ["TRITON_INTERPRET"] = "1"
+DEVICE = os.environ.get("MODRWKV_TEST_DEVICE", "cpu")
+if DEVICE == "cpu":
+    # Must precede the first triton import anywhere: triton.jit picks interpreter or compiler when a kernel is defined.
+    os.environ["TRITON_INTERPRET"] = "1"
 
 import sys  # noqa: E402
 
@@ -25,21 +29,25 @@ from tests.wkv_reference import B, H, N, make_inputs, reference, rel_rms  # noqa
 T = 37  # not a multiple of any chunk size: the last chunk is partial
 FP32_TOL = 1e-5
 
+
+def on_device(fn):
+    """`fn` run on DEVICE with CPU tensors in and out (differentiably: gradients come back to the CPU leaves)."""
+    def run(*args):
+        return tuple(t.cpu() for t in fn(*(x.to(DEVICE) if isinstance(x, torch.Tensor) else x for x in args)))
+    return run
+
+
+recurrent = on_device(wkv7_triton_recurrent)
+chunk = on_device(wkv7_triton_chunk)
 PATHS = {
-    "recurrent": wkv7_triton_recurrent,
-    "chunk16": lambda *args: wkv7_triton_chunk(*args, chunk_size=16),
-    "chunk32": wkv7_triton_chunk,
+    "recurrent": recurrent,
+    "chunk16": on_device(lambda *args: wkv7_triton_chunk(*args, chunk_size=16)),
+    "chunk32": chunk,
 }
-
-
-
-
 
 
 def random_mask(T: int) -> torch.Tensor:
     return torch.rand(B, T, generator=torch.Generator().manual_seed(6)) < 0.7
-
-
 
 
 def grads(fn, inputs, dy, dS, mask=None):
@@ -68,10 +76,10 @@ def test_forward_matches_float64_reference_in_fp32(path):
 def test_decode_kernel_matches_reference_and_skips_a_masked_row():
     inputs = make_inputs(1)
     y_ref, S_ref = reference(*inputs)
-    y, S = wkv7_triton_recurrent(*inputs)
+    y, S = recurrent(*inputs)
     assert rel_rms(y, y_ref) <= FP32_TOL
     assert rel_rms(S, S_ref) <= FP32_TOL
-    _, S = wkv7_triton_recurrent(*inputs, torch.tensor([[False], [True]]))
+    _, S = recurrent(*inputs, torch.tensor([[False], [True]]))
     assert torch.equal(S[0], inputs[6][0])
     assert rel_rms(S[1], S_ref[1]) <= FP32_TOL
 
@@ -112,11 +120,11 @@ def test_bf16_inputs_stay_close_to_the_reference_with_fp32_state():
         assert y.dtype == torch.bfloat16 and S.dtype == torch.float32
         assert rel_rms(y, y_ref) <= 1e-2, path  # y is rounded to bf16 on store
         assert rel_rms(S, S_ref) <= 1e-5, path
-    y, S = wkv7_triton_recurrent(*(x[:, :1] for x in xs), state)
+    y, S = recurrent(*(x[:, :1] for x in xs), state)
     y_ref, S_ref = reference(*(x[:, :1] for x in xs), state)
     assert rel_rms(y, y_ref) <= 1e-2 and rel_rms(S, S_ref) <= 1e-5
     dy, dS = cotangents()
-    got = grads(wkv7_triton_chunk, [*xs, state], dy, dS)
+    got = grads(chunk, [*xs, state], dy, dS)
     ref = grads(reference, [x.double() for x in (*xs, state)], dy.double(), dS.double())
     for name, g, g_ref, x in zip(["r", "w", "k", "v", "a", "b", "state"], got, ref, (*xs, state)):
         assert g.dtype == x.dtype
@@ -147,7 +155,7 @@ def test_dispatcher_routes_to_triton_by_length_and_to_the_chunk_for_training(spi
     inputs = [x[:, :steps] for x in make_inputs(T)[:6]] + [make_inputs(T)[6]]
     inputs[0].requires_grad_(grad)
     y_ref, S_ref = reference(*inputs)
-    y, S = wkv7(*inputs)
+    y, S = on_device(wkv7)(*inputs)
     assert spied_triton == [expected]
     assert rel_rms(y.detach(), y_ref.detach()) <= FP32_TOL
     assert rel_rms(S.detach(), S_ref) <= FP32_TOL

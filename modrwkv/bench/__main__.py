@@ -1,4 +1,4 @@
-"""`python -m modrwkv.bench {prefill,decode,memory,compare}`: RWKV-7 throughput and memory, vs a Transformer.
+"""`python -m modrwkv.bench {prefill,decode,memory,compare,kernels}`: RWKV-7 throughput and memory, vs a Transformer.
 
 Each subcommand prints the machine, a table and, with --json, one JSON object as the last line of stdout.
 Progress and warnings go to stderr.
@@ -15,7 +15,7 @@ import torch
 
 from modrwkv import backbone
 from modrwkv.backbone import RWKV7
-from modrwkv.bench import machine, report, rwkv_pkg_runner
+from modrwkv.bench import machine, report, rwkv_pkg_runner, wkv_kernels
 from modrwkv.bench.measurement import Measurement
 from modrwkv.bench.rwkv_runner import (
     RWKVRunner,
@@ -24,7 +24,7 @@ from modrwkv.bench.rwkv_runner import (
     shape_only_model,
     weight_bytes_per_token,
 )
-from modrwkv.bench.shapes import is_known, shape_names
+from modrwkv.bench.shapes import is_known, shape_config, shape_names
 from modrwkv.bench.transformer_runner import (
     TransformerRunner,
     baseline_shape,
@@ -113,6 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "compare":
             p.add_argument("--skip-transformer", action="store_true")
             p.add_argument("--skip-rwkv-pkg", action="store_true")
+    text = "the WKV-7 recurrence of one layer: this project's kernels beside flash-linear-attention's (on CUDA)"
+    p = sub.add_parser("kernels", help=text, description=text)
+    p.add_argument("--shape", type=_shape, default=DEFAULT_SHAPE, help="heads and head size of this shape (default %(default)s)")
+    p.add_argument("--contexts", type=_int_list, default=_int_list("1024,4096,16384"), metavar="N,N")
+    p.add_argument("--batches", type=_int_list, default=[1, 8], metavar="N,N", help="default 1,8")
+    p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="bf16", help="inputs; the state is fp32 (default %(default)s)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="default %(default)s")
+    p.add_argument("--repeats", type=_positive_int, default=3, help="timed runs on CPU, the median is kept (default 3)")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
     return parser
 
 
@@ -220,6 +229,25 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], tuple[dict, list[Measurement]
 }
 
 
+def _kernels_command(args: argparse.Namespace) -> int:
+    config = shape_config(args.shape)
+    dtype = backbone.DTYPES[args.dtype]
+    rows, notes = wkv_kernels.measure(
+        args.contexts, args.batches, config.n_head, config.head_size, dtype, args.device, args.repeats
+    )
+    info = machine.machine_info(args.device)
+    print(report.header(info, args.dtype, None, None))
+    print(f"WKV-7 of one layer of {args.shape}: H={config.n_head}, N={config.head_size}, fp32 state")
+    print()
+    print(wkv_kernels.table(rows))
+    for note in notes:
+        print(f"note: {note}")
+    if args.json:
+        meta = {"command": "kernels", "shape": args.shape, "dtype": args.dtype, "device": args.device}
+        print(report.json_line(meta | {"notes": notes, "results": [r.to_dict() for r in rows]}))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The CLI; returns the exit code (2 for a usage error, printed by argparse)."""
     parser = build_parser()
@@ -227,6 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse has printed the message (or --help)
         return int(e.code or 0)
+    if args.command == "kernels":
+        return _kernels_command(args)
     if args.model is None and args.shape is None:
         args.shape = DEFAULT_SHAPE
     try:
