@@ -38,6 +38,8 @@ class ModalitySpec:
     # where the (frozen, pretrained) encoder's weights come from, e.g. "packaged:dinov2_small" or a Hub id: a
     # checkpoint then refers to them instead of carrying a copy; None: the weights are in the checkpoint
     source: str | None = None
+    # encoders.build options loaded with `source` (Encoder.load_options(), e.g. {"window_seconds": 8} for Whisper)
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class ModRWKVConfig:
             "modalities": {
                 key: {"encoder": m.encoder, "architecture": m.architecture, "adapter": m.adapter.to_dict()}
                 | ({"source": m.source} if m.source else {})
+                | ({"options": m.options} if m.options else {})
                 for key, m in self.modalities.items()
             },
             "forecast": self.forecast.to_dict() if self.forecast else None,
@@ -71,7 +74,8 @@ class ModRWKVConfig:
         if d.get("architecture") != "modrwkv":
             raise CheckpointError(f"expected a ModRWKV config.json (architecture 'modrwkv'), found {d.get('architecture')!r}")
         modalities = {
-            key: ModalitySpec(m["encoder"], m["architecture"], AdapterConfig.from_dict(m["adapter"]), m.get("source"))
+            key: ModalitySpec(m["encoder"], m["architecture"], AdapterConfig.from_dict(m["adapter"]), m.get("source"),
+                              m.get("options", {}))
             for key, m in d["modalities"].items()
         }
         forecast = ForecastHeadConfig(**d["forecast"]) if d.get("forecast") else None
@@ -108,7 +112,8 @@ class ModRWKV(nn.Module):
         self.forecast_head = forecast_head
         self.config = ModRWKVConfig(
             llm.config,
-            {k: ModalitySpec(e.name, e.architecture(), adapters[k].config, e.source) for k, e in encoders_by_modality.items()},
+            {k: ModalitySpec(e.name, e.architecture(), adapters[k].config, e.source, e.load_options())
+             for k, e in encoders_by_modality.items()},
             placement,
             placeholder_id,
             forecast_head.config if forecast_head is not None else None,
@@ -247,7 +252,7 @@ class ModRWKV(nn.Module):
         encs, adapters = {}, {}
         for key, spec in config.modalities.items():
             if spec.source:  # pretrained weights kept where they came from
-                encs[key] = encoders.build(spec.encoder, spec.source).to(device).eval()
+                encs[key] = encoders.build(spec.encoder, spec.source, **spec.options).to(device).eval()
             else:
                 encs[key] = encoders.build(spec.encoder, **spec.architecture)
             adapters[key] = ModalityAdapter(spec.adapter)

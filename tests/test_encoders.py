@@ -75,6 +75,20 @@ def test_whisper_states_its_window(built: dict[str, encoders.Encoder]) -> None:
     assert built["whisper"].encode([chirp(3.0)]).shape[1] == 100  # cut to one window, as Whisper does
 
 
+def test_whisper_shortened_window_keeps_the_first_positions_and_cuts_at_the_new_window() -> None:
+    torch.manual_seed(0)
+    full = encoders.build("whisper")  # random tiny config: a 2 s window of 100 positions
+    short = encoders.build("whisper")
+    short.load_state_dict(full.state_dict())
+    short.shorten_window(1)
+
+    assert short.max_seconds == 1.0 and short.load_options() == {"window_seconds": 1}
+    assert torch.equal(short.model.embed_positions.weight, full.model.embed_positions.weight[:50])
+    assert short.encode([chirp(3.0)]).shape[1] == 50  # one 1 s window
+    with pytest.raises(ValueError, match="from 1 to 2"):
+        full.shorten_window(3)
+
+
 def test_wavenet_gives_one_feature_per_step(built: dict[str, encoders.Encoder]) -> None:
     encoder = built["wavenet"]
     features = encoder.encode([sinusoid(96), sinusoid(64)])

@@ -15,6 +15,7 @@ from modrwkv.multimodal import ModRWKV
 from modrwkv.official import IMAGE_PAD_ID
 from modrwkv.random_weights import random_state_dict
 from tests.fla_layout import to_fla
+from tests.test_encoders import hub_layout_folder
 
 LLM = RWKV7Config.shape(n_layer=2, n_embd=64, head_size=32)
 PROMPT = [23, 24253, 59, 3319, 4811, 4600, 21420, 63, 24, 65, 3319, 24252, 59]  # "\x16User: ...\x17Assistant:"-like
@@ -121,6 +122,15 @@ def test_a_pretrained_encoder_is_saved_as_a_reference_not_a_copy(tmp_path, llm):
     assert model.config.modalities["image"].source == str(tmp_path / "encoder")
     loaded = ModRWKV.from_pretrained(tmp_path / "mm")
     torch.testing.assert_close(loaded.embed("image", [picture()]), model.embed("image", [picture()]), rtol=0, atol=0)
+
+
+def test_a_referenced_encoder_is_reloaded_with_its_shortened_window(tmp_path, llm):
+    hub_layout_folder("whisper", tmp_path / "encoder")  # a tiny Whisper as the Hub publishes it
+    model = ModRWKV.build(llm, [encoders.build("whisper", str(tmp_path / "encoder"), window_seconds=1)])
+    loaded = ModRWKV.from_pretrained(model.save_pretrained(tmp_path / "mm"))
+    assert loaded.config.modalities["audio"].options == {"window_seconds": 1}
+    assert loaded.encoders["audio"].max_seconds == 1.0
+    torch.testing.assert_close(loaded.embed("audio", [chirp()]), model.embed("audio", [chirp()]), rtol=0, atol=0)
 
 
 def test_a_checkpoint_stored_in_bf16_loads_as_the_rounded_weights(tmp_path, llm):

@@ -20,7 +20,7 @@ from modrwkv.encoders.wavenet import WaveNetEncoder
 from modrwkv.random_weights import random_state_dict
 from modrwkv.train import parse_config, train
 from modrwkv.train.__main__ import main
-from modrwkv.train.config import DataConfig
+from modrwkv.train.config import ConfigError, DataConfig
 from modrwkv.train.data import load_records
 from modrwkv.train.features import FeatureCache
 from modrwkv.train.losses import TextLoss
@@ -221,6 +221,59 @@ def test_series_align_trains_the_forecast_head_encoding_each_window_once(tmp_pat
     assert not any(k.startswith("encoders.") for k in weights(out))
     source_weights = load_file(source / "model.safetensors")
     assert all(torch.equal(trained.encoders["series"].state_dict()[k], v) for k, v in source_weights.items())
+
+
+def series_run(tmp_path: Path, out: str, encoder: dict, **train_options) -> dict:
+    steps = np.arange(240)
+    values = 10 + 3 * np.sin(2 * np.pi * steps / 24) + 0.1 * np.random.default_rng(0).standard_normal(len(steps))
+    pd.DataFrame({"hour": steps, "load": values}).to_csv(tmp_path / "load.csv", index=False)
+    return {
+        "phase": "align",
+        "output_dir": str(tmp_path / out),
+        "model": {"backbone": {"n_layer": 2, "n_embd": 64, "head_size": 32}, "encoder": encoder},
+        "data": {"format": "series", "path": str(tmp_path / "load.csv"), "columns": ["load"], "context": 48,
+                 "horizon": 6, "stride": 6, "max_records": 16},
+        "train": {"max_steps": 10, "batch_size": 8, "lr": 1e-2, "schedule": "constant", "seed": 0, **train_options},
+    }
+
+
+def test_train_encoder_trains_wavenet_with_the_adapter_and_saves_its_weights(tmp_path):
+    torch.manual_seed(0)
+    start = ModRWKV.build(tiny_llm(), [encoders.build("wavenet")], forecast_horizon=6)
+    start.save_pretrained(tmp_path / "start")
+    config = series_run(tmp_path, "out", {}, train_encoder=True)
+    config["model"] = {"init_from": str(tmp_path / "start")}
+    out = train(parse_config(config))
+    log = losses(out)
+    assert log[-1] < 0.7 * log[0], log
+    before, after = weights(tmp_path / "start"), weights(out)
+    encoder = changed(before, after, "encoders.series.")
+    # stored in the checkpoint, and every tensor trained but the last block's residual output, which feeds no block
+    assert [k for k, trained in encoder.items() if not trained] == [
+        "encoders.series.blocks.3.res.bias", "encoders.series.blocks.3.res.weight"]
+    assert not any(changed(before, after, "llm.").values())  # align: the backbone stays frozen
+    assert not (out / "feature_cache").exists()  # a learning encoder's features are never cached
+
+
+def test_train_encoder_refuses_an_encoder_loaded_from_a_source(tmp_path):
+    encoders.build("wavenet").save_pretrained(tmp_path / "wavenet")
+    config = series_run(tmp_path, "out", {"name": "wavenet", "source": str(tmp_path / "wavenet")}, train_encoder=True)
+    with pytest.raises(ConfigError, match="train.train_encoder: the encoder is loaded from"):
+        train(parse_config(config))
+
+
+def test_runs_sharing_a_feature_cache_dir_encode_each_window_once(tmp_path, monkeypatch):
+    encoders.build("wavenet").save_pretrained(tmp_path / "wavenet")
+    encoded = []
+    real_encode = WaveNetEncoder.encode
+    monkeypatch.setattr(WaveNetEncoder, "encode", lambda self, items: encoded.append(1) or real_encode(self, items))
+    encoder = {"name": "wavenet", "source": str(tmp_path / "wavenet")}
+    shared = {"feature_cache": "disk", "feature_cache_dir": str(tmp_path / "shared_cache")}
+    train(parse_config(series_run(tmp_path, "first", encoder, **shared)))
+    assert len(encoded) == 16
+    train(parse_config(series_run(tmp_path, "second", encoder, **shared)))
+    assert len(encoded) == 16  # the second run read every window's features from the first run's files
+    assert len(list((tmp_path / "shared_cache").rglob("*.safetensors"))) == 16
 
 
 def test_the_feature_cache_encodes_each_input_once_and_disk_files_outlive_the_run(tmp_path, initial, llava):

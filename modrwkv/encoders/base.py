@@ -70,6 +70,11 @@ class Encoder(nn.Module, metaclass=ABCMeta):
     def random(cls, config: Any = None, **kwargs: Any) -> Encoder:
         """Random weights from `config`, by default a tiny one so that tests run in milliseconds."""
 
+    def load_options(self) -> dict[str, Any]:
+        """Keyword arguments that `from_pretrained` needs besides the source to load this encoder as it is now
+        (e.g. a shortened window); none by default."""
+        return {}
+
     def architecture(self) -> dict[str, Any]:
         """JSON-able keyword arguments with which `random(**...)` rebuilds this encoder's modules (not its weights).
 

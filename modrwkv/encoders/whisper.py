@@ -2,7 +2,9 @@
 
 The encoder has learned position embeddings for exactly `max_source_positions` frames, so every input
 is padded (or cut) to one full window as Whisper's feature extractor does; audio longer than
-`max_seconds` must be split into windows by the caller.
+`max_seconds` must be split into windows by the caller. `window_seconds` shortens the window (the first
+positions are kept, as whisper.cpp's audio_ctx does): an 8 s window costs about a quarter of a 30 s one, and a
+model trained on such features must be run with the same window (its config records it).
 
 Weights come from a Hugging Face layout or from a CTranslate2 export (faster-whisper's format, e.g. the
 packaged tiny.en of `modrwkv.encoders.packaged.whisper_tiny_en()`), converted here to transformers' modules.
@@ -48,6 +50,26 @@ class WhisperEncoder(Encoder):
         super().__init__()
         self.model = model.eval()
         self.feature_extractor = feature_extractor
+        self.window_seconds: int | None = None  # None: the model's own window
+
+    def shorten_window(self, seconds: int) -> WhisperEncoder:
+        """Keep the first `seconds` (whole, at most the model's window) of position embeddings; returns self."""
+        frames = self.model.config.max_source_positions
+        if not isinstance(seconds, int) or not 1 <= seconds * FRAMES_PER_SECOND <= frames:
+            raise ValueError(f"window_seconds must be a whole number of seconds from 1 to {frames // FRAMES_PER_SECOND}, "
+                             f"got {seconds!r}")
+        kept = seconds * FRAMES_PER_SECOND
+        old = self.model.embed_positions
+        self.model.embed_positions = torch.nn.Embedding(kept, old.embedding_dim, dtype=old.weight.dtype)
+        self.model.embed_positions.weight.data.copy_(old.weight.data[:kept])
+        self.model.embed_positions.requires_grad_(old.weight.requires_grad)
+        self.model.config.max_source_positions = kept
+        self.feature_extractor = _feature_extractor(self.model.config)
+        self.window_seconds = seconds
+        return self
+
+    def load_options(self) -> dict[str, Any]:
+        return {"window_seconds": self.window_seconds} if self.window_seconds else {}
 
     @property
     def output_dim(self) -> int:
@@ -72,20 +94,24 @@ class WhisperEncoder(Encoder):
         return hidden[:, : math.ceil(int(attention_mask.sum(-1).max()) / 2)]
 
     @classmethod
-    def from_pretrained(cls, source: str | os.PathLike, **kwargs: Any) -> WhisperEncoder:
+    def from_pretrained(
+        cls, source: str | os.PathLike, window_seconds: int | None = None, **kwargs: Any
+    ) -> WhisperEncoder:
         """`kwargs` go to `WhisperModel.from_pretrained` (e.g. `dtype`, `revision`); the decoder is discarded.
 
         A local folder holding a CTranslate2 `model.bin` is converted instead; it takes only `dtype`
-        (default float32, whatever the stored precision).
+        (default float32, whatever the stored precision). `window_seconds`: see `shorten_window`.
         """
         if (Path(source) / "model.bin").is_file():
-            return cls._from_ctranslate2(Path(source), **kwargs)
-        from transformers import WhisperFeatureExtractor, WhisperModel
+            encoder = cls._from_ctranslate2(Path(source), **kwargs)
+        else:
+            from transformers import WhisperFeatureExtractor, WhisperModel
 
-        with hub_errors(source):
-            model = WhisperModel.from_pretrained(source, **kwargs).get_encoder()
-            feature_extractor = WhisperFeatureExtractor.from_pretrained(source, revision=kwargs.get("revision"))
-        return cls(model, feature_extractor)
+            with hub_errors(source):
+                model = WhisperModel.from_pretrained(source, **kwargs).get_encoder()
+                feature_extractor = WhisperFeatureExtractor.from_pretrained(source, revision=kwargs.get("revision"))
+            encoder = cls(model, feature_extractor)
+        return encoder.shorten_window(window_seconds) if window_seconds is not None else encoder
 
     @classmethod
     def _from_ctranslate2(cls, folder: Path, dtype: torch.dtype = torch.float32) -> WhisperEncoder:

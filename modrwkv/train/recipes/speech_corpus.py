@@ -19,6 +19,8 @@ from scipy import signal
 
 SAMPLE_RATE = 16_000
 HELD_OUT_PERCENT = 4  # sentences whose hash falls here are never trained on
+WORD_LIST_PERCENT = 30
+MAX_SPEECH_SECONDS = 6.5  # espeak-ng's speech is sped up to fit: with the pauses added, a clip fits an 8 s window
 
 # ~400 words in all: each is heard often enough in a few thousand clips to be learned from scratch
 _NOUNS = """dog cat horse bird fish cow duck goat mouse fox bear frog rabbit boy girl man woman child baby friend
@@ -59,6 +61,10 @@ _NUMBERS = """one two three four five six seven eight nine ten eleven twelve fif
 fifty hundred""".split()
 _DIRECTIONS = "left right front back center middle side rear top bottom north south east west up down".split()
 _WEATHER = "sunny cloudy rainy windy cold warm hot foggy dry wet".split()
+
+
+_WORDS = sorted({*_NOUNS, *_ADJECTIVES, *_NAMES, *_ADVERBS, *_NUMBERS, *_DIRECTIONS, *_WEATHER, *_PREPOSITIONS,
+                 *(form for verbs in (_TRANSITIVE, _INTRANSITIVE) for verb in verbs for form in verb)})
 
 
 def _plural(noun: str) -> str:
@@ -150,18 +156,23 @@ def is_held_out(text: str) -> bool:
     return int(hashlib.sha1(text.lower().encode()).hexdigest(), 16) % 100 < HELD_OUT_PERCENT
 
 
+def word_list(rng: random.Random) -> str:
+    """Three to seven words of the corpus in no grammatical order: a transcript that only listening can get right,
+    so the model cannot lean on the sentence patterns alone."""
+    words = [w for w in rng.sample(_WORDS, rng.randint(3, 7))]
+    text = " ".join(words)
+    return text[0].upper() + text[1:] + "."
+
+
 def utterances(n: int, seed: int, held_out: bool) -> list[str]:
-    """`n` distinct texts of one sentence (most), two or three, all from one side of the split; none holds a text
-    of the real recordings the model is scored on (`REAL_TEXTS`), so those are never seen in training either."""
-    rng, pool, seen = random.Random(seed), [], {}
+    """`n` distinct texts, each one sentence (WORD_LIST_PERCENT of them a word list), all from one side of the
+    split; none holds a text of the real recordings the model is scored on (`REAL_TEXTS`), so those are never seen
+    in training either."""
+    rng, seen = random.Random(seed), {}
     while len(seen) < n:
-        while len(pool) < 3:
-            text = sentence(rng)
-            if is_held_out(text) == held_out and not any(real in f" {normalise(text)} " for real in REAL_TEXTS):
-                pool.append(text)
-        count = rng.choices((1, 2, 3), weights=(80, 15, 5))[0]
-        seen.setdefault(" ".join(pool[:count]), None)
-        del pool[:count]
+        text = word_list(rng) if rng.random() * 100 < WORD_LIST_PERCENT else sentence(rng)
+        if is_held_out(text) == held_out and not any(real in f" {normalise(text)} " for real in REAL_TEXTS):
+            seen.setdefault(text, None)
     return list(seen)
 
 
@@ -196,8 +207,8 @@ def rendering(seed: int) -> Rendering:
     rng = random.Random(seed)
     return Rendering(
         voice=f"{rng.choice(VOICES)}+{rng.choice(VARIANTS)}", speed=rng.randint(120, 220), pitch=rng.randint(20, 80),
-        reverb_seconds=rng.uniform(0.15, 0.7) if rng.random() < 0.4 else 0.0, telephone=rng.random() < 0.3,
-        snr_db=rng.uniform(5, 35) if rng.random() < 0.75 else None,
+        reverb_seconds=rng.uniform(0.1, 0.5) if rng.random() < 0.25 else 0.0, telephone=rng.random() < 0.2,
+        snr_db=rng.uniform(10, 40) if rng.random() < 0.5 else None,
         noise=rng.choice(["white", "pink", "brown", "hum"]), seed=seed,
     )
 
@@ -253,7 +264,11 @@ def _noise(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
 def record(text: str, seed: int) -> np.ndarray:
     """The recording of `text` made with rendering(seed): the same audio every time."""
     r = rendering(seed)
-    return degrade(speak(text, r.voice, r.speed, r.pitch), r)
+    speech = speak(text, r.voice, r.speed, r.pitch)
+    if len(speech) > MAX_SPEECH_SECONDS * SAMPLE_RATE:  # a long sentence at a slow rate: spoken faster
+        speed = int(r.speed * len(speech) / (MAX_SPEECH_SECONDS * SAMPLE_RATE) * 1.05) + 1
+        speech = speak(text, r.voice, speed, r.pitch)[: int(MAX_SPEECH_SECONDS * SAMPLE_RATE)]
+    return degrade(speech, r)
 
 
 def write_wav(path: Path, audio: np.ndarray) -> None:
