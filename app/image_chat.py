@@ -126,13 +126,19 @@ def chat(
     images = [image] if image else []
     follow_up = bool(session.history)
     history += [{"role": "user", "content": {"path": path}} for path in images]
-    history += [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+    answer = {"role": "assistant", "content": ""}
+    history += [{"role": "user", "content": message}, answer]
+    line = {"role": "assistant", "content": "", "metadata": {"title": ""}}  # the figures, updated as it streams
     with user_errors("reading the image" if images else "answering"):
-        stream = session.send(message, images)
-        for piece in stream:
-            history[-1]["content"] += piece
+        for piece in session.send(message, images):
+            answer["content"] += piece
+            line["metadata"]["title"] = figures(session.last_stats, follow_up)
+            if history[-1] is answer:  # from the first piece on, the figures line sits under the answer
+                history.append(line)
             yield history, conversation
-    history.append({"role": "assistant", "content": "", "metadata": {"title": figures(session.last_stats, follow_up)}})
+    line["metadata"]["title"] = figures(session.last_stats, follow_up)
+    if history[-1] is answer:
+        history.append(line)
     yield history, conversation
 
 

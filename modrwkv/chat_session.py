@@ -115,6 +115,8 @@ class ChatSession:
         first = sessions[0]
         gen = BatchGeneration(first.model, first.tokenizer, prompts, [s.state for s in sessions], first.config)
         starts = [AnswerStart() for _ in sessions]
+        for s, r in zip(sessions, gen.results):
+            s.last_stats = r.stats  # updated while the answer streams
         try:
             with closing(iter(gen)) as steps:  # the generation's own cleanup runs before the states are taken
                 for deltas in steps:

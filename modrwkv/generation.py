@@ -200,6 +200,7 @@ class BatchGeneration:
                     deltas[i] = text
                     if step == 0:
                         self.results[i].stats.time_to_first_token = now - started
+                    self.results[i].stats.decode_seconds = now - prefill_end  # live; final when it finishes
                     if reason:
                         self._finish(i, state.select([pos]), [int(tokens[pos])], reason, prefill_end)
                     else:

@@ -80,6 +80,8 @@ def test_chat_streams_the_answer_about_a_bundled_image(client: Client) -> None:
     expected, _ = library_answers([("Describe the image.", CIRCLE)])
     assert text(final[2]) == expected[0] != ""
     assert "prompt tokens processed" in final[3]["metadata"]["title"]
+    live = [u[3]["metadata"]["title"] for u in updates[:-1] if len(u) == 4]
+    assert len(set(live)) > 3  # the figures line under the answer was updated while it streamed
 
 
 def test_a_follow_up_processes_only_its_new_tokens(client: Client) -> None:

@@ -1,6 +1,8 @@
 """The Image chat tab's history handling: turns read from the chatbot, undo, regenerate, and Stop."""
 from __future__ import annotations
 
+import re
+
 import gradio as gr
 import pytest
 
@@ -50,8 +52,11 @@ def test_a_stopped_answer_keeps_the_conversation_consistent() -> None:
     for _ in range(3):
         history, conversation = next(stream)
     stream.close()  # what the Stop button does to the generator
-    assert image_chat.turns(history) == [("Tell me a long story.", history[-1]["content"], [])]
-    assert conversation.chat.history == [("Tell me a long story.", history[-1]["content"].strip())]
+    answer, line = history[-2:]
+    assert image_chat.turns(history) == [("Tell me a long story.", answer["content"], [])]
+    assert conversation.chat.history == [("Tell me a long story.", answer["content"].strip())]
+    # the figures line under the answer counted every generated token shown, while it streamed
+    assert re.match(r"\d+ prompt tokens processed · 4 generated · first token", line["metadata"]["title"])
     # the next message continues this conversation: no rebuild, only the new tokens processed
     *_, (after, same) = image_chat.chat(None, "Go on.", history, 0, 0.3, 4, conversation)
     assert same is conversation and "(new only)" in after[-1]["metadata"]["title"]

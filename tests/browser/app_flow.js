@@ -31,7 +31,7 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
   });
   await page.locator('#chat-input textarea').press('Enter');
   const bot = page.locator('#chatbot .message-row.bot-row .message-content').first();
-  // the answer's figures appear under it, in the same bubble, when it is done
+  // the answer's figures appear under it, in the same bubble, and are updated while it streams
   const figures = page.locator('#chatbot').getByText('prompt tokens processed');
   await figures.waitFor({ timeout: 120000 });
   result.figures = await figures.innerText();
