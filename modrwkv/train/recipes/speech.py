@@ -50,7 +50,7 @@ BACKBONE = {"n_layer": 6, "n_embd": 64, "head_size": 64}  # emb + head (2 x 6553
 # the paper's compressor (3, 2): 50 Whisper frames a second -> 25 tokens; 256 conv channels keep the adapter small
 ADAPTER = {"kernel": 3, "stride": 2, "conv_out_dim": 256, "ratio": 2}
 TRAIN_CLIPS, HELD_OUT_CLIPS = 6000, 64
-STEPS, BATCH, LR = 1200, 16, 3e-3  # about three passes over the clips: more passes learn the sentences by heart
+STEPS, BATCH, LR = 1500, 16, 3e-3  # four passes over the clips: more passes learn the sentences by heart
 SEED = 0
 # On a CPU shared with other jobs one thread is several times faster than two: each of torch's parallel regions
 # waits for its slowest thread, and a thread that the scheduler has set aside stalls every small op. The encoder's
