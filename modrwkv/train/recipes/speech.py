@@ -356,10 +356,8 @@ of reference words that never occur in the training transcripts.
 {table}
 
 "Repeats a training text": the share of clips whose transcript is, word for word, one of the training
-transcripts. On held-out sentences that is always wrong, and it is most of what the model does: with {train_clips:,}
-clips seen {epochs:.0f} times each, it has learned to recall the training sentence whose sound is closest rather than
-to spell new sentences word by word. The training loss ({final_loss}) is far below what its held-out transcripts
-would score.
+transcripts; on held-out sentences that is always wrong. The model saw its {train_clips:,} clips {epochs:.0f} times
+each; its training loss ended at {final_loss} per transcript token.
 
 Examples (all are in `eval.json`):
 
@@ -367,15 +365,15 @@ Examples (all are in `eval.json`):
 
 ## What it cannot do
 
-- Transcribe new sentences: even on held-out espeak-ng recordings most words are wrong (see the table). It gets
-  the kind of sentence right more often than its words (a question, a "turn left at ..." direction, two
-  sentences), then fills it with a training sentence of that kind.
-- Real speech: it was trained on one synthetic voice family only, so real recordings come out as unrelated
-  training sentences; faster-whisper tiny.en, trained on 680,000 hours of real speech, is far better on them.
+- Transcribe new sentences reliably: on held-out espeak-ng recordings most words are wrong (see the table). It
+  gets the kind of sentence right more often than its words (a question, a "turn left at ..." direction, a word
+  list), then fills it with words it has learned for that kind.
+- Real speech: it was trained on synthetic voices only, so real recordings come out as unrelated sentences;
+  faster-whisper tiny.en, trained on 680,000 hours of real speech, is far better on them.
 - Words outside its {words}-word training vocabulary: it has never produced them and writes words it knows
   instead. Numbers come out as words, never digits; only full stops, question marks and apostrophes are written.
-- Long recordings: it was trained on clips of one to three short sentences; over longer speech (`Transcriber`
-  cuts it into 20 s windows) a model this small loses track. Other languages, music and overlapping speakers are
+- Long recordings: it was trained on clips of one sentence (up to 8 s); `Transcriber` cuts longer speech into 8 s
+  windows, which may split words. Other languages, music and overlapping speakers are
   not handled.
 
 ## Reproduce
