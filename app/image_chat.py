@@ -129,17 +129,18 @@ def chat(
     answer = {"role": "assistant", "content": ""}
     history += [{"role": "user", "content": message}, answer]
     line = {"role": "assistant", "content": "", "metadata": {"title": ""}}  # the figures, updated as it streams
+
+    def with_figures() -> tuple[list[Message], Conversation]:
+        line["metadata"]["title"] = figures(session.last_stats, follow_up)
+        if history[-1] is answer:  # from the first piece on, the figures line sits under the answer
+            history.append(line)
+        return history, conversation
+
     with user_errors("reading the image" if images else "answering"):
         for piece in session.send(message, images):
             answer["content"] += piece
-            line["metadata"]["title"] = figures(session.last_stats, follow_up)
-            if history[-1] is answer:  # from the first piece on, the figures line sits under the answer
-                history.append(line)
-            yield history, conversation
-    line["metadata"]["title"] = figures(session.last_stats, follow_up)
-    if history[-1] is answer:
-        history.append(line)
-    yield history, conversation
+            yield with_figures()
+    yield with_figures()
 
 
 def take_message(value: dict | None, webcam: str | None) -> tuple[str | None, str, dict]:

@@ -60,12 +60,17 @@ def table(rows: Sequence[Measurement]) -> str:
         ]
         for r in rows
     ]
-    widths = [max([len(c)] + [len(b[i]) for b in body]) for i, c in enumerate(cols)]
+    return columns(cols, body)
 
-    def fmt(cells: list[str]) -> str:  # names left-aligned, numbers right-aligned
+
+def columns(header: list[str], body: list[list[str]]) -> str:
+    """A plain-text table: the first two columns (names) left-aligned, the rest (numbers) right-aligned."""
+    widths = [max([len(c)] + [len(b[i]) for b in body]) for i, c in enumerate(header)]
+
+    def fmt(cells: list[str]) -> str:
         return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
 
-    return "\n".join([fmt(cols), fmt(["-" * w for w in widths]), *(fmt(b) for b in body)])
+    return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *(fmt(b) for b in body)])
 
 
 def json_line(payload: dict) -> str:

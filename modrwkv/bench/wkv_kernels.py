@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from kernels import wkv7
+from modrwkv.bench.report import columns
 from modrwkv.bench.timing import timed
 
 LOG_DECAY_SCALE = -0.6065306597126334
@@ -123,6 +124,4 @@ def table(rows: Sequence[KernelRow]) -> str:
          fmt_err(r.y_rel_rms), fmt_err(r.state_rel_rms)]
         for r in rows
     ]
-    widths = [max([len(c)] + [len(b[i]) for b in body]) for i, c in enumerate(cols)]
-    line = lambda cells: "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
-    return "\n".join([line(cols), line(["-" * w for w in widths]), *(line(b) for b in body)])
+    return columns(cols, body)

@@ -159,8 +159,7 @@ def is_held_out(text: str) -> bool:
 def word_list(rng: random.Random) -> str:
     """Three to seven words of the corpus in no grammatical order: a transcript that only listening can get right,
     so the model cannot lean on the sentence patterns alone."""
-    words = [w for w in rng.sample(_WORDS, rng.randint(3, 7))]
-    text = " ".join(words)
+    text = " ".join(rng.sample(_WORDS, rng.randint(3, 7)))
     return text[0].upper() + text[1:] + "."
 
 
