@@ -31,9 +31,11 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
   });
   await page.locator('#chat-input textarea').press('Enter');
   const bot = page.locator('#chatbot .message-row.bot-row .message-content').first();
-  // the answer's figures appear under it, in the same bubble, and are updated while it streams
+  // the answer's figures appear under it, in the same bubble, with its first piece and are updated while it
+  // streams; the input stays disabled until the answer is done
   const figures = page.locator('#chatbot').getByText('prompt tokens processed');
   await figures.waitFor({ timeout: 120000 });
+  await page.waitForFunction(() => !document.querySelector('#chat-input textarea').disabled, null, { timeout: 120000 });
   result.figures = await figures.innerText();
   result.answer = await bot.innerText();
   result.answer_lengths = await page.evaluate(() => window.answerLengths);
