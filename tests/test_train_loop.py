@@ -185,6 +185,21 @@ def test_audio_align_from_a_pretrained_backbone_lowers_the_loss_and_reports_wer_
     assert scores["task"] == "asr" and scores["records"] == 3 and scores["wer"] >= 0 and scores["cer"] >= 0
 
 
+def series_run(tmp_path: Path, out: str, encoder: dict, **train_options) -> dict:
+    """The config of a 10-step series align run (a noisy daily cycle, 16 windows) into tmp_path/out."""
+    steps = np.arange(240)
+    values = 10 + 3 * np.sin(2 * np.pi * steps / 24) + 0.1 * np.random.default_rng(0).standard_normal(len(steps))
+    pd.DataFrame({"hour": steps, "load": values}).to_csv(tmp_path / "load.csv", index=False)
+    return {
+        "phase": "align",
+        "output_dir": str(tmp_path / out),
+        "model": {"backbone": {"n_layer": 2, "n_embd": 64, "head_size": 32}, "encoder": encoder},
+        "data": {"format": "series", "path": str(tmp_path / "load.csv"), "columns": ["load"], "context": 48,
+                 "horizon": 6, "stride": 6, "max_records": 16},
+        "train": {"max_steps": 10, "batch_size": 8, "lr": 1e-2, "schedule": "constant", "seed": 0, **train_options},
+    }
+
+
 def test_series_align_trains_the_forecast_head_encoding_each_window_once(tmp_path, monkeypatch):
     """A WaveNet encoder from a source folder; gradient checkpointing on; features cached on disk."""
     torch.manual_seed(0)
@@ -193,20 +208,8 @@ def test_series_align_trains_the_forecast_head_encoding_each_window_once(tmp_pat
     encoded = []
     real_encode = WaveNetEncoder.encode
     monkeypatch.setattr(WaveNetEncoder, "encode", lambda self, items: encoded.append(1) or real_encode(self, items))
-    steps = np.arange(240)
-    rng = np.random.default_rng(0)
-    values = 10 + 3 * np.sin(2 * np.pi * steps / 24) + 0.1 * rng.standard_normal(len(steps))
-    pd.DataFrame({"hour": steps, "load": values}).to_csv(tmp_path / "load.csv", index=False)
-    out = train(parse_config({
-        "phase": "align",
-        "output_dir": str(tmp_path / "out"),
-        "model": {"backbone": {"n_layer": 2, "n_embd": 64, "head_size": 32},
-                  "encoder": {"name": "wavenet", "source": str(source)}},
-        "data": {"format": "series", "path": str(tmp_path / "load.csv"), "columns": ["load"], "context": 48,
-                 "horizon": 6, "stride": 6, "max_records": 16},
-        "train": {"max_steps": 10, "batch_size": 8, "lr": 1e-2, "schedule": "constant", "gradient_checkpointing": True,
-                  "feature_cache": "disk"},
-    }))
+    out = train(parse_config(series_run(tmp_path, "out", {"name": "wavenet", "source": str(source)},
+                                        gradient_checkpointing=True, feature_cache="disk")))
     log = losses(out)
     assert log[-1] < 0.7 * log[0], log
     assert len(encoded) == 16  # 16 windows over 5 epochs: the frozen encoder ran once per window
@@ -221,20 +224,6 @@ def test_series_align_trains_the_forecast_head_encoding_each_window_once(tmp_pat
     assert not any(k.startswith("encoders.") for k in weights(out))
     source_weights = load_file(source / "model.safetensors")
     assert all(torch.equal(trained.encoders["series"].state_dict()[k], v) for k, v in source_weights.items())
-
-
-def series_run(tmp_path: Path, out: str, encoder: dict, **train_options) -> dict:
-    steps = np.arange(240)
-    values = 10 + 3 * np.sin(2 * np.pi * steps / 24) + 0.1 * np.random.default_rng(0).standard_normal(len(steps))
-    pd.DataFrame({"hour": steps, "load": values}).to_csv(tmp_path / "load.csv", index=False)
-    return {
-        "phase": "align",
-        "output_dir": str(tmp_path / out),
-        "model": {"backbone": {"n_layer": 2, "n_embd": 64, "head_size": 32}, "encoder": encoder},
-        "data": {"format": "series", "path": str(tmp_path / "load.csv"), "columns": ["load"], "context": 48,
-                 "horizon": 6, "stride": 6, "max_records": 16},
-        "train": {"max_steps": 10, "batch_size": 8, "lr": 1e-2, "schedule": "constant", "seed": 0, **train_options},
-    }
 
 
 def test_train_encoder_trains_wavenet_with_the_adapter_and_saves_its_weights(tmp_path):
