@@ -11,6 +11,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from modrwkv import encoders
+from modrwkv.encoders.dinov2 import COLOUR_SCALE
 from modrwkv.encoders.media import MAX_IMAGE_PIXELS, MediaError, load_audio, load_image, load_series
 from modrwkv.encoders.wavenet import WaveNetEncoder
 
@@ -89,6 +90,23 @@ def test_whisper_shortened_window_keeps_the_first_positions_and_cuts_at_the_new_
         full.shorten_window(3)
 
 
+def test_dinov2_patch_colours_append_each_patchs_mean_colour_to_its_features() -> None:
+    torch.manual_seed(0)
+    plain = encoders.build("dinov2")  # random tiny config: 32x32 images in 8x8 patches, a 4x4 grid
+    coloured = encoders.build("dinov2", patch_colours=True)
+    coloured.load_state_dict(plain.state_dict())
+    image = np.zeros((32, 32, 3), dtype=np.uint8)
+    image[:, :16] = (255, 0, 0)  # red left half, blue right half
+    image[:, 16:] = (0, 0, 255)
+    features = coloured.encode([Image.fromarray(image)])
+
+    assert coloured.output_dim == plain.output_dim + 3 and coloured.load_options() == {"patch_colours": True}
+    torch.testing.assert_close(features[..., :-3], plain.encode([Image.fromarray(image)]))
+    grid = features[0, :, -3:].reshape(4, 4, 3) / COLOUR_SCALE
+    torch.testing.assert_close(grid[:, :2], torch.tensor([1.0, -1.0, -1.0]).expand(4, 2, 3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(grid[:, 2:], torch.tensor([-1.0, -1.0, 1.0]).expand(4, 2, 3), atol=1e-5, rtol=0)
+
+
 def test_wavenet_gives_one_feature_per_step(built: dict[str, encoders.Encoder]) -> None:
     encoder = built["wavenet"]
     features = encoder.encode([sinusoid(96), sinusoid(64)])
@@ -163,7 +181,7 @@ def test_50_megapixel_image_is_downscaled(tmp_path: Path) -> None:
 
 
 def hub_layout_folder(name: str, folder: Path) -> torch.Tensor:
-    """A tiny checkpoint as the Hub publishes it (full CLIP/SigLIP/Whisper models, not just the towers),
+    """A tiny checkpoint as the Hub publishes it (full CLIP/SigLIP/Whisper models, not just the towers; DINOv2),
     written with transformers' own `save_pretrained`; returns one weight tensor the encoder must load."""
     import transformers as tf
 
@@ -189,6 +207,10 @@ def hub_layout_folder(name: str, folder: Path) -> torch.Tensor:
         model = tf.WhisperModel(config)
         tf.WhisperFeatureExtractor(chunk_length=2).save_pretrained(folder)
         weight = model.encoder.conv1.weight
+    elif name == "dinov2":  # facebook/dinov2-*'s processor: shortest edge resized, then a centre crop
+        model = tf.Dinov2Model(tf.Dinov2Config(**vision, mlp_ratio=2))
+        tf.BitImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
+        weight = model.embeddings.patch_embeddings.projection.weight
     else:
         model = encoders.build("wavlm").model
         tf.Wav2Vec2FeatureExtractor(return_attention_mask=True).save_pretrained(folder)
@@ -197,7 +219,7 @@ def hub_layout_folder(name: str, folder: Path) -> torch.Tensor:
     return weight
 
 
-@pytest.mark.parametrize("name", ["clip", "siglip2", "wavlm", "whisper"])
+@pytest.mark.parametrize("name", ["clip", "dinov2", "siglip2", "wavlm", "whisper"])
 def test_transformers_encoder_loads_a_hub_layout_folder(name: str, tmp_path: Path) -> None:
     weight = hub_layout_folder(name, tmp_path)
     encoder = encoders.build(name, tmp_path)

@@ -133,6 +133,15 @@ def test_a_referenced_encoder_is_reloaded_with_its_shortened_window(tmp_path, ll
     torch.testing.assert_close(loaded.embed("audio", [chirp()]), model.embed("audio", [chirp()]), rtol=0, atol=0)
 
 
+def test_a_dinov2_with_patch_colours_reloads_with_them_from_its_source_and_from_random_weights(tmp_path, llm):
+    hub_layout_folder("dinov2", tmp_path / "encoder")
+    for source in (str(tmp_path / "encoder"), None):
+        model = ModRWKV.build(llm, [encoders.build("dinov2", source, patch_colours=True)])
+        loaded = ModRWKV.from_pretrained(model.save_pretrained(tmp_path / "mm"))
+        assert loaded.encoders["image"].patch_colours
+        torch.testing.assert_close(loaded.embed("image", [picture()]), model.embed("image", [picture()]), rtol=0, atol=0)
+
+
 def test_a_checkpoint_stored_in_bf16_loads_as_the_rounded_weights(tmp_path, llm):
     model = image_model(llm)
     loaded = ModRWKV.from_pretrained(model.save_pretrained(tmp_path / "mm", dtype=torch.bfloat16))

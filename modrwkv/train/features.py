@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 
@@ -70,6 +72,28 @@ class FeatureCache:
             key += f"\0{stat.st_size}\0{stat.st_mtime_ns}"
         digest = hashlib.sha1(f"{self.fingerprint}\0{key}".encode()).hexdigest()
         return self.folder / digest[:2] / f"{digest}.safetensors"
+
+
+def fill_disk_cache(encoder: dict[str, Any], files: Sequence[Path], folder: Path, processes: int = 2) -> None:
+    """Encode `files` (images or audio) into the disk cache `folder` before training, so that it never waits for the
+    encoder: `processes` single-threaded processes, each taking every n-th file and building its own encoder from
+    `encoder` (`name`, `source`, `options`, as a training config's model.encoder). On a CPU shared with other jobs,
+    single-threaded processes beat one multi-threaded one: each of torch's parallel regions waits for its slowest
+    thread."""
+    paths = sorted({str(Path(f).absolute()) for f in files})
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_encode_into, [paths[i::processes] for i in range(processes)], [encoder] * processes,
+                      [folder] * processes))
+
+
+def _encode_into(paths: list[str], encoder: dict[str, Any], folder: Path) -> None:
+    from modrwkv import encoders
+
+    torch.set_num_threads(1)
+    cache = FeatureCache(encoders.build(encoder["name"], encoder.get("source"), **encoder.get("options", {})), "disk",
+                         folder)
+    with torch.no_grad():
+        cache([TextSample(Path(p), (), (), p) for p in paths])
 
 
 def _fingerprint(encoder: Encoder) -> str:

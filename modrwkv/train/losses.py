@@ -2,6 +2,7 @@
 
 Text: next-token cross-entropy on answer tokens only; the vocabulary head runs only at those positions, so prompt,
 modality and padding positions cost no head matmul and receive no gradient from the loss.
+Audio transcripts may add an auxiliary CTC loss on the adapter's tokens (`transcript_ctc`).
 Series: the forecasting head on the last hidden state, pinball (quantile) loss against the normalised target.
 """
 from __future__ import annotations
@@ -15,7 +16,11 @@ from torch import nn
 from modrwkv.backbone import RWKV7
 from modrwkv.forecasting import quantile_loss
 from modrwkv.multimodal import ModRWKV
+from modrwkv.official import TURN_END_ID
 from modrwkv.train.samples import IGNORE_INDEX
+
+CTC_BLANK_ID = 0  # the World vocabulary's end-of-text token, which no transcript contains: its embedding row is blank
+CTC_SCALE = 10.0  # cosine similarities scaled to logits: a matching row can then outweigh hundreds of others
 
 
 def answer_loss(llm: RWKV7, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -26,10 +31,48 @@ def answer_loss(llm: RWKV7, hidden: torch.Tensor, targets: torch.Tensor) -> torc
     return F.cross_entropy(logits.float(), targets[keep])
 
 
+def ctc_classes(answers: Sequence[Sequence[int]]) -> torch.Tensor:
+    """The CTC classes of `transcript_ctc`: the blank id, then every token id the answers hold (sorted)."""
+    tokens = {t for answer in answers for t in answer} - {CTC_BLANK_ID, TURN_END_ID}
+    return torch.tensor([CTC_BLANK_ID, *sorted(tokens)])
+
+
+def transcript_ctc(
+    embeds: Sequence[torch.Tensor], answers: Sequence[torch.Tensor], classes: torch.Tensor, emb: torch.Tensor
+) -> torch.Tensor:
+    """CTC loss of each clip's audio tokens (adapter output [L, C]) against its transcript tokens.
+
+    Attention-free ASR learns slowly from the next-token loss alone: the words must pass through the recurrent state
+    before any gradient says which audio token held them. CTC tells each audio token directly which word it hears.
+    Its classes are rows of the backbone's embedding (`classes`: blank first), scored by cosine similarity, so the
+    audio tokens learn to look like the embeddings of the words they hold and no extra head is trained or saved.
+    answers: the answer's token ids (the stop token is dropped), each in `classes`.
+    """
+    rows = F.normalize(emb[classes].float(), dim=-1)
+    log_probs = [F.log_softmax(CTC_SCALE * F.normalize(e.float(), dim=-1) @ rows.T, dim=-1) for e in embeds]
+    lookup = torch.full((len(emb),), -1, dtype=torch.long, device=classes.device)  # vocabulary id -> class
+    lookup[classes] = torch.arange(len(classes), device=classes.device)
+    labels = [lookup[a[a != TURN_END_ID]] for a in answers]
+    if any(bool((label < 0).any()) for label in labels):
+        raise ValueError("transcript_ctc: an answer token is not among the CTC classes")
+    return F.ctc_loss(
+        nn.utils.rnn.pad_sequence(log_probs),  # [L, B, classes]
+        torch.cat(labels), torch.tensor([len(e) for e in embeds]), torch.tensor([len(label) for label in labels]),
+        blank=0, zero_infinity=True,  # a clip too short for its transcript adds nothing instead of inf
+    )
+
+
 class TextLoss(nn.Module):
-    def __init__(self, model: ModRWKV, modality: str):
+    """Next-token loss on the answers; with `ctc_weight`, plus that weight times `transcript_ctc` (every batch item
+    must then have a modality input). `parts` holds the latest batch's two terms, detached, for the loss log."""
+
+    def __init__(self, model: ModRWKV, modality: str, ctc_weight: float = 0.0, ctc_classes: torch.Tensor | None = None):
         super().__init__()
-        self.model, self.modality = model, modality
+        if ctc_weight and ctc_classes is None:
+            raise ValueError("TextLoss: ctc_weight needs ctc_classes")
+        self.model, self.modality, self.ctc_weight = model, modality, ctc_weight
+        self.register_buffer("ctc_classes", ctc_classes, persistent=False)
+        self.parts: dict[str, torch.Tensor] = {}
 
     def forward(
         self, ids: torch.Tensor, targets: torch.Tensor, slots: torch.Tensor, features: Sequence[torch.Tensor] = ()
@@ -39,10 +82,18 @@ class TextLoss(nn.Module):
         x = llm.emb(ids)
         if features:
             adapter = self.model.adapters[self.modality]
-            embeds = torch.cat([adapter(f.unsqueeze(0))[0] for f in features])
-            x = x.masked_scatter(slots.unsqueeze(-1), embeds.to(x.dtype))  # row-major: batch order, then position
+            per_item = [adapter(f.unsqueeze(0))[0] for f in features]
+            x = x.masked_scatter(slots.unsqueeze(-1), torch.cat(per_item).to(x.dtype))  # batch order, then position
         hidden, _ = llm.forward_embeds(x, hidden=True)
-        return answer_loss(llm, hidden, targets)
+        loss = answer_loss(llm, hidden, targets)
+        if not self.ctc_weight:
+            return loss
+        if len(features) != len(ids):
+            raise ValueError("TextLoss: the CTC loss needs a modality input in every batch item")
+        answers = [row[row != IGNORE_INDEX] for row in targets]
+        ctc = transcript_ctc(per_item, answers, self.ctc_classes, llm.emb.weight)
+        self.parts = {"answer_loss": loss.detach(), "ctc_loss": ctc.detach()}
+        return loss + self.ctc_weight * ctc
 
 
 class ForecastLoss(nn.Module):

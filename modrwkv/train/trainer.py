@@ -2,7 +2,8 @@
 
 output_dir after a run:
     config.json, model.safetensors   the trained ModRWKV (ModRWKV.from_pretrained(output_dir); phase 2's init_from)
-    loss_log.jsonl                   one line per optimizer step: step, loss, lr, seconds (training time so far)
+    loss_log.jsonl                   one line per optimizer step: step, loss (with train.ctc_weight, also its two
+                                     terms answer_loss and ctc_loss), lr, seconds (training time so far)
     eval.json                        the end-of-training scores
     train_config.yaml                the config as parsed
     checkpoints/step-NNNNNNN/        accelerate state (safetensors) + progress.json, every train.save_every steps
@@ -35,7 +36,7 @@ from modrwkv.train.config import ConfigError, EvalConfig, TrainConfig
 from modrwkv.train.data import load_records
 from modrwkv.train.evaluate import evaluate
 from modrwkv.train.features import FeatureCache
-from modrwkv.train.losses import ForecastLoss, TextLoss
+from modrwkv.train.losses import ForecastLoss, TextLoss, ctc_classes
 from modrwkv.train.samples import SeriesSample, TextSample, make_samples, text_batch
 
 LOG_FILE = "loss_log.jsonl"
@@ -116,7 +117,12 @@ class Trainer:
 
         cache_dir = Path(opt.feature_cache_dir) if opt.feature_cache_dir else self.out / "feature_cache"
         self.cache = FeatureCache(self.model.encoders[self.modality], opt.feature_cache, cache_dir)
-        loss_fn = ForecastLoss(self.model) if self.modality == "series" else TextLoss(self.model, self.modality)
+        if self.modality == "series":
+            loss_fn = ForecastLoss(self.model)
+        else:
+            answers = [[t for t, a in zip(s.ids, s.answer) if a] for s in samples]
+            loss_fn = TextLoss(self.model, self.modality, opt.ctc_weight,
+                               ctc_classes(answers) if opt.ctc_weight else None)
         self.sampler = EpochBatches(len(samples), opt.batch_size, opt.seed)
         loader = DataLoader(samples, batch_sampler=self.sampler, collate_fn=list)
         optimizer = torch.optim.AdamW(self.params, lr=opt.lr, betas=tuple(opt.betas), weight_decay=opt.weight_decay)
@@ -132,7 +138,7 @@ class Trainer:
         bar = tqdm(total=self.total, initial=progress.step, desc=self.config.phase, unit="step",
                    disable=not accelerator.is_local_main_process)
         started = time.perf_counter() - progress.seconds
-        losses = []  # of the micro-batches of the current optimizer step
+        losses = []  # of the micro-batches of the current optimizer step: (loss, its named parts)
         while progress.step < self.total:
             self.sampler.epoch = progress.epoch
             batches = accelerator.skip_first_batches(self.loader, progress.batch) if progress.batch else self.loader
@@ -144,11 +150,11 @@ class Trainer:
                     continue
                 progress.step += 1
                 progress.seconds = time.perf_counter() - started
-                loss = accelerator.reduce(torch.stack(losses).mean(), "mean").item()
+                loss = self._mean(losses)
                 losses = []
-                self._log({"step": progress.step, "loss": loss, "lr": lr, "seconds": round(progress.seconds, 3)})
+                self._log({"step": progress.step, **loss, "lr": lr, "seconds": round(progress.seconds, 3)})
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss:.4f}")
+                bar.set_postfix(loss=f"{loss['loss']:.4f}")
                 if opt.save_every and progress.step % opt.save_every == 0:
                     self._save_checkpoint()
                 if progress.step >= self.total:
@@ -174,7 +180,12 @@ class Trainer:
         accelerator.end_training()
         return self.out
 
-    def _micro_step(self, batch: Sequence[TextSample] | Sequence[SeriesSample], lr: float) -> torch.Tensor:
+    def _mean(self, losses: list[dict[str, torch.Tensor]]) -> dict[str, float]:
+        """The mean of each named loss over the micro-batches of one step and over the processes."""
+        return {k: self.accelerator.reduce(torch.stack([m[k] for m in losses]).mean(), "mean").item()
+                for k in losses[0]}
+
+    def _micro_step(self, batch: Sequence[TextSample] | Sequence[SeriesSample], lr: float) -> dict[str, torch.Tensor]:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         with self.accelerator.accumulate(self.loss_fn):  # the optimizer steps only once per accumulation
@@ -184,7 +195,8 @@ class Trainer:
                 self.accelerator.clip_grad_norm_(self.params, self.config.train.grad_clip)
             self.optimizer.step()
             self.optimizer.zero_grad()
-        return loss.detach().float()
+        parts = getattr(self.accelerator.unwrap_model(self.loss_fn), "parts", {})
+        return {"loss": loss.detach().float(), **parts}
 
     def _resume(self) -> None:
         folder = _resume_folder(self.config.resume, self.out)

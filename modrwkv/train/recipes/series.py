@@ -2,7 +2,7 @@
 
 A WaveNet encoder, the adapter and a small RWKV-7, all from random weights, with a quantile forecasting head, trained
 on this machine's CPU (`modrwkv.train`) on the real series that statsmodels and sktime ship
-(`series_data.py`). The last HORIZON points of every series are held out: no training window reaches them. Then
+(`series_data.py`) and on random structural series (`series_synth.py`). The last HORIZON points of every series are held out: no training window reaches them. Then
 each held-out horizon is forecast from the history before it by `Forecaster` (what the app runs) and, on the same
 windows, by seasonal naive, ETS (statsmodels) and fracast's bundled model, and scored on the series' own scale
 (MAE, MSE) and scale-free (MASE, MAE and MSE relative to seasonal naive); the bf16 bundle, eval.json and the model
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import time
 import warnings
@@ -27,6 +28,7 @@ from modrwkv.multimodal import ModRWKV
 from modrwkv.pipelines.forecast import Forecaster
 from modrwkv.train import load_config, train
 from modrwkv.train.recipes.run_record import machine, training_summary
+from modrwkv.train.recipes import series_synth
 from modrwkv.train.recipes.series_data import Series, load_all
 
 DATA_DIR = Path("data/series-wavenet")
@@ -37,26 +39,44 @@ CONTEXT = 48  # points of history per training window: the shortest series (nile
 BACKBONE = {"n_layer": 2, "n_embd": 64, "head_size": 64}  # emb + head (2 x 65536 x 64) are most of the ~17 MB
 ENCODER = {"name": "wavenet", "options": {"dim": 64, "layers": 5}}  # receptive field 32 points
 EPOCHS = 10  # chosen on the validation split (see the model card): 25 over-fitted
+# random structural series of CONTEXT + HORIZON points (one training window each) beside the real windows
+SYNTHETIC = 16_000
+SYNTHETIC_SEED = 1
 BATCH = 32
 SEED = 0
 # modrwkv: the user-facing `Forecaster`, which keeps the last CONTEXT points (the length it was trained on)
 METHODS = ("modrwkv", "seasonal_naive", "ets", "fracast")
 
 
-def write_data(data_dir: Path, series: Sequence[Series]) -> dict[str, Path]:
+def write_data(data_dir: Path, series: Sequence[Series], synthetic: int) -> dict[str, Path]:
     """One CSV per series (columns time, value) in three folders: full/ (everything), train/ (all but the last
     HORIZON points: the training windows never reach the held-out ones), heldout/ (the last CONTEXT + HORIZON
-    points: one window whose target is the held-out horizon)."""
+    points: one window whose target is the held-out horizon); and `synthetic` random series in train/."""
     folders = {split: data_dir / split for split in ("full", "train", "heldout")}
+    for folder in folders.values():
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.csv"):  # an earlier run's files (other series, more synthetic ones) would be read
+            old.unlink()
     for s in series:
         rows = list(zip(s.times, s.values.tolist()))
         for split, kept in (("full", rows), ("train", rows[:-HORIZON]), ("heldout", rows[-CONTEXT - HORIZON:])):
-            folders[split].mkdir(parents=True, exist_ok=True)
-            with open(folders[split] / f"{s.name}.csv", "w", newline="") as f:
-                writer = csv.writer(f)
-                writer.writerow(["time", "value"])
-                writer.writerows(kept)
+            _write_csv(folders[split] / f"{s.name}.csv", kept)
+    for i, drawn in enumerate(series_synth.draw_many(synthetic, CONTEXT + HORIZON, SYNTHETIC_SEED)):
+        _write_csv(folders["train"] / f"synthetic-{i:05d}.csv", list(enumerate(drawn.values.tolist())))
     return folders
+
+
+def _write_csv(path: Path, rows: list[tuple]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["time", "value"])
+        writer.writerows(rows)
+
+
+def without_held_out(series: Sequence[Series]) -> list[Series]:
+    """Every series without its last HORIZON points: the recipe run on these is the validation split (its held-out
+    horizon is the HORIZON points before the real one), for choosing settings without looking at the test."""
+    return [dataclasses.replace(s, times=s.times[:-HORIZON], values=s.values[:-HORIZON]) for s in series]
 
 
 def train_config(data_dir: Path, folders: dict[str, Path], epochs: int, max_steps: int | None = None) -> Path:
@@ -177,13 +197,13 @@ def _rounded(values: dict[str, float]) -> dict[str, float]:
     return {k: float(f"{v:.5g}") for k, v in values.items()}
 
 
-def run(data_dir: Path, bundle_dir: Path, epochs: int, max_steps: int | None = None) -> dict[str, Any]:
-    """The whole recipe; returns what it writes to `bundle_dir`/eval.json."""
+def run(data_dir: Path, bundle_dir: Path, series: Sequence[Series], epochs: int, max_steps: int | None = None,
+        synthetic: int = SYNTHETIC) -> dict[str, Any]:
+    """The whole recipe on `series` (load_all()'s); returns what it writes to `bundle_dir`/eval.json."""
     started = time.perf_counter()
     # the model is tiny: two threads gain little, and on a shared machine a busy neighbour stalls them at every barrier
     torch.set_num_threads(1)
-    series = load_all()
-    folders = write_data(data_dir, series)
+    folders = write_data(data_dir, series, synthetic)
     train(load_config(train_config(data_dir, folders, epochs, max_steps)))
     trained = time.perf_counter() - started
 
@@ -196,8 +216,9 @@ def run(data_dir: Path, bundle_dir: Path, epochs: int, max_steps: int | None = N
         **evaluate_heldout(model, series),
         "modrwkv_int8": int8_summary(bundle_dir, series),
         # every start position over the points before the held-out ones
-        "training": {**training_summary(data_dir / "run"), "windows": sum(len(s.values) - 2 * HORIZON - CONTEXT + 1 for s in
-                                                                series)},
+        "training": {**training_summary(data_dir / "run"),
+                     "windows": sum(len(s.values) - 2 * HORIZON - CONTEXT + 1 for s in series),
+                     "synthetic_windows": synthetic, "epochs": epochs},
         "seconds": {"data_and_training": round(trained), "total": round(time.perf_counter() - started)},
         "machine": machine(),
     }
@@ -239,7 +260,7 @@ def model_card(model: ModRWKV, bundle_dir: Path, series: Sequence[Series], resul
         receptive=model.encoders["series"].receptive_field, min_length=Forecaster(model).min_length,
         trained_k=sum(p.numel() for p in learned) / 1e3,
         total_m=sum(p.numel() for p in model.parameters()) / 1e6, n_series=len(series),
-        windows=results["training"]["windows"], epochs=EPOCHS, batch=BATCH, steps=training["steps"],
+        windows=results["training"]["windows"], epochs=training["epochs"], batch=BATCH, steps=training["steps"],
         train_min=training["seconds"] / 60, total_min=results["seconds"]["total"] / 60, machine=results["machine"],
         final_loss=training["final_loss"], data_rows=data_rows, overall_rows=overall_rows, series_rows=series_rows,
         wins=wins, mase=overall["modrwkv"]["mase_mean"],
@@ -351,12 +372,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--smoke", action="store_true",
                         help="a minute's check of the whole pipeline (a few steps) into DATA/smoke; the bundle is "
                              "left alone")
+    parser.add_argument("--validation", action="store_true",
+                        help="the recipe on the validation split (see without_held_out) into DATA/validation, to "
+                             "compare settings; the bundle is left alone")
+    parser.add_argument("--epochs", type=int, default=EPOCHS)
+    parser.add_argument("--synthetic", type=int, default=SYNTHETIC, help="random structural training series")
     args = parser.parse_args(argv)
     if args.smoke:
         smoke = DATA_DIR / "smoke"
-        results = run(smoke, smoke / "bundle", 1, max_steps=5)
+        results = run(smoke, smoke / "bundle", load_all(), 1, max_steps=5, synthetic=64)
+    elif args.validation:
+        folder = DATA_DIR / f"validation-e{args.epochs}-s{args.synthetic}"
+        results = run(folder, folder / "bundle", without_held_out(load_all()), args.epochs, synthetic=args.synthetic)
     else:
-        results = run(DATA_DIR, BUNDLE_DIR, EPOCHS)
+        results = run(DATA_DIR, BUNDLE_DIR, load_all(), args.epochs, synthetic=args.synthetic)
     print(json.dumps({k: v for k, v in results.items() if k != "series"}, indent=2))
 
 

@@ -16,9 +16,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -27,7 +26,6 @@ import soundfile as sf
 import torch
 import yaml
 
-from modrwkv import encoders
 from modrwkv.backbone import RWKV7
 from modrwkv.config import RWKV7Config
 from modrwkv.multimodal import ModRWKV
@@ -35,11 +33,10 @@ from modrwkv.pipelines.transcription import Transcriber
 from modrwkv.random_weights import random_state_dict
 from modrwkv.tokenizer import RWKVTokenizer
 from modrwkv.train import load_config, train
-from modrwkv.train.features import FeatureCache
+from modrwkv.train.features import fill_disk_cache
 from modrwkv.train.metrics import cer, wer
 from modrwkv.train.recipes import speech_corpus as corpus
 from modrwkv.train.recipes.run_record import loss_log, machine
-from modrwkv.train.samples import TextSample
 
 DATA_DIR = Path("data/speech-whisper-tiny")
 BUNDLE_DIR = Path("assets/models/speech-whisper-tiny")
@@ -87,22 +84,6 @@ def write_data(data_dir: Path, n_train: int, n_held_out: int) -> dict[str, Path]
                                 for r in rows if r["split"] == split))
     stamp.write_text(json.dumps(made))
     return files
-
-
-def precompute_features(manifest: Path, cache_dir: Path, processes: int = ENCODER_PROCESSES) -> None:
-    """Whisper features of every clip of `manifest` into the trainer's disk cache (its key: the clip's absolute
-    path), so that training never waits for the encoder. Each process takes every n-th clip."""
-    lines = manifest.read_text().splitlines()
-    paths = [str((manifest.parent / json.loads(line)["audio"]).absolute()) for line in lines]
-    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-        list(pool.map(_encode_into_cache, [paths[i::processes] for i in range(processes)], [cache_dir] * processes))
-
-
-def _encode_into_cache(paths: list[str], cache_dir: Path) -> None:
-    torch.set_num_threads(1)
-    cache = FeatureCache(encoders.build(ENCODER["name"], ENCODER["source"], **ENCODER["options"]), "disk", cache_dir)
-    with torch.no_grad():
-        cache([TextSample(Path(p), (), (), p) for p in paths])
 
 
 def clip_seed(split: str, index: int) -> int:
@@ -231,7 +212,8 @@ def run(data_dir: Path, bundle_dir: Path, n_train: int, n_held_out: int, steps: 
     files = write_data(data_dir, n_train, n_held_out)
     data_seconds = time.perf_counter() - started
     config = load_config(train_config(data_dir, files, steps))
-    precompute_features(files["train"], Path(config.output_dir) / "feature_cache")
+    clips = [files["train"].parent / json.loads(line)["audio"] for line in files["train"].read_text().splitlines()]
+    fill_disk_cache(ENCODER, clips, Path(config.output_dir) / "feature_cache", ENCODER_PROCESSES)
     features_seconds = time.perf_counter() - started - data_seconds
     train(config)
     trained = time.perf_counter() - started
