@@ -57,3 +57,12 @@ def test_bundled_series_model_is_small_and_rolls_out_past_its_horizon() -> None:
     with torch.inference_mode():
         fc = Forecaster(model).forecast(history, 30)  # two and a half head horizons
     assert fc.values.shape == (30, 1, 3) and np.isfinite(fc.values).all()
+
+
+def test_bundled_series_model_beats_seasonal_naive_on_the_apps_example_as_its_card_says() -> None:
+    from modrwkv.train.recipes.series import example_backtest
+
+    claimed = json.loads((BUNDLE / "eval.json").read_text())["app_example"]
+    scores = example_backtest(ModRWKV.from_pretrained(BUNDLE))
+    assert scores["model"]["MAE"] == pytest.approx(claimed["model"]["MAE"], rel=MARGIN)
+    assert scores["model"]["MAE"] < scores["seasonal_naive"]["MAE"]
