@@ -16,7 +16,7 @@ from modrwkv.encoders.media import audio_duration
 from modrwkv.pipelines.transcription import Transcriber, to_srt
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "examples"
-EXAMPLES = ["speech_weather.wav", "speech_numbers.wav"]
+EXAMPLES = ["speech_weather.wav", "speech_directions.wav"]
 MIN_SECONDS = 0.3
 MAX_SECONDS = 15 * 60
 LIMITS = (

@@ -6,7 +6,8 @@
 - easy_vqa_*.png: test-split images of the easy-VQA dataset (PyPI `easy-vqa` 1.0, MIT licence, by Victor Zhou),
   copied unchanged; needs `pip install --no-deps easy-vqa==1.0`.
 - speech_*.wav: sentences spoken by `espeak-ng` (Debian package; its output is not copyrighted material of
-  ours or theirs), needs `apt-get install espeak-ng`.
+  ours or theirs), needs `apt-get install espeak-ng`. Their words are all in the bundled speech model's 560-word
+  vocabulary (it cannot write others), the sentences themselves are not among its training transcripts.
 """
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ OUT = EXAMPLES / "monthly_sales.csv"
 # (file name, test image id): one circle and one rectangle, as the Image chat tab's examples ask about them
 EASY_VQA_IMAGES = {"easy_vqa_circle.png": "circle", "easy_vqa_rectangle.png": "rectangle"}
 SPEECH = {
-    "speech_weather.wav": ("en-us", "The weather today is sunny with a light breeze from the west."),
-    "speech_numbers.wav": ("en-gb", "Please call me back at five thirty, after the meeting."),
+    "speech_weather.wav": ("en-us", "It will be sunny and warm tomorrow morning."),
+    "speech_directions.wav": ("en-gb", "Turn left at the old bridge and walk to the park."),
 }
 
 
