@@ -86,15 +86,15 @@ def build(selection: gr.State) -> None:
     gr.Markdown(f"Record with the microphone or upload a recording. {LIMITS}")
     with gr.Row():
         with gr.Column():
-            audio = gr.Audio(sources=["microphone", "upload"], type="filepath", label="Recording")
+            audio = gr.Audio(sources=["microphone", "upload"], type="filepath", label="Recording", elem_id="speech-audio")
             with gr.Row():
                 go_btn = gr.Button("Transcribe", variant="primary")
                 stop = gr.Button("Stop")
             gr.Examples([[str(EXAMPLES_DIR / name)] for name in EXAMPLES], inputs=[audio],
                         label="Examples (spoken by espeak-ng)")
         with gr.Column():
-            transcript = gr.Textbox(label="Transcript", lines=10, buttons=["copy"])
-            info = gr.Markdown()
+            transcript = gr.Textbox(label="Transcript", lines=10, buttons=["copy"], elem_id="speech-transcript")
+            info = gr.Markdown(elem_id="speech-info")
             with gr.Row():
                 txt = gr.File(label="Transcript (TXT)")
                 srt = gr.File(label="Subtitles (SRT)")

@@ -34,12 +34,12 @@ def url() -> str:
         yield address
 
 
-def test_a_user_asks_about_an_image_then_forecasts_a_csv(url: str) -> None:
+def test_a_user_asks_about_an_image_then_forecasts_a_csv_then_transcribes_a_recording(url: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     examples = ROOT / "assets" / "examples"
     run = subprocess.run(
         ["node", str(BROWSER / "app_flow.js"), url, str(examples / "easy_vqa_circle.png"),
-         str(examples / "monthly_sales.csv"), str(SHOTS)],
+         str(examples / "monthly_sales.csv"), str(examples / "speech_weather.wav"), str(SHOTS)],
         capture_output=True, text=True, timeout=300, env={**os.environ, "CHROMIUM": CHROMIUM},
     )
     assert run.returncode == 0, run.stderr
@@ -49,4 +49,5 @@ def test_a_user_asks_about_an_image_then_forecasts_a_csv(url: str) -> None:
     assert result["answer"].strip()
     assert "prompt tokens processed" in result["figures"] and "tok/s" in result["figures"]
     assert {"history", "forecast (median)", "10-90% band"} <= set(result["legend"])
-    assert (SHOTS / "1-image-chat.png").stat().st_size > 0 and (SHOTS / "2-forecast.png").stat().st_size > 0
+    assert result["transcript"].strip() and "real-time factor" in result["speech_info"]
+    assert all((SHOTS / shot).stat().st_size > 0 for shot in ("1-image-chat.png", "2-forecast.png", "3-speech.png"))

@@ -1,10 +1,11 @@
 // A user's path through the app in headless Chromium: ask about an uploaded image and watch the answer stream,
-// then forecast an uploaded CSV and see the chart. Usage: node app_flow.js URL IMAGE CSV SHOTS_DIR
+// then forecast an uploaded CSV and see the chart, then transcribe an uploaded recording.
+// Usage: node app_flow.js URL IMAGE CSV AUDIO SHOTS_DIR
 // Prints one JSON object; screenshots go to SHOTS_DIR.
 const { chromium } = require('playwright-core');
 const path = require('path');
 
-const [url, image, csv, shots] = process.argv.slice(2);
+const [url, image, csv, audio, shots] = process.argv.slice(2);
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
 (async () => {
@@ -49,6 +50,18 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
   await page.waitForSelector('#forecast-plot .js-plotly-plot', { timeout: 60000 });
   result.legend = await page.locator('#forecast-plot .legendtext').allTextContents();  // SVG text has no innerText
   await page.screenshot({ path: path.join(shots, '2-forecast.png'), fullPage: true });
+
+  // Speech: choose "upload" as the source, give the recording, transcribe, wait for the timing line
+  await page.getByRole('tab', { name: 'Speech' }).click();
+  await page.locator('#speech-audio').getByRole('button', { name: /upload/i }).first().click();
+  await page.locator('#speech-audio input[type=file]').setInputFiles(audio);
+  // the uploaded recording's player (Gradio keeps the native <audio> hidden behind its waveform)
+  await page.locator('#speech-audio audio').first().waitFor({ state: 'attached', timeout: 30000 });
+  await page.getByRole('button', { name: 'Transcribe', exact: true }).click();
+  await page.locator('#speech-info').getByText('real-time factor').waitFor({ timeout: 120000 });
+  result.transcript = await page.locator('#speech-transcript textarea').inputValue();
+  result.speech_info = await page.locator('#speech-info').innerText();
+  await page.screenshot({ path: path.join(shots, '3-speech.png'), fullPage: true });
 
   await browser.close();
   console.log(JSON.stringify(result));
