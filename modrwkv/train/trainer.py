@@ -138,7 +138,7 @@ class Trainer:
         bar = tqdm(total=self.total, initial=progress.step, desc=self.config.phase, unit="step",
                    disable=not accelerator.is_local_main_process)
         started = time.perf_counter() - progress.seconds
-        losses = []  # of the micro-batches of the current optimizer step: (loss, its named parts)
+        losses = []  # of the micro-batches of the current optimizer step: the loss and its named parts
         while progress.step < self.total:
             self.sampler.epoch = progress.epoch
             batches = accelerator.skip_first_batches(self.loader, progress.batch) if progress.batch else self.loader
