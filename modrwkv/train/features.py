@@ -3,8 +3,8 @@ encodes in every step instead, see trainer.batch_inputs).
 
 "memory" keeps them in RAM; "disk" writes one safetensors file per input, named by a hash of the encoder's
 architecture and weights and of the input (a file's path, size and modification time; a series window's values),
-so a rerun (or another process) with the same encoder reads them back; "off" encodes every time. Each input is encoded on its own, exactly
-as inference does (`ModRWKV.embed`).
+so a rerun (or another process) with the same encoder reads them back; "off" encodes every time. Each input is
+encoded on its own, exactly as inference does (`ModRWKV.embed`).
 """
 from __future__ import annotations
 

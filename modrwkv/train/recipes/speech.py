@@ -333,8 +333,8 @@ fp32, {steps} steps of batch {batch}, AdamW, lr {lr:g}, 50 warm-up steps then co
 tokens' next-token loss plus {ctc_weight} x an auxiliary CTC loss (`train.ctc_weight`): each audio token leaving the
 adapter is scored against the backbone's embedding rows of the transcript's tokens, which tells it directly which
 word it hears; without it, the words had to pass through the recurrent state before any gradient said which audio
-token held them, and the same recipe reached only 83% held-out WER (71% with a CTC weight of 2.0). The
-transcript tokens' loss went from {first_loss} to {final_loss} (mean of the last 50 steps). Whisper features of the training
+token held them, and the same recipe reached only 83% held-out WER (71% with a CTC weight of 2.0). The transcript
+tokens' loss went from {first_loss} to {final_loss} (mean of the last 50 steps). Whisper features of the training
 clips were computed once ({feature_min:.0f} min, two single-threaded processes) into the trainer's disk feature
 cache; training then took {train_min:.0f} min, and the whole recipe (data, features, training, evaluation)
 {total_min:.0f} min on {machine}, shared with other jobs.
