@@ -184,7 +184,8 @@ def build(selection: gr.State) -> None:
         "Upload a CSV with a numeric column (and optionally a date/time column) and forecast it with ModRWKV's "
         "time-series path (WaveNet encoder → adapter → RWKV-7 → quantile head).\n\n"
         "The model is the one chosen in the bar above: by default `series-wavenet`, a small offline model trained on "
-        "25 real series (monthly, quarterly and yearly economic and geophysical data; it reads the last 48 points). "
+        "25 real series (monthly, quarterly and yearly economic and geophysical data) and 4,000 random trend + "
+        "season + noise series; it reads the last 48 points. "
         "The back-test line compares it with a seasonal-naive baseline on your own series."
     )
     with gr.Row():
