@@ -33,7 +33,7 @@ DEMOS = {"image": ("siglip2", None), "audio": ("whisper", None), "series": ("wav
 
 
 def default_dtype() -> str:
-    """bf16 on a GPU; on a CPU bf16 where it is native, else int8 weights (bf16 is emulated and slow there)."""
+    """bf16 on a GPU; on a CPU `default_cpu_dtype()`: bf16 where it is native, else fp16 weights with fp32 arithmetic."""
     return "bf16" if DEVICE == "cuda" else default_cpu_dtype()
 
 

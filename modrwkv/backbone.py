@@ -16,7 +16,7 @@ from torch.utils.checkpoint import checkpoint
 from kernels import wkv7
 from modrwkv.checkpoint import CheckpointError, infer_config, read_state_dict, to_blinkdl
 from modrwkv.config import RWKV7Config
-from modrwkv.cpu_linear import pack_linears, packing_supported
+from modrwkv.cpu_linear import fp16_linears, fp16_weights_supported, pack_linears, packing_supported
 from modrwkv.quantization import Int8Linear, quantize_linears
 from modrwkv.sources import resolve_source
 from modrwkv.state import RWKVState
@@ -24,11 +24,12 @@ from modrwkv.state import RWKVState
 GROUP_NORM_EPS = 64e-5  # BlinkDL: ln_x eps is head_size * 1e-5
 
 # Weight formats -> the dtype activations are computed in. "int8": weight-only int8 matrices, fp32 elsewhere.
+# "fp16" on a CPU is weight-only too (see compute_dtype): CPUs have no fast fp16 arithmetic.
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "int8": torch.float32}
 
 
 def parse_dtype(dtype: str | torch.dtype) -> torch.dtype:
-    """The compute dtype of a weight format name (or of a torch float dtype)."""
+    """The dtype a weight format name (or a torch float dtype) stores its matrices in, int8 aside."""
     if isinstance(dtype, torch.dtype):
         if dtype not in (torch.float32, torch.bfloat16, torch.float16):
             raise ValueError(f"unsupported dtype {dtype}; use one of {', '.join(DTYPES)}")
@@ -38,12 +39,33 @@ def parse_dtype(dtype: str | torch.dtype) -> torch.dtype:
     return DTYPES[dtype]
 
 
+def dtype_name(dtype: torch.dtype) -> str:
+    """The name of a float dtype as a weight format: "fp32", "bf16" or "fp16"."""
+    return next(name for name, d in DTYPES.items() if d == dtype)
+
+
+def _fp16_weights_only(dtype: str | torch.dtype, device: str | torch.device) -> bool:
+    return parse_dtype(dtype) == torch.float16 and torch.device(device).type == "cpu" and fp16_weights_supported()
+
+
+def compute_dtype(dtype: str | torch.dtype, device: str | torch.device = "cpu") -> torch.dtype:
+    """The dtype activations are computed in for a weight format on a device.
+
+    fp32 for "int8", and for "fp16" on CPUs with fbgemm's fp16-weight kernel (x86 with avx2), whose fp16 arithmetic
+    is emulated: there "fp16" keeps its matrices in fp16 (half the bytes per token) and computes in fp32.
+    """
+    if _fp16_weights_only(dtype, device):
+        return torch.float32
+    return parse_dtype(dtype)
+
+
 def default_cpu_dtype() -> str:
     """The weight format to use on this CPU when the user names none: the fastest that passes its accuracy tests.
 
     bf16 where the CPU computes it natively (avx512_bf16 / AMX). Where bf16 is emulated (avx2 only) it runs
-    ~100x slower than fp32; there int8 wins: on a 2-core avx2 EPYC, 0.1B shape, `modrwkv.bench` measured
-    decode 28.8 tok/s (int8) vs 22.6 (fp32) with prefill within 10% (398 vs 434 tok/s at 1k tokens).
+    ~100x slower than fp32; there fp16 weights with fp32 arithmetic win: on a 2-core avx2 EPYC, 0.1B shape,
+    `modrwkv.bench` measured decode 28-29 tok/s (fp16) vs 16.5 (fp32) and ~23 (int8, whose x86 kernel is
+    compute-bound here), and prefill 480-514 vs 435-450 tok/s (fp32) at 1k tokens.
     """
     try:
         flags = set(open("/proc/cpuinfo").read().split())
@@ -51,6 +73,8 @@ def default_cpu_dtype() -> str:
         flags = set()
     if flags & {"avx512_bf16", "amx_bf16"}:
         return "bf16"
+    if fp16_weights_supported():
+        return "fp16"
     return "int8" if hasattr(torch, "_weight_int8pack_mm") else "fp32"
 
 
@@ -181,7 +205,8 @@ class RWKV7(nn.Module):
     ) -> "RWKV7":
         """Build from tensors in BlinkDL or fla/HF layout; dimensions are read from the tensors.
 
-        pack_weights: on CPU, lay the matrices out once for oneDNN (inference only; pass False to train).
+        pack_weights: on CPU, lay the matrices out once for oneDNN or fbgemm (inference only; pass False to train,
+        which also makes "fp16" on a CPU compute in fp16 rather than keep only its matrices in fp16).
         """
         state = to_blinkdl(state)
         config = infer_config(state)
@@ -198,11 +223,14 @@ class RWKV7(nn.Module):
         for k, t in expected.items():
             if state[k].shape != t.shape:
                 raise CheckpointError(f"'{k}' has shape {tuple(state[k].shape)}, expected {tuple(t.shape)} for {config}")
-        compute = parse_dtype(dtype)
+        fp16_weights = pack_weights and _fp16_weights_only(dtype, device)
+        compute = torch.float32 if fp16_weights else parse_dtype(dtype)
         model.load_state_dict({k: v.to(device=device, dtype=compute) for k, v in state.items()}, assign=True)
         if dtype == "int8":
             quantize_linears(model)
-        if pack_weights and torch.device(device).type == "cpu":
+        if fp16_weights:
+            fp16_linears(model)
+        elif pack_weights and torch.device(device).type == "cpu":
             if packing_supported(compute):
                 pack_linears(model)
             else:
@@ -219,7 +247,8 @@ class RWKV7(nn.Module):
     ) -> "RWKV7":
         """Load a BlinkDL `.pth`, a safetensors file or folder (BlinkDL or fla/HF names), or a Hugging Face repo id.
 
-        dtype: "fp32", "bf16", "fp16", or "int8" (weight-only int8 matrices, fp32 activations and state).
+        dtype: "fp32", "bf16", "fp16", or "int8" (weight-only int8 matrices, fp32 activations and state); on an x86
+        CPU "fp16" is weight-only too (fp16 matrices, fp32 arithmetic: see `compute_dtype`).
         """
         return cls.from_state_dict(read_state_dict(resolve_source(src)), dtype=dtype, device=device, pack_weights=pack_weights)
 

@@ -5,7 +5,9 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
+from modrwkv.backbone import compute_dtype
 from modrwkv.bench.__main__ import main
 from modrwkv.bench.shapes import shape_config
 
@@ -50,7 +52,7 @@ def test_compare_json_schema(capsys: pytest.CaptureFixture, tmp_path: Path) -> N
         assert isinstance(r["context"], int) and isinstance(r["batch"], int) and isinstance(r["memory_bytes"], int)
         assert isinstance(r["prefill_tok_s"], float) and r["prefill_tok_s"] > 0
         assert isinstance(r["decode_tok_s"], float) and r["decode_tok_s"] > 0
-    shift = 4 if out["dtype"] in ("fp32", "int8") else 2
+    shift = torch.empty(0, dtype=compute_dtype(out["dtype"], "cpu")).element_size()  # shift states and KV cache
     for (system, context, batch), r in rows.items():
         if system == "transformer":  # the DynamicCache actually held after the prompt
             assert r["memory_bytes"] == kv_bytes(context, batch, shift)

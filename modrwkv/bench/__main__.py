@@ -164,10 +164,11 @@ def _timed_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], l
         rows += _rwkv_pkg_rows(weights, args, notes)
     del weights
     if args.command == "compare" and not args.skip_transformer:
-        dtype = backbone.DTYPES[args.dtype]  # the compute dtype: a Transformer has no int8 path here, int8 -> fp32
+        # the compute dtype: a Transformer has no weight-only path here (int8, and fp16 on a CPU, compute in fp32)
+        dtype = backbone.compute_dtype(args.dtype, args.device)
         tmodel, transformer = load_transformer(baseline_shape(args.shape), dtype, args.device)
         notes.append(f"transformer: {sum(p.numel() for p in tmodel.parameters()) / 1e6:.1f}M params, {transformer}")
-        rows += _runs(TransformerRunner(tmodel, _dtype_name(dtype)), args, time_prefill, time_decode)
+        rows += _runs(TransformerRunner(tmodel, backbone.dtype_name(dtype)), args, time_prefill, time_decode)
     payload = {
         "machine": info.to_dict() | perf.to_dict(),
         "fp32_gflop_s": perf.fp32_gflop_s,
@@ -178,10 +179,6 @@ def _timed_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], l
         "transformer": transformer,
     }
     return payload, rows, notes, report.header(info, args.dtype, perf, limits)
-
-
-def _dtype_name(dtype: torch.dtype) -> str:
-    return next(name for name, d in backbone.DTYPES.items() if d == dtype)
 
 
 def _rwkv_pkg_rows(weights: dict[str, torch.Tensor], args: argparse.Namespace, notes: list[str]) -> list[Measurement]:
@@ -212,7 +209,7 @@ def _memory_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], 
         for batch in args.batches:
             rows.append(Measurement("modrwkv", args.dtype, context, batch, None, None, model.new_state(batch).nbytes))
             kv = kv_cache_bytes(tshape, context, batch, element_size)
-            rows.append(Measurement("transformer", _dtype_name(dtype), context, batch, None, None, kv))
+            rows.append(Measurement("transformer", backbone.dtype_name(dtype), context, batch, None, None, kv))
     note = (
         f"transformer: {tshape.name} shape, KV cache = 2 x {tshape.layers} layers x {tshape.kv_heads} kv heads x "
         f"{tshape.head_dim} head dim x context x batch x {element_size} bytes"

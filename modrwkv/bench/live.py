@@ -10,7 +10,7 @@ from typing import Iterator
 
 import torch
 
-from modrwkv.backbone import DTYPES, RWKV7, default_cpu_dtype
+from modrwkv.backbone import DTYPES, RWKV7, compute_dtype, default_cpu_dtype, dtype_name
 from modrwkv.bench.measurement import WARMUP_PROMPT, WARMUP_STEPS
 from modrwkv.bench.rwkv_runner import RWKVRunner, blinkdl_weights
 from modrwkv.bench.shapes import HIDDEN_SHAPES, is_known, shape_names
@@ -43,9 +43,10 @@ class _GrowingPair:
 
         self.decode_tokens = decode_tokens
         self.rwkv = RWKVRunner(RWKV7.from_state_dict(blinkdl_weights(None, shape), dtype=dtype, device=DEVICE), dtype)
-        # a Transformer has no int8 path here: it computes in int8's compute dtype (fp32), as `compare` does
-        tmodel, _ = load_transformer(baseline_shape(shape), DTYPES[dtype], DEVICE)
-        self.transformer = TransformerRunner(tmodel, "fp32" if dtype == "int8" else dtype)
+        # a Transformer has no weight-only path here: it computes in the format's compute dtype, as `compare` does
+        compute = compute_dtype(dtype, DEVICE)
+        tmodel, _ = load_transformer(baseline_shape(shape), compute, DEVICE)
+        self.transformer = TransformerRunner(tmodel, dtype_name(compute))
         self._warm_up()
         self.context = 0
         self.state = self.rwkv.model.new_state(1)
