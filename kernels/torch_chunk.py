@@ -37,10 +37,12 @@ def wkv7_chunk(
     log_w, k, v, b = masked_inputs(mask, log_decay(w), k, v, b)
 
     def chunks(x: torch.Tensor) -> torch.Tensor:
-        # [B, T, H, N] -> [B*H*n, C, N]; the zero tail is a run of masked steps (log-decay 0, nothing written).
-        # 3-d so every product below is one bmm reading transposes in place (4-d matmul would copy them).
-        x = F.pad(x.float().transpose(1, 2), (0, 0, 0, n * C - T))
-        return x.reshape(B * H * n, C, N)
+        # [B, T, H, N] -> [n*B*H, C, N], chunk-major so that chunk c of every sequence and head is one contiguous block;
+        # the zero tail is a run of masked steps (log-decay 0, nothing written). 3-d so every product below is one bmm.
+        x = x.float()
+        if n * C != T:
+            x = F.pad(x, (0, 0, 0, 0, 0, n * C - T))
+        return x.view(B, n, C, H, N).permute(1, 0, 3, 2, 4).reshape(n * B * H, C, N)
 
     log_w, r, k, v, a, b = chunks(log_w), chunks(r), chunks(k), chunks(v), chunks(a), chunks(b)
     lg = log_w.cumsum(dim=1)  # log G_t, inclusive
@@ -59,7 +61,8 @@ def wkv7_chunk(
     A_rk = torch.bmm(r_in, k_in.mT).tril_()
     # (I - A_ab) U = a_in S_0^T + A_ak V  =>  U = P S_0^T + Q
     rhs = torch.cat((a_in, torch.bmm(A_ak, v)), dim=-1)
-    PQ = torch.linalg.solve_triangular(A_ab.neg_(), rhs, upper=False, unitriangular=True)
+    # solved transposed, X L^T = rhs^T: LAPACK wants column-major operands, and the transposed views already are
+    PQ = torch.linalg.solve_triangular(A_ab.neg_().mT, rhs.mT, upper=True, left=False, unitriangular=True).mT
     P, Q = PQ[..., :N], PQ[..., N:]
     Ry = torch.baddbmm(r_in, A_rb, P)  # y = Ry S_0^T + Yc
     Yc = torch.bmm(A_rk, v).baddbmm_(A_rb, Q)
@@ -67,11 +70,12 @@ def wkv7_chunk(
     Tr.diagonal(dim1=1, dim2=2).add_(lg_end.squeeze(1).exp())
     D = torch.bmm(v.mT, k_end).baddbmm_(Q.mT, b_end)
 
-    per_chunk = lambda x: x.view(B * H, n, *x.shape[1:])  # noqa: E731
-    Ry, Yc, Tr, D = per_chunk(Ry), per_chunk(Yc), per_chunk(Tr), per_chunk(D)
-    S = state.reshape(B * H, N, N)
-    for c in range(n):
-        Yc[:, c].baddbmm_(Ry[:, c], S.mT)  # Yc becomes y
-        S = torch.baddbmm(D[:, c], S, Tr[:, c])
-    y = Yc.view(B, H, n * C, N)[:, :, :T].transpose(1, 2)
+    # only the chunk-to-chunk state update is sequential; every chunk's output then takes its start state in one bmm
+    Tr, D = Tr.view(n, B * H, N, N), D.view(n, B * H, N, N)
+    starts = [state.reshape(B * H, N, N)]
+    for c in range(n - 1):
+        starts.append(torch.baddbmm(D[c], starts[-1], Tr[c]))
+    S = torch.baddbmm(D[n - 1], starts[-1], Tr[n - 1])
+    y = Yc.baddbmm_(Ry, torch.stack(starts).view(n * B * H, N, N).mT)
+    y = y.view(n, B, H, C, N).permute(1, 0, 3, 2, 4).reshape(B, n * C, H, N)[:, :T]
     return y.to(out_dtype, memory_format=torch.contiguous_format), S.view(B, H, N, N)
