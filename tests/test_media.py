@@ -55,3 +55,15 @@ def test_a_file_that_is_not_audio_is_refused_with_the_accepted_formats(tmp_path:
         audio_duration(path)
     with pytest.raises(MediaError, match=r"photo\.m4a.*accepted formats"):
         load_audio(path)
+
+
+def test_the_refusal_gives_ffmpegs_reason_without_its_errno_or_the_upload_folder(tmp_path: Path) -> None:
+    """An upload sits in a temporary folder the user never chose: the message names the file only."""
+    path = tmp_path / "notes.wav"
+    path.write_text("meeting notes, not a recording\n" * 20)
+    for read in (audio_duration, load_audio):
+        with pytest.raises(MediaError) as refused:
+            read(path)
+        message = str(refused.value)
+        assert message.startswith("'notes.wav' could not be") and "Invalid data" in message
+        assert "Errno" not in message and str(tmp_path) not in message

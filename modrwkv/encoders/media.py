@@ -153,7 +153,8 @@ def audio_duration(path: str | os.PathLike) -> float:
     except MediaError:
         raise
     except Exception as e:  # FFmpeg's errors have many types
-        raise MediaError(f"'{Path(path).name}' could not be read as audio ({e}); accepted formats: {AUDIO_FORMATS}") from e
+        raise MediaError(f"'{Path(path).name}' could not be read as audio ({_ffmpeg_cause(e)}); accepted formats: "
+                         f"{AUDIO_FORMATS}") from e
 
 
 def _read_audio_file(path: Path) -> tuple[np.ndarray, int]:
@@ -173,7 +174,8 @@ def _read_audio_file(path: Path) -> tuple[np.ndarray, int]:
     except MediaError:
         raise
     except Exception as e:  # FFmpeg's errors have many types
-        raise MediaError(f"'{path}' could not be decoded as audio ({e}); accepted formats: {AUDIO_FORMATS}") from e
+        raise MediaError(f"'{path.name}' could not be decoded as audio ({_ffmpeg_cause(e)}); accepted formats: "
+                         f"{AUDIO_FORMATS}") from e
     if not chunks:
         return np.zeros(0, np.float32), rate
     # planar frames are [channels, samples], packed ones [1, samples * channels]
@@ -182,6 +184,11 @@ def _read_audio_file(path: Path) -> tuple[np.ndarray, int]:
     if np.issubdtype(wave.dtype, np.integer):
         wave = wave / float(np.iinfo(wave.dtype).max + 1)
     return wave.mean(axis=0).astype(np.float32), int(rate)
+
+
+def _ffmpeg_cause(e: Exception) -> str:
+    """FFmpeg's reason without its errno and the file's (often temporary) path, which the message names already."""
+    return getattr(e, "strerror", None) or str(e)
 
 
 def _open_av(path: str | os.PathLike):  # -> av container
