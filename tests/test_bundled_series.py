@@ -49,6 +49,20 @@ def test_bundled_series_model_forecasts_the_held_out_windows_as_its_card_says(se
     assert overall["rel_mae_geomean"] < 1  # the card's claim: it beats seasonal naive on average
 
 
+@pytest.mark.parametrize("dtype", ["fp16", "int8"])
+def test_bundled_series_model_in_the_cpu_formats_forecasts_as_its_card_says(series: list, dtype: str) -> None:
+    """fp16 (the app's format on a CPU without native bf16) and int8, each against its own line of the card."""
+    from modrwkv.cpu_linear import fp16_weights_supported
+    from modrwkv.train.recipes.series import format_summary
+
+    if dtype == "fp16" and not fp16_weights_supported():
+        pytest.skip("fp16 weights with fp32 math need fbgemm (an x86 CPU with avx2)")
+    claimed = json.loads((BUNDLE / "eval.json").read_text())[f"modrwkv_{dtype}"]
+    overall = format_summary(BUNDLE, series, dtype)
+    for key in ("mase_mean", "rel_mae_geomean"):
+        assert overall[key] == pytest.approx(claimed[key], rel=MARGIN), key
+
+
 def test_bundled_series_model_is_small_and_rolls_out_past_its_horizon() -> None:
     assert (BUNDLE / "model.safetensors").stat().st_size < 20e6
     model = ModRWKV.from_pretrained(BUNDLE)

@@ -297,8 +297,9 @@ def run(data_dir: Path, bundle_dir: Path, epochs: tuple[int, int] = EPOCHS, n_tr
     test_qs = [q for qs in tested.values() for q in qs]
     features = image_features(model, [q.image for q in test_qs], data_dir / "features")
     predictions = answer(model, tokenizer, test_qs, features)
-    # the app's default on a CPU without native bf16 (like this one): int8 weight-only matrices
-    int8 = score(test_qs, answer(ModRWKV.from_pretrained(bundle_dir, dtype="int8"), tokenizer, test_qs, features))
+    # the app's default on a CPU without native bf16 (like this one): fp16 matrices, fp32 arithmetic; and int8
+    fp16, int8 = (score(test_qs, answer(ModRWKV.from_pretrained(bundle_dir, dtype=d), tokenizer, test_qs, features))
+                  for d in ("fp16", "int8"))
     results = {
         "model": bundle_dir.name, "command": COMMAND,
         "split": f"easy-VQA test: all questions of {'all' if n_test is None else 'the first'} {len(tested)} images",
@@ -307,6 +308,7 @@ def run(data_dir: Path, bundle_dir: Path, epochs: tuple[int, int] = EPOCHS, n_tr
         "decoding": "greedy, ImageChat's prompt layout, max 8 new tokens, fp32 (bf16 weights)",
         **score(test_qs, predictions),
         "color_confusions": colour_confusions(test_qs, predictions),
+        "fp16": {"accuracy": fp16["accuracy"], "by_type": fp16["by_type"]},
         "int8": {"accuracy": int8["accuracy"], "by_type": int8["by_type"]},
         "baselines": baselines(train_qs, test_qs),
         "training": {phase: training_summary(data_dir / "runs" / phase) for phase in ("align", "instruct")},
@@ -342,7 +344,8 @@ def model_card(bundle_dir: Path, results: dict[str, Any]) -> str:
         load=results["load_average_15min"], questions=results["questions"], **data,
         counts=", ".join(f"{t} {by_type[t]['questions']:,}" for t in QUESTION_TYPES),
         model_row=row("this model, fp32 (`ImageChat`, greedy)", results),
-        int8_row=row("this model, int8 weights (the app's default on this CPU)", results["int8"]),
+        fp16_row=row("this model, fp16 weights, fp32 math (the app's default on this CPU)", results["fp16"]),
+        int8_row=row("this model, int8 weights (`dtype=\"int8\"`)", results["int8"]),
         majority_row=row(f"majority answer (\"{base['majority_answer']['answer']}\" always)", base["majority_answer"]),
         per_type_row=row("majority answer per question type", base["majority_per_type"]),
         command=COMMAND, bundle=bundle_dir.as_posix(),
@@ -410,6 +413,7 @@ the VQA answer normalisation. The baselines ignore the image and take their answ
 | | overall | shape | color | yes/no |
 |---|---|---|---|---|
 {model_row}
+{fp16_row}
 {int8_row}
 {majority_row}
 {per_type_row}
