@@ -71,7 +71,10 @@ def build() -> gr.State:
             info="Bundled and demo models work offline; published ones download from the Hugging Face Hub. "
                  "A folder path or a Hub id also works.",
         )
-        dtype = gr.Dropdown(list(DTYPES), value=models.default_dtype(), label="dtype", scale=1)
+        dtype = gr.Dropdown(
+            list(DTYPES), value=models.default_dtype(), label="dtype", scale=1,
+            info="fp16, int8: smaller weights, fp32 math" if models.DEVICE == "cpu" else None,
+        )
         load_btn = gr.Button("Load", scale=1)
     status = gr.Markdown(describe(default_selection()))
     load_btn.click(load_model, [choice, dtype, selection], [selection, status], api_name="load_model")
