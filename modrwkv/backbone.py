@@ -64,8 +64,8 @@ def default_cpu_dtype() -> str:
 
     bf16 where the CPU computes it natively (avx512_bf16 / AMX). Where bf16 is emulated (avx2 only) it runs
     ~100x slower than fp32; there fp16 weights with fp32 arithmetic win: on a 2-core avx2 EPYC, 0.1B shape,
-    `modrwkv.bench` measured decode 28-29 tok/s (fp16) vs 16.5 (fp32) and ~23 (int8, whose x86 kernel is
-    compute-bound here), and prefill 480-514 vs 435-450 tok/s (fp32) at 1k tokens.
+    the three formats interleaved in one process decoded at best 29.1 tok/s (fp16), 25.0 (int8, whose x86 kernel
+    is compute-bound here) and 14.6 (fp32), and prefilled 1k tokens at 527, 498 and 413 tok/s.
     """
     try:
         flags = set(open("/proc/cpuinfo").read().split())
