@@ -85,8 +85,9 @@ def test_weight_bytes_per_token_is_every_weight_but_the_embedding_table() -> Non
     assert weight_bytes_per_token(model) == 4 * (total - embedding + TINY.n_embd)
 
 
-@pytest.mark.parametrize("dtype,shift", [("fp32", 4), ("bf16", 2)])
-def test_memory_equals_formulas(capsys: pytest.CaptureFixture, dtype: str, shift: int) -> None:
+@pytest.mark.parametrize("dtype", ["fp32", "bf16", "fp16"])
+def test_memory_equals_formulas(capsys: pytest.CaptureFixture, dtype: str) -> None:
+    shift = torch.empty(0, dtype=compute_dtype(dtype, "cpu")).element_size()  # fp16 on a CPU computes in fp32
     contexts, batches = (16, 64, 1024), (1, 3)
     out = run(capsys, "memory", "--shape", "tiny", "--dtype", dtype, "--contexts", "16,64,1024", "--batches", "1,3", "--json")
     got = {(r["system"], r["context"], r["batch"]): r["memory_bytes"] for r in out["results"]}
@@ -96,6 +97,15 @@ def test_memory_equals_formulas(capsys: pytest.CaptureFixture, dtype: str, shift
             assert got["modrwkv", c, b] == rwkv_state_bytes(b, shift)  # the same at every context
             assert got["transformer", c, b] == kv_bytes(c, b, shift)  # linear in the context
     assert all(r["prefill_tok_s"] is None and r["decode_tok_s"] is None for r in out["results"])
+
+
+@pytest.mark.parametrize("dtype", ["fp32", "fp16", "int8"])
+def test_memory_counts_the_weight_bytes_of_the_model_as_loaded_on_the_cpu(dtype: str) -> None:
+    from modrwkv import RWKV7
+    from modrwkv.bench.rwkv_runner import blinkdl_weights, shape_only_model, weight_bytes_per_token
+
+    loaded = RWKV7.from_state_dict(blinkdl_weights(None, "tiny"), dtype=dtype)
+    assert weight_bytes_per_token(shape_only_model(None, "tiny", dtype, "cpu")) == weight_bytes_per_token(loaded)
 
 
 def test_plot_html_has_one_trace_per_system_and_batch(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
@@ -121,6 +131,7 @@ def test_plot_html_has_one_trace_per_system_and_batch(capsys: pytest.CaptureFixt
         (["compare", "--shape", "tiny", "--model", "x.pth"], "not allowed with argument"),
         (["throughput"], "invalid choice: 'throughput'"),
         (["kernels", "--dtype", "int8"], "invalid choice: 'int8'"),
+        (["decode", "--device", "gpu"], "expected a torch device such as cpu or cuda:0, got 'gpu'"),
     ],
 )
 def test_bad_flags_exit_with_a_clear_message(capsys: pytest.CaptureFixture, argv: list[str], message: str) -> None:

@@ -63,6 +63,18 @@ def _shape(name: str) -> str:
     return name
 
 
+def _device(text: str) -> str:
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"expected a torch device such as cpu or cuda:0, got '{text}'") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"'{text}': no CUDA GPU is available to this torch build on this machine")
+    if device.type not in ("cpu", "cuda"):
+        raise argparse.ArgumentTypeError(f"'{text}': the benchmarks run on cpu or cuda")
+    return text
+
+
 def _plot_path(text: str) -> Path:
     path = Path(text)
     if path.suffix.lower() == ".png":
@@ -102,9 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--dtype", choices=list(backbone.DTYPES), default=_default_dtype(), help="default %(default)s")
         p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
         p.add_argument("--plot", type=_plot_path, metavar="FILE.html", help="plotly charts of latency and memory vs context")
+        p.add_argument("--device", type=_device, default="cpu", help="default %(default)s")
         if name == "memory":
             continue
-        p.add_argument("--device", default="cpu", help="default %(default)s")
         p.add_argument(
             "--repeats", type=_positive_int, default=1, help="timed runs per measurement, the fastest is kept (default 1)"
         )
@@ -119,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--contexts", type=_int_list, default=_int_list("1024,4096,16384"), metavar="N,N")
     p.add_argument("--batches", type=_int_list, default=[1, 8], metavar="N,N", help="default 1,8")
     p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="bf16", help="inputs; the state is fp32 (default %(default)s)")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="default %(default)s")
+    p.add_argument("--device", type=_device, default="cuda" if torch.cuda.is_available() else "cpu", help="default %(default)s")
     p.add_argument("--repeats", type=_positive_int, default=3, help="timed runs on CPU, the median is kept (default 3)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
     return parser
@@ -200,9 +212,9 @@ def _rwkv_pkg_rows(weights: dict[str, torch.Tensor], args: argparse.Namespace, n
 
 
 def _memory_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], list[str], str]:
-    model = shape_only_model(args.model, args.shape, args.dtype)  # meta device: shapes and dtypes only
+    model = shape_only_model(args.model, args.shape, args.dtype, args.device)  # meta device: shapes and dtypes only
     tshape = baseline_shape(args.shape)
-    dtype = backbone.DTYPES[args.dtype]
+    dtype = backbone.compute_dtype(args.dtype, args.device)  # the Transformer's, as `compare` runs it
     element_size = torch.empty(0, dtype=dtype).element_size()
     rows = []
     for context in args.contexts:
@@ -215,7 +227,7 @@ def _memory_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], 
         f"{tshape.head_dim} head dim x context x batch x {element_size} bytes"
     )
     payload = {"weight_bytes_per_token": weight_bytes_per_token(model), "transformer": tshape.name}
-    return payload, rows, [note], report.header(machine.machine_info("cpu"), args.dtype, None, None)
+    return payload, rows, [note], report.header(machine.machine_info(args.device), args.dtype, None, None)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], tuple[dict, list[Measurement], list[str], str]]] = {

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import torch
 
-from modrwkv.backbone import RWKV7
+from torch import nn
+
+from modrwkv.backbone import RWKV7, compute_dtype, parse_dtype
 from modrwkv.bench.measurement import WARMUP_PROMPT, WARMUP_STEPS, Measurement
 from modrwkv.bench.shapes import shape_config
 from modrwkv.bench.timing import best_of
@@ -23,13 +25,22 @@ def blinkdl_weights(model: str | None, shape: str | None) -> dict[str, torch.Ten
     return random_state_dict(shape_config(shape), seed=SEED)
 
 
-def shape_only_model(model: str | None, shape: str | None, dtype: str) -> RWKV7:
-    """An RWKV7 on the meta device: the right shapes and dtypes, no weights (for byte counts only)."""
+def shape_only_model(model: str | None, shape: str | None, dtype: str, device: str = "cpu") -> RWKV7:
+    """An RWKV7 on the meta device with the shapes and dtypes `dtype` has when loaded on `device`, and no weights
+    (for byte counts only): on a CPU "fp16" keeps its Linear matrices in fp16 and everything else in fp32."""
+    fp16_matrices = parse_dtype(dtype) == torch.float16 and compute_dtype(dtype, device) == torch.float32
+    fmt = "fp32" if fp16_matrices else dtype
     if model is not None:
-        return RWKV7.from_pretrained(model, dtype=dtype, device="meta")
-    with torch.device("meta"):
-        weights = RWKV7(shape_config(shape)).state_dict()
-    return RWKV7.from_state_dict(weights, dtype=dtype, device="meta")
+        meta = RWKV7.from_pretrained(model, dtype=fmt, device="meta")
+    else:
+        with torch.device("meta"):
+            weights = RWKV7(shape_config(shape)).state_dict()
+        meta = RWKV7.from_state_dict(weights, dtype=fmt, device="meta")
+    if fp16_matrices:
+        for module in meta.modules():
+            if isinstance(module, nn.Linear):
+                module.weight = nn.Parameter(module.weight.half(), requires_grad=False)
+    return meta
 
 
 def matmul_params_per_token(model: RWKV7) -> int:
