@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import torch
-
 from torch import nn
 
 from modrwkv.backbone import RWKV7, compute_dtype, parse_dtype
