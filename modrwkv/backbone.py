@@ -59,6 +59,12 @@ def compute_dtype(dtype: str | torch.dtype, device: str | torch.device = "cpu") 
     return parse_dtype(dtype)
 
 
+def describe_dtype(dtype: str, device: str | torch.device = "cpu") -> str:
+    """What a weight format stores and computes in on a device, e.g. "fp16 matrices, fp32 math" on a CPU."""
+    stored = "int8" if dtype == "int8" else dtype_name(parse_dtype(dtype))
+    return f"{stored} matrices, {dtype_name(compute_dtype(dtype, device))} math"
+
+
 def default_cpu_dtype() -> str:
     """The weight format to use on this CPU when the user names none: the fastest that passes its accuracy tests.
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from modrwkv.backbone import compute_dtype
+from modrwkv.backbone import compute_dtype, default_cpu_dtype, describe_dtype
 from modrwkv.bench.__main__ import main
 from modrwkv.bench.shapes import shape_config
 
@@ -106,6 +106,14 @@ def test_memory_counts_the_weight_bytes_of_the_model_as_loaded_on_the_cpu(dtype:
 
     loaded = RWKV7.from_state_dict(blinkdl_weights(None, "tiny"), dtype=dtype)
     assert weight_bytes_per_token(shape_only_model(None, "tiny", dtype, "cpu")) == weight_bytes_per_token(loaded)
+
+
+def test_the_header_says_what_the_format_computes_in_and_which_is_this_cpus_default(capsys: pytest.CaptureFixture) -> None:
+    assert main(["memory", "--shape", "tiny", "--contexts", "16", "--dtype", "int8"]) == 0
+    assert "dtype int8 (int8 matrices, fp32 math)\n" in capsys.readouterr().out
+    assert main(["memory", "--shape", "tiny", "--contexts", "16"]) == 0
+    default = default_cpu_dtype()
+    assert f"dtype {default} ({describe_dtype(default, 'cpu')}; this CPU's default)" in capsys.readouterr().out
 
 
 def test_plot_html_has_one_trace_per_system_and_batch(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:

@@ -86,10 +86,10 @@ def _plot_path(text: str) -> Path:
     return path
 
 
-def _default_dtype() -> str:
-    # a CPU-specific default (e.g. int8 where it helps) when the backbone offers one
-    pick = getattr(backbone, "default_cpu_dtype", None)
-    return pick() if pick is not None else "fp32"
+def _dtype_note(dtype: str, device: str) -> str:
+    """What the weight format means on this device, and whether it is this CPU's default."""
+    default = torch.device(device).type == "cpu" and dtype == backbone.default_cpu_dtype()
+    return backbone.describe_dtype(dtype, device) + ("; this CPU's default" if default else "")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
             "--contexts", type=_int_list, default=_int_list(DEFAULT_CONTEXTS), metavar="N,N", help=f"default {DEFAULT_CONTEXTS}"
         )
         p.add_argument("--batches", type=_int_list, default=[1], metavar="N,N", help="default 1")
-        p.add_argument("--dtype", choices=list(backbone.DTYPES), default=_default_dtype(), help="default %(default)s")
+        p.add_argument("--dtype", choices=list(backbone.DTYPES), default=backbone.default_cpu_dtype(),
+                       help="default %(default)s: the fastest format that passes its accuracy tests on this CPU")
         p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
         p.add_argument("--plot", type=_plot_path, metavar="FILE.html", help="plotly charts of latency and memory vs context")
         p.add_argument("--device", type=_device, default="cpu", help="default %(default)s")
@@ -190,7 +191,7 @@ def _timed_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], l
         "limits": limits.to_dict(),
         "transformer": transformer,
     }
-    return payload, rows, notes, report.header(info, args.dtype, perf, limits)
+    return payload, rows, notes, report.header(info, args.dtype, perf, limits, _dtype_note(args.dtype, args.device))
 
 
 def _rwkv_pkg_rows(weights: dict[str, torch.Tensor], args: argparse.Namespace, notes: list[str]) -> list[Measurement]:
@@ -227,7 +228,8 @@ def _memory_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], 
         f"{tshape.head_dim} head dim x context x batch x {element_size} bytes"
     )
     payload = {"weight_bytes_per_token": weight_bytes_per_token(model), "transformer": tshape.name}
-    return payload, rows, [note], report.header(machine.machine_info(args.device), args.dtype, None, None)
+    info = machine.machine_info(args.device)
+    return payload, rows, [note], report.header(info, args.dtype, None, None, _dtype_note(args.dtype, args.device))
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], tuple[dict, list[Measurement], list[str], str]]] = {

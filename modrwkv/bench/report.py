@@ -22,11 +22,13 @@ def human_bytes(n: int) -> str:
     return f"{n} B"
 
 
-def header(info: MachineInfo, dtype: str, perf: MachinePerf | None, limits: Limits | None) -> str:
+def header(
+    info: MachineInfo, dtype: str, perf: MachinePerf | None, limits: Limits | None, dtype_note: str | None = None
+) -> str:
     lines = [
         f"machine: {info.cpu} | {info.cores} cores, {info.torch_threads} torch threads | "
         f"avx512_bf16: {'yes' if info.avx512_bf16 else 'no (bf16 math is emulated)'}",
-        f"torch {info.torch_version} | device {info.device} | dtype {dtype}",
+        f"torch {info.torch_version} | device {info.device} | dtype {dtype}" + (f" ({dtype_note})" if dtype_note else ""),
     ]
     if perf is not None:
         lines.append(
