@@ -7,7 +7,7 @@ import gradio as gr
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from modrwkv.bench.live import LivePoint, growing_context, live_shapes
+from modrwkv.bench.live import LivePoint, formats, growing_context, live_shapes
 from modrwkv.bench.report import human_bytes
 
 RWKV_NAME = "RWKV-7 (state)"
@@ -77,7 +77,7 @@ def build() -> None:
         "RWKV-7 (random weights of the chosen shape) and a Transformer of similar size (SmolLM2-135M; a tiny Llama "
         "for `tiny`) each grow **one** context: every point feeds *step* more tokens (RWKV carries its state, the "
         "Transformer extends its KV cache), then times a few decode steps. Measured on this server's CPU, one run "
-        "at a time; each run loads its own models."
+        f"at a time; each run loads its own models: {formats()}."
     )
     with gr.Row():
         shape = gr.Dropdown(live_shapes(), value=DEFAULT_SHAPE, label="RWKV-7 shape")

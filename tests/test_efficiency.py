@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from app import efficiency
-from modrwkv.bench.live import LivePoint, growing_context
+from modrwkv.bench.live import LivePoint, formats, growing_context
 from modrwkv.bench.transformer_runner import baseline_shape, kv_cache_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,3 +73,8 @@ def test_run_yields_a_figure_per_point_with_one_trace_per_model_and_panel() -> N
 def test_run_reports_bad_arguments_as_a_gradio_error() -> None:
     with pytest.raises(gr.Error, match="max_context"):
         next(efficiency.measure_efficiency("tiny", 16, 32))
+
+
+def test_the_panel_names_the_formats_both_models_run_in() -> None:
+    assert formats("int8") == "RWKV-7 in int8 (int8 matrices, fp32 math), the Transformer in fp32"
+    assert formats("bf16") == "RWKV-7 in bf16 (bf16 matrices, bf16 math), the Transformer in bf16"

@@ -10,7 +10,7 @@ from typing import Iterator
 
 import torch
 
-from modrwkv.backbone import DTYPES, RWKV7, compute_dtype, default_cpu_dtype, dtype_name
+from modrwkv.backbone import DTYPES, RWKV7, compute_dtype, default_cpu_dtype, describe_dtype, dtype_name
 from modrwkv.bench.measurement import WARMUP_PROMPT, WARMUP_STEPS
 from modrwkv.bench.rwkv_runner import RWKVRunner, blinkdl_weights
 from modrwkv.bench.shapes import HIDDEN_SHAPES, is_known, shape_names
@@ -78,6 +78,13 @@ class _GrowingPair:
             rwkv_state_bytes=self.state.nbytes,
             transformer_cache_bytes=cache_bytes(self.cache),
         )
+
+
+def formats(dtype: str | None = None) -> str:
+    """The formats the two models run in, e.g. "RWKV-7 in fp16 (fp16 matrices, fp32 math), the Transformer in fp32"."""
+    dtype = dtype or default_cpu_dtype()
+    return (f"RWKV-7 in {dtype} ({describe_dtype(dtype, DEVICE)}), "
+            f"the Transformer in {dtype_name(compute_dtype(dtype, DEVICE))}")
 
 
 def growing_context(
