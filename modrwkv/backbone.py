@@ -44,7 +44,8 @@ def dtype_name(dtype: torch.dtype) -> str:
     return next(name for name, d in DTYPES.items() if d == dtype)
 
 
-def _fp16_weights_only(dtype: str | torch.dtype, device: str | torch.device) -> bool:
+def fp16_weights_only(dtype: str | torch.dtype, device: str | torch.device) -> bool:
+    """Whether `dtype` on `device` keeps only its matrices in fp16 and computes in fp32 (fp16 on an x86 CPU)."""
     return parse_dtype(dtype) == torch.float16 and torch.device(device).type == "cpu" and fp16_weights_supported()
 
 
@@ -54,7 +55,7 @@ def compute_dtype(dtype: str | torch.dtype, device: str | torch.device = "cpu") 
     fp32 for "int8", and for "fp16" on CPUs with fbgemm's fp16-weight kernel (x86 with avx2), whose fp16 arithmetic
     is emulated: there "fp16" keeps its matrices in fp16 (half the bytes per token) and computes in fp32.
     """
-    if _fp16_weights_only(dtype, device):
+    if fp16_weights_only(dtype, device):
         return torch.float32
     return parse_dtype(dtype)
 
@@ -229,7 +230,7 @@ class RWKV7(nn.Module):
         for k, t in expected.items():
             if state[k].shape != t.shape:
                 raise CheckpointError(f"'{k}' has shape {tuple(state[k].shape)}, expected {tuple(t.shape)} for {config}")
-        fp16_weights = pack_weights and _fp16_weights_only(dtype, device)
+        fp16_weights = pack_weights and fp16_weights_only(dtype, device)
         compute = torch.float32 if fp16_weights else parse_dtype(dtype)
         model.load_state_dict({k: v.to(device=device, dtype=compute) for k, v in state.items()}, assign=True)
         if dtype == "int8":

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from modrwkv.backbone import RWKV7, compute_dtype, parse_dtype
+from modrwkv.backbone import RWKV7, fp16_weights_only
 from modrwkv.bench.measurement import WARMUP_PROMPT, WARMUP_STEPS, Measurement
 from modrwkv.bench.shapes import shape_config
 from modrwkv.bench.timing import best_of
@@ -27,7 +27,7 @@ def blinkdl_weights(model: str | None, shape: str | None) -> dict[str, torch.Ten
 def shape_only_model(model: str | None, shape: str | None, dtype: str, device: str = "cpu") -> RWKV7:
     """An RWKV7 on the meta device with the shapes and dtypes `dtype` has when loaded on `device`, and no weights
     (for byte counts only): on a CPU "fp16" keeps its Linear matrices in fp16 and everything else in fp32."""
-    fp16_matrices = parse_dtype(dtype) == torch.float16 and compute_dtype(dtype, device) == torch.float32
+    fp16_matrices = fp16_weights_only(dtype, device)
     fmt = "fp32" if fp16_matrices else dtype
     if model is not None:
         meta = RWKV7.from_pretrained(model, dtype=fmt, device="meta")
