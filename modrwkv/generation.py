@@ -13,6 +13,7 @@ from typing import Iterator, Sequence, Union
 import torch
 
 from modrwkv.backbone import RWKV7
+from modrwkv.decode_graph import decode_step
 from modrwkv.sampling import GenerationConfig, Sampler
 from modrwkv.state import RWKVState
 from modrwkv.tokenizer import RWKVTokenizer, StreamDecoder
@@ -213,8 +214,8 @@ class BatchGeneration:
                     sampler.keep(keep)
                     active = [active[p] for p in keep]
                 with torch.inference_mode():
-                    out, state = model(tokens[:, None], state)
-                logits, tokens = out[:, 0], None
+                    logits, state = decode_step(model, tokens, state)
+                tokens = None
         finally:
             for pos, i in enumerate(active):
                 if not self.results[i].done:  # closed early: what was generated stays consistent

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from modrwkv import RWKV7
+from modrwkv.decode_graph import decode_step
 from tests.wkv_reference import rel_rms
 
 pytestmark = pytest.mark.skipif(
@@ -58,3 +59,30 @@ def test_bf16_on_cuda_stays_close_to_fp32(models, small_weights):
         want, _ = cpu(PROMPT)
         got, _ = bf16(PROMPT.cuda())
     assert rel_rms(got.float().cpu(), want.double()) <= 5e-2
+
+
+def test_graph_replayed_decode_gives_the_eager_steps_logits_and_state(models):
+    _, gpu = models
+    with torch.inference_mode():
+        logits, state = gpu(PROMPT.cuda())
+        eager_state = graph_state = state
+        tokens = logits[:, -1].argmax(-1)
+        for _ in range(5):  # the first call captures, the rest replay on new inputs
+            want, eager_state = gpu(tokens[:, None], eager_state)
+            got, graph_state = decode_step(gpu, tokens, graph_state)
+            # the same kernels on the same shapes; cuBLAS may pick another algorithm while capturing
+            assert rel_rms(got, want[:, 0].double()) <= 1e-6
+            assert rel_rms(graph_state.wkv, eager_state.wkv.double()) <= 1e-6
+            assert rel_rms(graph_state.att_shift, eager_state.att_shift.double()) <= 1e-6
+            tokens = got.argmax(-1)
+
+
+def test_graph_decode_keeps_the_given_state_and_serves_each_batch_size(models):
+    _, gpu = models
+    with torch.inference_mode():
+        _, state = gpu(PROMPT.cuda())
+        before = state.clone()
+        two, _ = decode_step(gpu, torch.tensor([5, 6], device="cuda"), state)
+        one, _ = decode_step(gpu, torch.tensor([6], device="cuda"), state.select([1]))
+    assert torch.equal(state.wkv, before.wkv)
+    assert rel_rms(one[0], two[1].double()) <= 1e-6

@@ -9,6 +9,7 @@ from modrwkv.bench.measurement import WARMUP_PROMPT, WARMUP_STEPS, Measurement
 from modrwkv.bench.shapes import shape_config
 from modrwkv.bench.timing import best_of
 from modrwkv.checkpoint import read_state_dict, to_blinkdl
+from modrwkv.decode_graph import decode_step
 from modrwkv.generation import prefill
 from modrwkv.random_weights import random_state_dict
 from modrwkv.sources import resolve_source
@@ -72,8 +73,7 @@ class RWKVRunner:
     @torch.inference_mode()
     def decode(self, logits: torch.Tensor, state: RWKVState, steps: int) -> RWKVState:
         for _ in range(steps):
-            out, state = self.model(logits.argmax(-1)[:, None], state)
-            logits = out[:, 0]
+            logits, state = decode_step(self.model, logits.argmax(-1), state)  # as generation decodes
         return state
 
     def measure(
