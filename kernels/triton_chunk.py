@@ -30,7 +30,7 @@ import triton.language as tl
 from kernels.triton_recurrent import program_tile
 
 # Chunk length: 1/G_s stays below exp(0.6065 * C), finite in fp32 up to C = 64; 32 balances the sequential loop over
-# chunks against the C^3 cost of the inverse.
+# chunks against the C^3 cost of the inverse (H100, bf16, B=1, T=4096: 6.0M tok/s at 32, 4.1-4.7M at 16).
 CHUNK_SIZE = 32
 # Value rows per program: the state slice [BV, N] and its gradient stay in registers in the backward.
 BLOCK_V = 32
@@ -38,6 +38,7 @@ BLOCK_V = 32
 DOT: tl.constexpr = tl.constexpr("tf32x3")
 # Warps per program. ptxas left to itself gave some 4-warp versions of these kernels 32 registers and kilobytes of
 # local memory (seen with ptxas 13.4 for sm_90a), hence the explicit register cap of 255 (the hardware maximum).
+# H100, B=1, T=4096: intra 8 / state 4 warps 6.0M tok/s, 4 / 4 5.2M, 8 / 8 5.4M; the backward 4 or 8: the same.
 INTRA_WARPS, STATE_WARPS, BWD_WARPS = 8, 4, 8
 MAX_REGISTERS = 255
 
