@@ -98,15 +98,40 @@ def wkv7(
     b: torch.Tensor,
     state: torch.Tensor,
     mask: torch.Tensor | None = None,
+    out: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Run T tokens of the WKV-7 recurrence from `state`.
 
     r, w, k, v, a, b: [B, T, H, N] fp32/bf16/fp16, w being the decay pre-activation.
     state: [B, H, N, N] fp32, (value, key); never modified. mask: optional bool [B, T]; a False step leaves the state
     as it was (its y is finite but meaningless).
-    Returns y [B, T, H, N] in r's dtype and the new fp32 state.
+    out: optional contiguous [B, H, N, N] fp32 tensor, not `state`, that receives the new state (inference only: a
+    model writes every layer's state into one preallocated tensor instead of stacking them after each token).
+    Returns y [B, T, H, N] in r's dtype and the new fp32 state (`out` when given).
     """
     _check(r, w, k, v, a, b, state, mask)
+    if out is not None:
+        _check_out(out, state, r, w, k, v, a, b)
+        y, new = _run(r, w, k, v, a, b, state, mask, out)
+        if new is not out:  # the paths without an in-place form
+            out.copy_(new)
+        return y, out
+    return _run(r, w, k, v, a, b, state, mask, None)
+
+
+def _check_out(out: torch.Tensor, state: torch.Tensor, *inputs: torch.Tensor) -> None:
+    if out.shape != state.shape or out.dtype != torch.float32 or out.device != state.device or not out.is_contiguous():
+        raise ValueError(
+            f"wkv7: out must be a contiguous float32 tensor {tuple(state.shape)} on {state.device}, "
+            f"found {out.dtype} {tuple(out.shape)} on {out.device}"
+        )
+    if out.data_ptr() == state.data_ptr():
+        raise ValueError("wkv7: out must not be the input state (the state is never modified)")
+    if torch.is_grad_enabled() and any(x.requires_grad for x in (state, *inputs)):
+        raise ValueError("wkv7: out is for inference; with gradients the new state must be a fresh tensor")
+
+
+def _run(r, w, k, v, a, b, state, mask, out):  # noqa: ANN001, ANN202 (wkv7's arguments, checked)
     T = r.shape[1]
     backend = _backend()
     if backend == "triton" or (backend == "auto" and r.is_cuda):
@@ -119,9 +144,9 @@ def wkv7(
             needs_grad = torch.is_grad_enabled() and any(x.requires_grad for x in (r, w, k, v, a, b, state))
             if needs_grad or T >= TRITON_CHUNK_MIN_T:
                 return chunk(r, w, k, v, a, b, state, mask)
-            return recurrent(r, w, k, v, a, b, state, mask)  # T == 1 compiles its loop-free decode variant
+            return recurrent(r, w, k, v, a, b, state, mask, out)  # T == 1 compiles its loop-free decode variant
     if T == 1:
-        return wkv7_step(r, w, k, v, a, b, state, mask)
+        return wkv7_step(r, w, k, v, a, b, state, mask, out)
     if T < CHUNK_MIN_T:
         return wkv7_recurrent(r, w, k, v, a, b, state, mask)
     return wkv7_chunk(r, w, k, v, a, b, state, mask)

@@ -31,15 +31,17 @@ def masked_inputs(
 
 
 def _step(
-    S: torch.Tensor, decay: torch.Tensor, a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, k: torch.Tensor, r: torch.Tensor
+    S: torch.Tensor, decay: torch.Tensor, a: torch.Tensor, b: torch.Tensor, v: torch.Tensor, k: torch.Tensor,
+    r: torch.Tensor, out: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One token for a batch of heads: S [BH, N, N], the rest [BH, N]. Returns (new S, y [BH, N]).
 
-    Out of place (S is kept for autograd); the in-place adds only touch the fresh product.
+    Out of place (S is kept for autograd), into `out` when given; the in-place adds only touch the fresh product.
     """
     # matrix-vector products as row-vector @ S^T: on CPU that bmm is ~3x faster than S @ column-vector
     sa = torch.bmm(a.unsqueeze(1), S.mT).mT
-    S = (S * decay.unsqueeze(1)).addcmul_(sa, b.unsqueeze(1)).addcmul_(v.unsqueeze(-1), k.unsqueeze(1))
+    S = torch.mul(S, decay.unsqueeze(1), out=out) if out is not None else S * decay.unsqueeze(1)
+    S = S.addcmul_(sa, b.unsqueeze(1)).addcmul_(v.unsqueeze(-1), k.unsqueeze(1))
     return S, torch.bmm(r.unsqueeze(1), S.mT).squeeze(1)
 
 
@@ -52,12 +54,16 @@ def wkv7_step(
     b: torch.Tensor,
     state: torch.Tensor,
     mask: torch.Tensor | None = None,
+    out: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Decode: one token ([B, 1, H, N] inputs); only views of the inputs, no transposes or stacking."""
+    """Decode: one token ([B, 1, H, N] inputs); only views of the inputs, no transposes or stacking.
+
+    out: a contiguous [B, H, N, N] fp32 tensor to write the new state into (no autograd)."""
     B, _, H, N = r.shape
     log_w, k, v, b = masked_inputs(mask, log_decay(w), k, v, b)
     flat = lambda x: x.float().reshape(B * H, N)  # noqa: E731  (T == 1: [B, 1, H, N] is already head-major)
-    S, y = _step(state.reshape(B * H, N, N), flat(log_w).exp(), flat(a), flat(b), flat(v), flat(k), flat(r))
+    dest = out.view(B * H, N, N) if out is not None else None
+    S, y = _step(state.reshape(B * H, N, N), flat(log_w).exp(), flat(a), flat(b), flat(v), flat(k), flat(r), dest)
     return y.view(B, 1, H, N).to(r.dtype), S.view(B, H, N, N)
 
 

@@ -79,12 +79,13 @@ def wkv7_triton_recurrent(
     b: torch.Tensor,
     state: torch.Tensor,
     mask: torch.Tensor | None = None,
+    out: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Same contract as `kernels.wkv7` (forward only); T == 1 runs the loop-free decode specialisation."""
     B, T, H, N = r.shape
     r, w, k, v, a, b = (x.contiguous() for x in (r, w, k, v, a, b))
     y = torch.empty_like(r)
-    new_state = torch.empty_like(state)
+    new_state = torch.empty_like(state) if out is None else out
     # a masked step must still see a valid pointer; the flag tells the kernel not to read it
     mask_arg = mask.to(torch.int8).contiguous() if mask is not None else new_state
     BK = max(16, triton.next_power_of_2(N))

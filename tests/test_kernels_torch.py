@@ -139,6 +139,17 @@ def test_gradients_match_float64_reference(path):
         assert rel_rms(got, ref) <= 1e-4, name
 
 
+@pytest.mark.parametrize("T", [1, 5, 37])  # the in-place step, the token loop, the chunks
+def test_out_receives_the_new_state_that_a_plain_call_returns(T):
+    inputs = make_inputs(T)
+    y_want, S_want = wkv7(*inputs)
+    out = torch.full_like(inputs[6], float("nan"))
+    y, S = wkv7(*inputs, out=out)
+    assert S is out
+    assert torch.equal(out, S_want)
+    assert torch.equal(y, y_want)
+
+
 def _bad_cases():
     r, w, k, v, a, b, S = make_inputs(4)
     mask = torch.ones(B, 4, dtype=torch.bool)
@@ -151,6 +162,10 @@ def _bad_cases():
         "mask_wrong_shape": ((r, w, k, v, a, b, S, mask[:, :3]), "mask must be"),
         "mask_not_bool": ((r, w, k, v, a, b, S, mask.float()), "mask must be bool"),
         "no_tokens": ((r[:, :0], w[:, :0], k[:, :0], v[:, :0], a[:, :0], b[:, :0], S), "T >= 1"),
+        "out_wrong_shape": ((r, w, k, v, a, b, S, None, S[:1].clone()), "out must be a contiguous float32 tensor"),
+        "out_not_contiguous": ((r, w, k, v, a, b, S, None, S.mT.contiguous().mT), "out must be a contiguous"),
+        "out_is_the_state": ((r, w, k, v, a, b, S, None, S), "out must not be the input state"),
+        "out_with_gradients": ((r.requires_grad_(), w, k, v, a, b, S, None, torch.empty_like(S)), "out is for inference"),
     }
 
 

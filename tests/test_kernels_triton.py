@@ -84,6 +84,15 @@ def test_decode_kernel_matches_reference_and_skips_a_masked_row():
     assert rel_rms(S[1], S_ref[1]) <= FP32_TOL
 
 
+def test_decode_kernel_writes_the_new_state_into_out():
+    inputs = [x.to(DEVICE) for x in make_inputs(1)]
+    _, want = wkv7_triton_recurrent(*inputs)
+    out = torch.full_like(inputs[6], float("nan"))
+    _, S = wkv7_triton_recurrent(*inputs, None, out)
+    assert S is out
+    assert torch.equal(out, want)
+
+
 @pytest.mark.parametrize("path", ["recurrent", "chunk16"])
 def test_masked_steps_leave_the_state_untouched_even_with_nan_inputs(path):
     inputs = make_inputs(T, seed=5)
