@@ -165,7 +165,9 @@ def _bad_cases():
         "out_wrong_shape": ((r, w, k, v, a, b, S, None, S[:1].clone()), "out must be a contiguous float32 tensor"),
         "out_not_contiguous": ((r, w, k, v, a, b, S, None, S.mT.contiguous().mT), "out must be a contiguous"),
         "out_is_the_state": ((r, w, k, v, a, b, S, None, S), "out must not be the input state"),
-        "out_with_gradients": ((r.requires_grad_(), w, k, v, a, b, S, None, torch.empty_like(S)), "out is for inference"),
+        "out_with_gradients": (
+            (r.requires_grad_(), w, k, v, a, b, S, None, torch.empty_like(S)), "out is for inference"
+        ),
     }
 
 
