@@ -63,6 +63,32 @@ def test_compare_json_schema(capsys: pytest.CaptureFixture, tmp_path: Path) -> N
     assert "modrwkv B=2" in plot.read_text() and "rwkv-pkg B=1" in plot.read_text()
 
 
+def test_rounds_measure_every_system_in_turn_and_keep_each_cells_fastest(
+    capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order = []
+    speeds = iter([100.0, 300.0, 250.0, 200.0])  # modrwkv, rwkv-pkg in round 1, then in round 2
+
+    def spy(cls):  # the real measurement, its order recorded and its decode rate replaced by the next of `speeds`
+        real = cls.measure
+
+        def measure(self, context, batch, **kw):
+            row = real(self, context, batch, **kw)
+            order.append(row.system)
+            row.decode_tok_s = next(speeds)
+            return row
+        monkeypatch.setattr(cls, "measure", measure)
+
+    from modrwkv.bench import rwkv_pkg_runner, rwkv_runner
+    spy(rwkv_runner.RWKVRunner)
+    spy(rwkv_pkg_runner.RWKVPkgRunner)
+    out = run(capsys, "compare", "--shape", "tiny", "--contexts", "16", "--decode-tokens", "2", "--rounds", "2",
+              "--skip-transformer", "--json")
+
+    assert order == ["modrwkv", "rwkv-pkg", "modrwkv", "rwkv-pkg"]
+    assert {r["system"]: r["decode_tok_s"] for r in out["results"]} == {"modrwkv": 250.0, "rwkv-pkg": 300.0}
+
+
 def test_kernels_on_cpu_times_the_torch_paths_and_says_why_fla_is_absent(capsys: pytest.CaptureFixture) -> None:
     out = run(capsys, "kernels", "--shape", "tiny", "--device", "cpu", "--dtype", "fp32", "--contexts", "8,40",
               "--batches", "1,2", "--repeats", "1", "--json")

@@ -6,17 +6,18 @@ Progress and warnings go to stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence, Union
 
 import torch
 
 from modrwkv import backbone
 from modrwkv.backbone import RWKV7
 from modrwkv.bench import machine, report, rwkv_pkg_runner, wkv_kernels
-from modrwkv.bench.measurement import Measurement
+from modrwkv.bench.measurement import Measurement, fastest
 from modrwkv.bench.rwkv_runner import (
     RWKVRunner,
     blinkdl_weights,
@@ -121,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--repeats", type=_positive_int, default=1, help="timed runs per measurement, the fastest is kept (default 1)"
         )
+        p.add_argument(
+            "--rounds", type=_positive_int, default=1,
+            help="measure every system, context and batch this many times in turn, keeping each one's fastest: on a "
+            "machine whose speed drifts, the ratios between systems then compare like with like (default 1)",
+        )
         if name != "prefill":
             p.add_argument("--decode-tokens", type=_positive_int, default=32, help="timed decode steps (default 32)")
         if name == "compare":
@@ -145,18 +151,32 @@ def _progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _runs(runner, args: argparse.Namespace, time_prefill: bool, time_decode: bool) -> Iterator[Measurement]:
-    for context in args.contexts:
-        for batch in args.batches:
-            _progress(f"[{runner.system}] context {context}, batch {batch}")
-            yield runner.measure(
-                context,
-                batch,
-                time_prefill=time_prefill,
-                time_decode=time_decode,
-                decode_tokens=getattr(args, "decode_tokens", 0),
-                repeats=args.repeats,
-            )
+Runner = Union[RWKVRunner, rwkv_pkg_runner.RWKVPkgRunner, TransformerRunner]
+
+
+def _measure_all(
+    runners: list[tuple[Runner, list[int]]], args: argparse.Namespace, time_prefill: bool, time_decode: bool
+) -> list[Measurement]:
+    """Every (system, context, batch) cell, `args.rounds` times over in turn, keeping each cell's fastest: drift of
+    a shared machine over minutes then reaches every system alike, and the ratios between them hold."""
+    best: dict[tuple[str, int, int], Measurement] = {}
+    for n in range(1, args.rounds + 1):
+        for runner, batches in runners:
+            for context in args.contexts:
+                for batch in batches:
+                    round_note = f" (round {n} of {args.rounds})" if args.rounds > 1 else ""
+                    _progress(f"[{runner.system}] context {context}, batch {batch}{round_note}")
+                    row = runner.measure(
+                        context,
+                        batch,
+                        time_prefill=time_prefill,
+                        time_decode=time_decode,
+                        decode_tokens=getattr(args, "decode_tokens", 0),
+                        repeats=args.repeats,
+                    )
+                    key = (runner.system, context, batch)
+                    best[key] = fastest(best[key], row) if key in best else row
+    return list(best.values())
 
 
 def _timed_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], list[str], str]:
@@ -169,19 +189,20 @@ def _timed_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], l
     _progress("measuring GEMM FLOP/s and read bandwidth ...")
     perf = machine.measure_machine(args.device)
     limits = machine.implied_limits(perf, model.dtype, matmul_params_per_token(model), weight_bytes_per_token(model))
-    rows = list(_runs(RWKVRunner(model, args.dtype), args, time_prefill, time_decode))
-    del model
+    runners: list[tuple[Runner, list[int]]] = [(RWKVRunner(model, args.dtype), args.batches)]
     notes: list[str] = []
     transformer = None
-    if args.command == "compare" and not args.skip_rwkv_pkg:
-        rows += _rwkv_pkg_rows(weights, args, notes)
-    del weights
-    if args.command == "compare" and not args.skip_transformer:
-        # the compute dtype: a Transformer has no weight-only path here (int8, and fp16 on a CPU, compute in fp32)
-        dtype = backbone.compute_dtype(args.dtype, args.device)
-        tmodel, transformer = load_transformer(baseline_shape(args.shape), dtype, args.device)
-        notes.append(f"transformer: {sum(p.numel() for p in tmodel.parameters()) / 1e6:.1f}M params, {transformer}")
-        rows += _runs(TransformerRunner(tmodel, backbone.dtype_name(dtype)), args, time_prefill, time_decode)
+    with contextlib.ExitStack() as cleanup:
+        if args.command == "compare" and not args.skip_rwkv_pkg:
+            runners += _rwkv_pkg_runner(weights, args, notes, cleanup)
+        del weights
+        if args.command == "compare" and not args.skip_transformer:
+            # the compute dtype: a Transformer has no weight-only path here (int8, and fp16 on a CPU, compute in fp32)
+            dtype = backbone.compute_dtype(args.dtype, args.device)
+            tmodel, transformer = load_transformer(baseline_shape(args.shape), dtype, args.device)
+            notes.append(f"transformer: {sum(p.numel() for p in tmodel.parameters()) / 1e6:.1f}M params, {transformer}")
+            runners.append((TransformerRunner(tmodel, backbone.dtype_name(dtype)), args.batches))
+        rows = _measure_all(runners, args, time_prefill, time_decode)
     payload = {
         "machine": info.to_dict() | perf.to_dict(),
         "fp32_gflop_s": perf.fp32_gflop_s,
@@ -194,7 +215,10 @@ def _timed_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], l
     return payload, rows, notes, report.header(info, args.dtype, perf, limits, _dtype_note(args.dtype, args.device))
 
 
-def _rwkv_pkg_rows(weights: dict[str, torch.Tensor], args: argparse.Namespace, notes: list[str]) -> list[Measurement]:
+def _rwkv_pkg_runner(
+    weights: dict[str, torch.Tensor], args: argparse.Namespace, notes: list[str], cleanup: contextlib.ExitStack
+) -> list[tuple[Runner, list[int]]]:
+    """BlinkDL's package on the same weights, batch 1 only; none (and a note saying why) where it cannot run."""
     if not rwkv_pkg_runner.available():
         notes.append("rwkv-pkg: skipped, the `rwkv` package is not installed")
         return []
@@ -202,14 +226,13 @@ def _rwkv_pkg_rows(weights: dict[str, torch.Tensor], args: argparse.Namespace, n
         notes.append("rwkv-pkg: batch 1 only (the package has no batched inference); other batches skipped")
     if 1 not in args.batches:
         return []
-    with tempfile.TemporaryDirectory(prefix="modrwkv-bench-") as folder:  # the package memory-maps the file
-        try:
-            runner = rwkv_pkg_runner.RWKVPkgRunner(weights, Path(folder))
-        except RuntimeError as e:
-            notes.append(f"rwkv-pkg: skipped, {e}")
-            return []
-        batch_one = argparse.Namespace(**{**vars(args), "batches": [1]})
-        return list(_runs(runner, batch_one, time_prefill=True, time_decode=True))
+    # the package memory-maps the file: the folder lives until every round is measured
+    folder = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="modrwkv-bench-"))
+    try:
+        return [(rwkv_pkg_runner.RWKVPkgRunner(weights, Path(folder)), [1])]
+    except RuntimeError as e:
+        notes.append(f"rwkv-pkg: skipped, {e}")
+        return []
 
 
 def _memory_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], list[str], str]:
