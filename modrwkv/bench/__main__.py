@@ -151,6 +151,12 @@ def _progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def _rates(row: Measurement) -> str:
+    rates = [f"{name} {value:,.1f} tok/s" for name, value in (("prefill", row.prefill_tok_s), ("decode", row.decode_tok_s))
+             if value is not None]
+    return ", ".join(rates)
+
+
 Runner = Union[RWKVRunner, rwkv_pkg_runner.RWKVPkgRunner, TransformerRunner]
 
 
@@ -164,8 +170,10 @@ def _measure_all(
         for runner, batches in runners:
             for context in args.contexts:
                 for batch in batches:
-                    round_note = f" (round {n} of {args.rounds})" if args.rounds > 1 else ""
-                    _progress(f"[{runner.system}] context {context}, batch {batch}{round_note}")
+                    label = f"[{runner.system}] context {context}, batch {batch}"
+                    if args.rounds > 1:
+                        label += f" (round {n} of {args.rounds})"
+                    _progress(label)
                     row = runner.measure(
                         context,
                         batch,
@@ -174,6 +182,8 @@ def _measure_all(
                         decode_tokens=getattr(args, "decode_tokens", 0),
                         repeats=args.repeats,
                     )
+                    if args.rounds > 1:  # each round's figures, so the spread shows
+                        _progress(f"{label}: {_rates(row)}")
                     key = (runner.system, context, batch)
                     best[key] = fastest(best[key], row) if key in best else row
     return list(best.values())
