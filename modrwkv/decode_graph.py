@@ -63,7 +63,8 @@ def decode_step(model: RWKV7, tokens: torch.Tensor, state: RWKVState) -> tuple[t
         out, state = model(tokens.view(-1, 1), state)
         return out[:, 0], state
     key = (state.batch_size, model.dtype, model.emb.weight.data_ptr())
-    with _LOCK:
+    # captures and replays run on the model's GPU, whichever one is current in the calling thread
+    with _LOCK, torch.cuda.device(model.device):
         graphs = _GRAPHS.setdefault(model, {})
         if key not in graphs:
             graphs[key] = DecodeGraph(model, state.batch_size)
