@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import torch
 
 from modrwkv.backbone import compute_dtype, default_cpu_dtype, describe_dtype
 from modrwkv.bench.__main__ import main
+from modrwkv.bench.report import png_export_problem
 from modrwkv.bench.shapes import shape_config
 
 # BlinkDL's rwkv package is TorchScript, which now warns on every scripted function
@@ -152,6 +154,25 @@ def test_plot_html_has_one_trace_per_system_and_batch(capsys: pytest.CaptureFixt
     assert '"type":"log"' in html
 
 
+def test_a_png_plot_without_kaleido_is_refused_before_any_measuring(
+    capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "kaleido", None)  # as if it were not installed
+    assert main(["compare", "--shape", "tiny", "--plot", "chart.png"]) == 2
+    err = capsys.readouterr().err
+    assert "PNG export needs kaleido (pip install kaleido) and Chrome or Chromium; or use .html" in err
+    assert "[modrwkv]" not in err  # nothing was measured
+
+
+@pytest.mark.skipif(png_export_problem() is not None, reason=f"PNG export: {png_export_problem()}")
+def test_plot_png_is_rendered_where_kaleido_and_chromium_are_installed(
+    capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    plot = tmp_path / "memory.png"
+    assert main(["memory", "--shape", "tiny", "--contexts", "16,32", "--plot", str(plot)]) == 0
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 @pytest.mark.parametrize(
     "argv,message",
     [
@@ -159,8 +180,7 @@ def test_plot_html_has_one_trace_per_system_and_batch(capsys: pytest.CaptureFixt
         (["compare", "--contexts", "1024,abc"], "comma-separated positive integers"),
         (["prefill", "--contexts", "0"], "comma-separated positive integers"),
         (["decode", "--batches", ""], "comma-separated positive integers"),
-        (["compare", "--plot", "chart.png"], "use .html"),
-        (["memory", "--plot", "chart.svg"], "--plot takes a .html file"),
+        (["memory", "--plot", "chart.svg"], "--plot takes a .html or .png file"),
         (["prefill", "--dtype", "fp64"], "invalid choice: 'fp64'"),
         (["compare", "--shape", "tiny", "--model", "x.pth"], "not allowed with argument"),
         (["throughput"], "invalid choice: 'throughput'"),

@@ -8,7 +8,7 @@ from typing import Sequence
 from modrwkv.bench.machine import Limits, MachineInfo, MachinePerf
 from modrwkv.bench.measurement import Measurement
 
-PLOT_SUFFIXES = (".html",)  # PNG needs kaleido plus a Chrome download, impossible offline
+PLOT_SUFFIXES = (".html", ".png")
 
 
 def _num(x: float | None, fmt: str = ",.1f") -> str:
@@ -79,10 +79,24 @@ def json_line(payload: dict) -> str:
     return json.dumps(payload, separators=(",", ":"))
 
 
+def png_export_problem() -> str | None:
+    """Why a PNG cannot be written here, or None: plotly renders PNGs through kaleido, which drives a Chrome or
+    Chromium already installed (it would download one otherwise, which an offline machine cannot)."""
+    try:
+        import kaleido  # noqa: F401
+        from choreographer.browsers.chromium import Chromium
+    except ImportError:
+        return "needs kaleido (pip install kaleido) and Chrome or Chromium"
+    if Chromium.find_browser(skip_local=False) is None:
+        return "needs Chrome or Chromium installed (kaleido drives it); none was found on PATH or in BROWSER_PATH"
+    return None
+
+
 def write_plot(rows: Sequence[Measurement], path: Path, title: str) -> Path:
     """Latency (prefill, decode) and memory against context, one trace per system and batch, log-x axes.
 
-    Only panels with data are drawn (`memory` has no latencies). The HTML embeds plotly.js so it opens offline.
+    Only panels with data are drawn (`memory` has no latencies). The HTML embeds plotly.js so it opens offline;
+    a .png is rendered by kaleido (see png_export_problem).
     """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -113,5 +127,8 @@ def write_plot(rows: Sequence[Measurement], path: Path, title: str) -> Path:
         fig.update_xaxes(type="log", title_text="context (tokens)", row=1, col=col)
     fig.update_layout(title=title)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.write_html(str(path), include_plotlyjs=True)
+    if path.suffix.lower() == ".png":
+        fig.write_image(str(path), width=440 * len(metrics) + 180, height=420)  # + the legend
+    else:
+        fig.write_html(str(path), include_plotlyjs=True)
     return path
