@@ -1,8 +1,10 @@
 """`python -m modrwkv.bench`: output schema, memory formulas, plots and argument errors (no timing assertions)."""
 from __future__ import annotations
 
+import gc
 import json
 import sys
+import weakref
 from pathlib import Path
 
 import pytest
@@ -89,6 +91,31 @@ def test_rounds_measure_every_system_in_turn_and_keep_each_cells_fastest(
 
     assert order == ["modrwkv", "rwkv-pkg", "modrwkv", "rwkv-pkg"]
     assert {r["system"]: r["decode_tok_s"] for r in out["results"]} == {"modrwkv": 250.0, "rwkv-pkg": 300.0}
+
+
+@pytest.mark.parametrize("rounds,alive", [(1, False), (2, True)])
+def test_one_round_lets_each_model_go_before_the_next_is_loaded(
+    capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, rounds: int, alive: bool
+) -> None:
+    from modrwkv.bench import __main__ as bench, rwkv_runner
+
+    models, seen_alive = [], []
+    real_init, real_load = rwkv_runner.RWKVRunner.__init__, bench.load_transformer
+
+    def init(self, model, dtype):
+        models.append(weakref.ref(model))
+        real_init(self, model, dtype)
+
+    def load(*args):
+        gc.collect()
+        seen_alive.append(models[0]() is not None)
+        return real_load(*args)
+
+    monkeypatch.setattr(rwkv_runner.RWKVRunner, "__init__", init)
+    monkeypatch.setattr(bench, "load_transformer", load)
+    run(capsys, "compare", "--shape", "tiny", "--contexts", "16", "--decode-tokens", "2", "--skip-rwkv-pkg",
+        "--rounds", str(rounds), "--json")
+    assert seen_alive == [alive]  # several rounds keep every model for the later rounds
 
 
 def test_kernels_on_cpu_times_the_torch_paths_and_says_why_fla_is_absent(capsys: pytest.CaptureFixture) -> None:

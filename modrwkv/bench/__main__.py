@@ -10,7 +10,7 @@ import contextlib
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable, Sequence, Union
+from typing import Callable, Iterator, Sequence, Union
 
 import torch
 
@@ -161,13 +161,17 @@ Runner = Union[RWKVRunner, rwkv_pkg_runner.RWKVPkgRunner, TransformerRunner]
 
 
 def _measure_all(
-    runners: list[tuple[Runner, list[int]]], args: argparse.Namespace, time_prefill: bool, time_decode: bool
+    systems: Iterator[tuple[Runner, list[int]]], args: argparse.Namespace, time_prefill: bool, time_decode: bool
 ) -> list[Measurement]:
     """Every (system, context, batch) cell, `args.rounds` times over in turn, keeping each cell's fastest: drift of
-    a shared machine over minutes then reaches every system alike, and the ratios between them hold."""
+    a shared machine over minutes then reaches every system alike, and the ratios between them hold. One round
+    measures each system as it is built and lets it go; several keep them all for the later rounds."""
     best: dict[tuple[str, int, int], Measurement] = {}
+    kept: list[tuple[Runner, list[int]]] = []
     for n in range(1, args.rounds + 1):
-        for runner, batches in runners:
+        for runner, batches in systems if n == 1 else kept:
+            if args.rounds > 1 and n == 1:
+                kept.append((runner, batches))
             for context in args.contexts:
                 for batch in batches:
                     label = f"[{runner.system}] context {context}, batch {batch}"
@@ -186,6 +190,7 @@ def _measure_all(
                         _progress(f"{label}: {_rates(row)}")
                     key = (runner.system, context, batch)
                     best[key] = fastest(best[key], row) if key in best else row
+            del runner  # before the next system is built
     return list(best.values())
 
 
@@ -199,20 +204,12 @@ def _timed_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], l
     _progress("measuring GEMM FLOP/s and read bandwidth ...")
     perf = machine.measure_machine(args.device)
     limits = machine.implied_limits(perf, model.dtype, matmul_params_per_token(model), weight_bytes_per_token(model))
-    runners: list[tuple[Runner, list[int]]] = [(RWKVRunner(model, args.dtype), args.batches)]
     notes: list[str] = []
-    transformer = None
+    found: dict[str, str] = {}
     with contextlib.ExitStack() as cleanup:
-        if args.command == "compare" and not args.skip_rwkv_pkg:
-            runners += _rwkv_pkg_runner(weights, args, notes, cleanup)
-        del weights
-        if args.command == "compare" and not args.skip_transformer:
-            # the compute dtype: a Transformer has no weight-only path here (int8, and fp16 on a CPU, compute in fp32)
-            dtype = backbone.compute_dtype(args.dtype, args.device)
-            tmodel, transformer = load_transformer(baseline_shape(args.shape), dtype, args.device)
-            notes.append(f"transformer: {sum(p.numel() for p in tmodel.parameters()) / 1e6:.1f}M params, {transformer}")
-            runners.append((TransformerRunner(tmodel, backbone.dtype_name(dtype)), args.batches))
-        rows = _measure_all(runners, args, time_prefill, time_decode)
+        systems = _systems(model, weights, args, notes, found, cleanup)
+        del model, weights  # the generator holds them only as long as it needs them
+        rows = _measure_all(systems, args, time_prefill, time_decode)
     payload = {
         "machine": info.to_dict() | perf.to_dict(),
         "fp32_gflop_s": perf.fp32_gflop_s,
@@ -220,9 +217,29 @@ def _timed_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], l
         "bandwidth_gb_s": perf.read_gb_s,
         "weight_bytes_per_token": limits.weight_bytes_per_token,
         "limits": limits.to_dict(),
-        "transformer": transformer,
+        "transformer": found.get("transformer"),
     }
     return payload, rows, notes, report.header(info, args.dtype, perf, limits, _dtype_note(args.dtype, args.device))
+
+
+def _systems(
+    model: RWKV7, weights: dict[str, torch.Tensor], args: argparse.Namespace, notes: list[str], found: dict[str, str],
+    cleanup: contextlib.ExitStack,
+) -> Iterator[tuple[Runner, list[int]]]:
+    """modrwkv, then for `compare` the package and the Transformer, each with the batches it runs. Each is built when
+    the one before it has been measured, and each model is dropped here once handed on, so a single round holds one
+    model at a time (a 2.9b comparison would not fit in memory with all three)."""
+    yield RWKVRunner(model, args.dtype), args.batches
+    del model
+    if args.command == "compare" and not args.skip_rwkv_pkg:
+        yield from _rwkv_pkg_runner(weights, args, notes, cleanup)
+    del weights
+    if args.command == "compare" and not args.skip_transformer:
+        # the compute dtype: a Transformer has no weight-only path here (int8, and fp16 on a CPU, compute in fp32)
+        dtype = backbone.compute_dtype(args.dtype, args.device)
+        tmodel, found["transformer"] = load_transformer(baseline_shape(args.shape), dtype, args.device)
+        notes.append(f"transformer: {sum(p.numel() for p in tmodel.parameters()) / 1e6:.1f}M params, {found['transformer']}")
+        yield TransformerRunner(tmodel, backbone.dtype_name(dtype)), args.batches
 
 
 def _rwkv_pkg_runner(
