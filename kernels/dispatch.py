@@ -127,8 +127,12 @@ def _check_out(out: torch.Tensor, state: torch.Tensor, *inputs: torch.Tensor) ->
         )
     if out.data_ptr() == state.data_ptr():
         raise ValueError("wkv7: out must not be the input state (the state is never modified)")
-    if torch.is_grad_enabled() and any(x.requires_grad for x in (state, *inputs)):
+    if _needs_grad(state, *inputs):
         raise ValueError("wkv7: out is for inference; with gradients the new state must be a fresh tensor")
+
+
+def _needs_grad(*tensors: torch.Tensor) -> bool:
+    return torch.is_grad_enabled() and any(x.requires_grad for x in tensors)
 
 
 def _run(r, w, k, v, a, b, state, mask, out):  # noqa: ANN001, ANN202 (wkv7's arguments, checked)
@@ -141,8 +145,7 @@ def _run(r, w, k, v, a, b, state, mask, out):  # noqa: ANN001, ANN202 (wkv7's ar
         if paths is not None:
             recurrent, chunk = paths
             # only the chunked kernel has a backward, so training takes it whatever T is
-            needs_grad = torch.is_grad_enabled() and any(x.requires_grad for x in (r, w, k, v, a, b, state))
-            if needs_grad or T >= TRITON_CHUNK_MIN_T:
+            if _needs_grad(r, w, k, v, a, b, state) or T >= TRITON_CHUNK_MIN_T:
                 return chunk(r, w, k, v, a, b, state, mask)
             return recurrent(r, w, k, v, a, b, state, mask, out)  # T == 1 compiles its loop-free decode variant
     if T == 1:

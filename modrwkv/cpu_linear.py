@@ -11,6 +11,8 @@ import functools
 import torch
 from torch import nn
 
+from modrwkv.linear_swap import replace_linears
+
 BATCH_HINT = 8  # the row count oneDNN blocks the packed layout for; any row count works with it
 # Above this many rows (prefill) MKL on the dense weight is faster here: in a whole prefill oneDNN's calls also
 # slowed the ops around them (~2.8 s vs 2.0 s for 1k tokens of the 0.1B shape), and unpacking costs <5% of the GEMM.
@@ -59,11 +61,7 @@ class PackedLinear(nn.Module):
 
 def pack_linears(model: nn.Module) -> nn.Module:
     """Replace every bias-free nn.Linear of `model` with a PackedLinear, in place (inference only: no autograd)."""
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, nn.Linear) and child.bias is None:
-                setattr(parent, name, PackedLinear(child.weight))
-    return model
+    return replace_linears(model, lambda _, linear: PackedLinear(linear.weight) if linear.bias is None else None)
 
 
 FP16_MAX = 65504.0
@@ -110,8 +108,4 @@ class Fp16Linear(nn.Module):
 
 def fp16_linears(model: nn.Module) -> nn.Module:
     """Replace every bias-free nn.Linear of `model` with an Fp16Linear, in place (inference only: no autograd)."""
-    for parent_name, parent in list(model.named_modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, nn.Linear) and child.bias is None:
-                setattr(parent, name, Fp16Linear(child.weight, f"{parent_name}.{name}".lstrip(".")))
-    return model
+    return replace_linears(model, lambda name, linear: Fp16Linear(linear.weight, name) if linear.bias is None else None)

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from modrwkv.linear_swap import replace_linears
+
 # Up to this many rows per call the weight-streaming int8 kernel is used; above it the weight is dequantised
 # once for a compute-bound GEMM (prefill).
 SMALL_M = 16
@@ -44,10 +46,9 @@ class Int8Linear(nn.Module):
 
 def quantize_linears(model: nn.Module) -> nn.Module:
     """Replace every nn.Linear of `model` with an Int8Linear, in place."""
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, nn.Linear):
-                if child.bias is not None:
-                    raise ValueError(f"int8 quantisation supports bias-free Linear layers only ('{name}' has a bias)")
-                setattr(parent, name, Int8Linear(child.weight))
-    return model
+    def make(name: str, linear: nn.Linear) -> Int8Linear:
+        if linear.bias is not None:
+            raise ValueError(f"int8 quantisation supports bias-free Linear layers only ('{name}' has a bias)")
+        return Int8Linear(linear.weight)
+
+    return replace_linears(model, make)
