@@ -16,7 +16,9 @@ from torch.utils.checkpoint import checkpoint
 from kernels import wkv7
 from modrwkv.checkpoint import CheckpointError, infer_config, read_state_dict, to_blinkdl
 from modrwkv.config import RWKV7Config
-from modrwkv.cpu_linear import fp16_linears, fp16_weights_supported, pack_linears, packing_supported
+from modrwkv.cpu_linear import FP16_MAX, fp16_linears, fp16_weights_supported, pack_linears, packing_supported
+from modrwkv.merged_projections import MAX_ROWS as MERGED_MAX_ROWS
+from modrwkv.merged_projections import MIXES, MergedProjections, merge_projections
 from modrwkv.quantization import Int8Linear, quantize_linears
 from modrwkv.sources import resolve_source
 from modrwkv.state import RWKVState
@@ -113,6 +115,7 @@ class TimeMix(nn.Module):
         self.value = nn.Linear(C, C, bias=False)
         self.output = nn.Linear(C, C, bias=False)
         self.ln_x = nn.GroupNorm(H, C, eps=GROUP_NORM_EPS)
+        self.merged: MergedProjections | None = None  # set at load time for decode on a CPU (not a weight)
 
     def forward(
         self, x: torch.Tensor, shift: torch.Tensor, wkv: torch.Tensor, v_first: torch.Tensor | None,
@@ -120,23 +123,22 @@ class TimeMix(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         B, T, C = x.shape
         H, N = self.n_head, self.head_size
-        xx = _shifted(x, shift) - x
         mix = torch.stack((self.x_r, self.x_w, self.x_k, self.x_v, self.x_a, self.x_g))
-        xr, xw, xk, xv, xa, xg = torch.addcmul(x, xx, mix).unbind(0)  # six token-shift mixes in one op
-
-        r = self.receptance(xr)
-        w = self.w0 + torch.tanh(xw @ self.w1) @ self.w2  # decay pre-activation; the kernel makes the decay in fp32
-        k = self.key(xk)
-        v = self.value(xv)
-        a = torch.sigmoid(self.a0 + (xa @ self.a1) @ self.a2)
-        g = torch.sigmoid(xg @ self.g1) @ self.g2
+        mixes = torch.addcmul(x, _shifted(x, shift) - x, mix)  # the six token-shift mixes in one op, MIXES order
+        if self.merged is not None and B * T <= MERGED_MAX_ROWS:  # decode on a CPU: two products instead of eleven
+            p = {name: t.view(B, T, C) for name, t in self.merged(mixes.view(len(MIXES), B * T, C)).items()}
+        else:
+            p = self._projections(*mixes.unbind(0))
+        r, k, v, g = p["r"], p["k"], p["v"], p["g"]
+        w = self.w0 + p["w"]  # decay pre-activation; the kernel makes the decay in fp32
+        a = torch.sigmoid(self.a0 + p["a"])
 
         kk = F.normalize((k * self.k_k).view(B, T, H, N), dim=-1, p=2.0)  # normalised before k is rescaled below
         k = k * (1 + (a - 1) * self.k_a)
         if self.layer_id == 0:
             v_first = v
         else:
-            v = v + (v_first - v) * torch.sigmoid(self.v0 + (xv @ self.v1) @ self.v2)
+            v = v + (v_first - v) * torch.sigmoid(self.v0 + p["v_lora"])
 
         heads = lambda t: t.view(B, T, H, N)  # noqa: E731
         args = (heads(r), heads(w), heads(k), heads(v), -kk, kk * heads(a), wkv, mask, wkv_out)
@@ -149,6 +151,18 @@ class TimeMix(nn.Module):
         y = F.group_norm(y.reshape(B * T, C), H, self.ln_x.weight, self.ln_x.bias, eps=GROUP_NORM_EPS).view(B, T, C)
         y = y + ((heads(r) * heads(k) * self.r_k).sum(dim=-1, keepdim=True) * heads(v)).view(B, T, C)
         return self.output(y * g), wkv, v_first
+
+    def _projections(
+        self, xr: torch.Tensor, xw: torch.Tensor, xk: torch.Tensor, xv: torch.Tensor, xa: torch.Tensor, xg: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """r, k, v and the LoRA outputs (before their biases) from the six mixes, each by its own matrices."""
+        p = {"r": self.receptance(xr), "k": self.key(xk), "v": self.value(xv)}
+        p["w"] = torch.tanh(xw @ self.w1) @ self.w2
+        p["a"] = (xa @ self.a1) @ self.a2
+        p["g"] = torch.sigmoid(xg @ self.g1) @ self.g2
+        if self.layer_id > 0:
+            p["v_lora"] = (xv @ self.v1) @ self.v2
+        return p
 
 
 class ChannelMix(nn.Module):
@@ -239,10 +253,13 @@ class RWKV7(nn.Module):
         if dtype == "int8":
             quantize_linears(model)
         if fp16_weights:
+            _round_loras_to_fp16(model)
             fp16_linears(model)
+            merge_projections(model)
         elif pack_weights and torch.device(device).type == "cpu":
             if packing_supported(compute):
                 pack_linears(model)
+                merge_projections(model)
             else:
                 _store_input_major(model)
         return model.eval()
@@ -371,6 +388,23 @@ class RWKV7(nn.Module):
         if int(lengths.min()) == T:
             return None, None
         return torch.arange(T, device=device)[None, :] < lengths[:, None], lengths
+
+
+LORA_NAMES = ("w1", "w2", "a1", "a2", "v1", "v2", "g1", "g2")
+
+
+def _round_loras_to_fp16(model: nn.Module) -> None:
+    """fp16 weights on a CPU: the LoRA matrices hold fp16 values too (kept in fp32 storage for their own GEMMs).
+
+    Decode multiplies them in fp16 inside the merged projections; prefill then computes with the very same values."""
+    with torch.no_grad():
+        for block in model.blocks:
+            for name in LORA_NAMES:
+                if (lora := getattr(block.att, name, None)) is not None:
+                    if lora.abs().max() > FP16_MAX:
+                        raise ValueError(f"'blocks.{block.layer_id}.att.{name}' has values beyond fp16's range "
+                                         f"(+-{FP16_MAX:g}); load it as fp32 or bf16")
+                    lora.copy_(lora.half().float())
 
 
 def _store_input_major(model: nn.Module) -> None:

@@ -88,12 +88,13 @@ def test_fp16_on_a_cpu_keeps_matrices_in_fp16_and_computes_in_fp32(fp16):
 
 @needs_fbgemm
 def test_fp16_weights_give_fp32_logits_to_rounding(small_weights, fp32, fp16):
-    """The only difference from fp32 is rounding the matrices to fp16, so an fp32 model holding those rounded
-    matrices gives the same logits up to summation order."""
-    def is_linear(name: str, t: torch.Tensor) -> bool:  # r/k/v/output, the FFN and the head; not LoRAs or emb
-        return name.endswith(".weight") and t.dim() == 2 and name != "emb.weight"
+    """The only difference from fp32 is rounding the matrices (LoRAs included) to fp16, so an fp32 model holding
+    those rounded matrices gives the same logits up to summation order."""
+    def is_matrix(name: str, t: torch.Tensor) -> bool:  # r/k/v/output, the FFN, the head and the LoRAs; not emb
+        lora = name.rsplit(".", 1)[-1] in ("w1", "w2", "a1", "a2", "v1", "v2", "g1", "g2")
+        return lora or (name.endswith(".weight") and t.dim() == 2 and name != "emb.weight")
 
-    rounded = {k: v.half().float() if is_linear(k, v) else v for k, v in small_weights.items()}
+    rounded = {k: v.half().float() if is_matrix(k, v) else v for k, v in small_weights.items()}
     ref, _ = RWKV7.from_state_dict(rounded)(PROMPT)
     got, _ = fp16(PROMPT)
     torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-3)
@@ -108,6 +109,15 @@ def test_an_fp16_model_saves_a_checkpoint_that_loads_back_the_same(fp16, tmp_pat
     a, _ = fp16(PROMPT[:, :16])
     b, _ = again(PROMPT[:, :16])
     torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@needs_fbgemm
+def test_a_lora_beyond_the_fp16_range_is_refused_by_name(small_weights):
+    weights = dict(small_weights)
+    weights["blocks.1.att.g2"] = weights["blocks.1.att.g2"].clone()
+    weights["blocks.1.att.g2"][0, 0] = 1e5
+    with pytest.raises(ValueError, match="'blocks.1.att.g2' has values beyond fp16's range"):
+        RWKV7.from_state_dict(weights, dtype="fp16")
 
 
 @needs_fbgemm
