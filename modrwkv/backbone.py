@@ -123,22 +123,21 @@ class TimeMix(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         B, T, C = x.shape
         H, N = self.n_head, self.head_size
-        mix = torch.stack((self.x_r, self.x_w, self.x_k, self.x_v, self.x_a, self.x_g))
+        mix = torch.stack((self.x_r, self.x_k, self.x_w, self.x_a, self.x_v, self.x_g))
         mixes = torch.addcmul(x, _shifted(x, shift) - x, mix)  # the six token-shift mixes in one op, MIXES order
         if self.merged is not None and B * T <= MERGED_MAX_ROWS:  # decode on a CPU: two products instead of eleven
-            p = {name: t.view(B, T, C) for name, t in self.merged(mixes.view(len(MIXES), B * T, C)).items()}
+            r, k, v, w, a, v_lora, g = (t.view(B, T, C) for t in self.merged(mixes.view(len(MIXES), B * T, C)))
         else:
-            p = self._projections(*mixes.unbind(0))
-        r, k, v, g = p["r"], p["k"], p["v"], p["g"]
-        w = self.w0 + p["w"]  # decay pre-activation; the kernel makes the decay in fp32
-        a = torch.sigmoid(self.a0 + p["a"])
+            r, k, v, w, a, v_lora, g = self._projections(*mixes.unbind(0))
+        w = self.w0 + w  # decay pre-activation; the kernel makes the decay in fp32
+        a = torch.sigmoid(self.a0 + a)
 
         kk = F.normalize((k * self.k_k).view(B, T, H, N), dim=-1, p=2.0)  # normalised before k is rescaled below
-        k = k * (1 + (a - 1) * self.k_a)
+        k = torch.addcmul(k, k * self.k_a, a - 1)  # k (1 + (a - 1) k_a)
         if self.layer_id == 0:
             v_first = v
         else:
-            v = v + (v_first - v) * torch.sigmoid(self.v0 + p["v_lora"])
+            v = v + (v_first - v) * torch.sigmoid(self.v0 + v_lora)
 
         heads = lambda t: t.view(B, T, H, N)  # noqa: E731
         args = (heads(r), heads(w), heads(k), heads(v), -kk, kk * heads(a), wkv, mask, wkv_out)
@@ -148,21 +147,17 @@ class TimeMix(nn.Module):
         else:
             y, wkv = wkv7(*args)
 
-        y = F.group_norm(y.reshape(B * T, C), H, self.ln_x.weight, self.ln_x.bias, eps=GROUP_NORM_EPS).view(B, T, C)
-        y = y + ((heads(r) * heads(k) * self.r_k).sum(dim=-1, keepdim=True) * heads(v)).view(B, T, C)
-        return self.output(y * g), wkv, v_first
+        y = F.group_norm(y.reshape(B * T, C), H, self.ln_x.weight, self.ln_x.bias, eps=GROUP_NORM_EPS)
+        y = torch.addcmul(y.view(B, T, H, N), (heads(r) * heads(k) * self.r_k).sum(dim=-1, keepdim=True), heads(v))
+        return self.output(y.view(B, T, C) * g), wkv, v_first
 
     def _projections(
-        self, xr: torch.Tensor, xw: torch.Tensor, xk: torch.Tensor, xv: torch.Tensor, xa: torch.Tensor, xg: torch.Tensor
-    ) -> dict[str, torch.Tensor]:
-        """r, k, v and the LoRA outputs (before their biases) from the six mixes, each by its own matrices."""
-        p = {"r": self.receptance(xr), "k": self.key(xk), "v": self.value(xv)}
-        p["w"] = torch.tanh(xw @ self.w1) @ self.w2
-        p["a"] = (xa @ self.a1) @ self.a2
-        p["g"] = torch.sigmoid(xg @ self.g1) @ self.g2
-        if self.layer_id > 0:
-            p["v_lora"] = (xv @ self.v1) @ self.v2
-        return p
+        self, xr: torch.Tensor, xk: torch.Tensor, xw: torch.Tensor, xa: torch.Tensor, xv: torch.Tensor, xg: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        """r, k, v, then the LoRA outputs before their biases (the v LoRA's None in layer 0), each by its own matrices."""
+        v_lora = (xv @ self.v1) @ self.v2 if self.layer_id > 0 else None
+        return (self.receptance(xr), self.key(xk), self.value(xv), torch.tanh(xw @ self.w1) @ self.w2,
+                (xa @ self.a1) @ self.a2, v_lora, torch.sigmoid(xg @ self.g1) @ self.g2)
 
 
 class ChannelMix(nn.Module):

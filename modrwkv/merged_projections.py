@@ -19,19 +19,8 @@ from modrwkv.cpu_linear import Fp16Linear, PackedLinear
 # Rows (batch x tokens) up to which the merged products are used; above, the layer's own matrices.
 MAX_ROWS = 2
 
-MIXES = ("r", "w", "k", "v", "a", "g")  # the order of TimeMix's token-shift mixes
-
-
-# Layouts whose small products stream their matrix: fbgemm's fp16 and oneDNN's packed fp32/bf16. Not int8, whose
-# x86 kernel is compute-bound at one row already (six rows would cost six times as much).
-MERGEABLE = (Fp16Linear, PackedLinear)
-
-
-def _same_format(layer: nn.Module, weight: torch.Tensor) -> nn.Module:
-    """A Linear holding `weight` [out, in] in the layout of `layer` (one of MERGEABLE)."""
-    if isinstance(layer, Fp16Linear):
-        return Fp16Linear(weight)
-    return PackedLinear(weight.to(layer.packed.dtype))
+MIXES = ("r", "k", "w", "a", "v", "g")  # the order of TimeMix's token-shift mixes: the LoRA inputs last, together
+LORAS = ("w", "a", "v", "g")  # MIXES[2:]
 
 
 class MergedProjections:
@@ -40,50 +29,54 @@ class MergedProjections:
     Not an nn.Module: the merged matrices are a layout of the layer's weights, not weights of their own.
     """
 
-    def __init__(self, down: nn.Module, up: nn.Module, down_cols: dict[str, slice], up_rows: list[tuple[str, slice]]):
+    # Layouts whose small products stream their matrix: fbgemm's fp16 and oneDNN's packed fp32/bf16. Not int8, whose
+    # x86 kernel is compute-bound at one row already (six rows would cost six times as much).
+    MERGEABLE = (Fp16Linear, PackedLinear)
+
+    def __init__(self, down: nn.Module, up: nn.Module, ranks: list[int]):
         self.down, self.up = down, up
-        self.down_cols = down_cols  # output columns of the down product per projection
-        self.up_rows = up_rows  # (LoRA, its rank block) in the order of the up product's input rows
+        C = up.out_features
+        # down's columns: r, k, v (C each), then the LoRA blocks; up's input: the LoRA blocks, in LORAS order
+        self.loras = slice(3 * C, 3 * C + sum(ranks))
+        ends = torch.tensor(ranks).cumsum(0)
+        self.g_block = slice(int(ends[-2]), int(ends[-1]))
+        blocks = torch.arange(sum(ranks))
+        # row i of the up product's input keeps LoRA i's block of the down product and zeros elsewhere
+        self.block_mask = torch.stack([(blocks >= end - rank) & (blocks < end) for rank, end in zip(ranks, ends)])
+        self.block_mask = self.block_mask.float().unsqueeze(1)  # [4, 1, R]
 
     @classmethod
     def of(cls, att: nn.Module) -> "MergedProjections | None":
         """Merge `att`'s matrices in the layout of its Linear layers; None where that layout has no merged form."""
-        if not isinstance(att.receptance, MERGEABLE):
+        if not isinstance(att.receptance, cls.MERGEABLE):
             return None
-        loras = [("w", att.w1, att.w2), ("a", att.a1, att.a2), ("v", getattr(att, "v1", None), getattr(att, "v2", None)),
-                 ("g", att.g1, att.g2)]
-        loras = [(name, down, up) for name, down, up in loras if down is not None]  # layer 0 has no v LoRA
-        # down: one row of output columns per mix; the v mix feeds both the value matrix and the v LoRA
-        blocks = {"r": att.receptance.weight, "k": att.key.weight, "v": att.value.weight}
-        blocks.update({f"{name}1": down.t() for name, down, _ in loras})
-        down_cols, start = {}, 0
-        for name, block in blocks.items():
-            down_cols[name] = slice(start, start + block.shape[0])
-            start += block.shape[0]
-        up_rows, start = [], 0
-        for name, _, up in loras:
-            up_rows.append((name, slice(start, start + up.shape[0])))
-            start += up.shape[0]
+        C = att.receptance.in_features
+        # layer 0 has no v LoRA: a block of width 0
+        downs = [getattr(att, f"{name}1", torch.zeros(C, 0)) for name in LORAS]
+        ups = [getattr(att, f"{name}2", torch.zeros(0, C)) for name in LORAS]
         with torch.no_grad():
-            down = _same_format(att.receptance, torch.cat([b.float() for b in blocks.values()]))
-            up = _same_format(att.receptance, torch.cat([u.float() for _, _, u in loras]).t().contiguous())
-        return cls(down, up, down_cols, up_rows)
+            rkv = (att.receptance.weight, att.key.weight, att.value.weight)
+            down = torch.cat([m.float() for m in (*rkv, *(d.t() for d in downs))])
+            up = torch.cat([u.float() for u in ups]).t().contiguous()
+            return cls(_same_format(att.receptance, down), _same_format(att.receptance, up), [d.shape[1] for d in downs])
 
-    def __call__(self, mixes: torch.Tensor) -> dict[str, torch.Tensor]:
-        """mixes [6, rows, C] in MIXES order -> {"r", "k", "v": [rows, C]; "w", "a", "v_lora", "g": LoRA outputs}.
-
-        The LoRA outputs are before their biases: tanh(xw w1) w2, (xa a1) a2, (xv v1) v2, sigmoid(xg g1) g2."""
+    def __call__(self, mixes: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """mixes [6, rows, C] in MIXES order -> r, k, v, then the LoRA outputs before their biases: tanh(xw w1) w2,
+        (xa a1) a2, (xv v1) v2 (zeros without a v LoRA), sigmoid(xg g1) g2; each [rows, C]."""
         n, rows, C = mixes.shape
         y = self.down(mixes.reshape(n * rows, C)).view(n, rows, -1)
-        row = {name: y[i] for i, name in enumerate(MIXES)}
-        out = {name: row[name][:, self.down_cols[name]] for name in ("r", "k", "v")}
-        hidden = y.new_zeros(len(self.up_rows), rows, self.up.in_features)
-        for i, (name, block) in enumerate(self.up_rows):
-            h = row[name][:, self.down_cols[f"{name}1"]]
-            hidden[i, :, block] = torch.tanh(h) if name == "w" else torch.sigmoid(h) if name == "g" else h
-        lora = self.up(hidden.view(-1, hidden.shape[-1])).view(len(self.up_rows), rows, C)
-        out.update({("v_lora" if name == "v" else name): lora[i] for i, (name, _) in enumerate(self.up_rows)})
-        return out
+        hidden = y[2:, :, self.loras] * self.block_mask
+        hidden[0].tanh_()  # tanh(0) = 0: the zeros stay
+        hidden[3, :, self.g_block].sigmoid_()
+        w, a, v, g = self.up(hidden.view(-1, hidden.shape[-1])).view(len(LORAS), rows, C).unbind(0)
+        return y[0, :, :C], y[1, :, C : 2 * C], y[4, :, 2 * C : 3 * C], w, a, v, g
+
+
+def _same_format(layer: nn.Module, weight: torch.Tensor) -> nn.Module:
+    """A Linear holding `weight` [out, in] in the layout of `layer` (one of MergedProjections.MERGEABLE)."""
+    if isinstance(layer, Fp16Linear):
+        return Fp16Linear(weight)
+    return PackedLinear(weight.to(layer.packed.dtype))
 
 
 def merge_projections(model: nn.Module) -> None:
