@@ -94,9 +94,10 @@ class Sampler:
         self.counts, self.seen = self.counts[rows], self.seen[rows]
 
 
-# A language model's top-p nucleus nearly always lies among its likeliest 1024 tokens: finding those is ~9x cheaper
-# than sorting all 65,536 (0.75 vs 6.5 ms per row on the 2-core CPU measured here).
-NUCLEUS_CANDIDATES = 1024
+# Candidate counts tried in turn before a full sort. A language model's top-p nucleus nearly always lies among its
+# likeliest 64 tokens, and finding them is the cheap step: per row over 65,536 tokens on the 2-core CPU measured here,
+# topk(64) takes 0.2 ms, topk(1024) 0.72 ms and a full sort 6.5 ms.
+NUCLEUS_CANDIDATES = (64, 1024)
 
 
 def _sorted_cutoff(sorted_probs: torch.Tensor, top_p: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,13 +110,18 @@ def _sorted_cutoff(sorted_probs: torch.Tensor, top_p: float) -> tuple[torch.Tens
 def nucleus_cutoff(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     """probs [B, V] -> [B, 1]: the smallest probability top-p keeps in each row, exactly as a full sort finds it.
 
-    The likeliest NUCLEUS_CANDIDATES come first; a row whose nucleus they do not hold (a nearly flat distribution)
-    takes the full sort. Same running sums in the same order, so the same cutoff either way.
+    The likeliest NUCLEUS_CANDIDATES[0] come first, then more for rows whose nucleus they do not hold, and a row whose
+    nucleus none holds (a nearly flat distribution) takes the full sort. Same running sums in the same order, so the
+    same cutoff either way.
     """
-    cutoff, at = _sorted_cutoff(probs.topk(min(NUCLEUS_CANDIDATES, probs.shape[-1]), dim=-1).values, top_p)
-    held = at < NUCLEUS_CANDIDATES
-    if bool(held.all()):
-        return cutoff
+    cutoff = held = None
+    for count in NUCLEUS_CANDIDATES:
+        count = min(count, probs.shape[-1])
+        found, at = _sorted_cutoff(probs.topk(count, dim=-1).values, top_p)
+        cutoff = found if cutoff is None else torch.where(held, cutoff, found)
+        held = at < count if held is None else held | (at < count)
+        if bool(held.all()):
+            return cutoff
     full, _ = _sorted_cutoff(probs.sort(dim=-1, descending=True).values, top_p)
     return torch.where(held, cutoff, full)
 

@@ -18,14 +18,20 @@ def full_sort_cutoff(probs: torch.Tensor, top_p: float) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("top_p", [0.3, 0.85, 0.99])
-def test_nucleus_cutoff_equals_a_full_sort_for_peaked_and_flat_rows(top_p):
+def test_nucleus_cutoff_equals_a_full_sort_at_every_stage(top_p):
     g = torch.Generator().manual_seed(0)
-    # a confident row (its nucleus among the likeliest NUCLEUS_CANDIDATES) and a nearly flat one (the full sort)
-    logits = torch.randn(2, V, generator=g) * torch.tensor([[9.0], [0.5]])
+    # a confident row (its nucleus among the first candidates), one with ~600 likely tokens (the second candidates)
+    # and a nearly flat one (the full sort)
+    logits = torch.randn(3, V, generator=g) * 0.5
+    logits[0, :5] += 20.0
+    logits[1, :600] += 14.0
     probs = torch.softmax(logits, dim=-1)
-    nucleus_sizes = (probs >= full_sort_cutoff(probs, top_p)).sum(-1)
-    assert nucleus_sizes[0] < NUCLEUS_CANDIDATES < nucleus_sizes[1]
+    nucleus_sizes = (probs >= full_sort_cutoff(probs, top_p)).sum(-1).tolist()
+    first, second = NUCLEUS_CANDIDATES
+    assert nucleus_sizes[0] <= first < nucleus_sizes[1] <= second < nucleus_sizes[2]
     assert torch.equal(nucleus_cutoff(probs, top_p), full_sort_cutoff(probs, top_p))
+    for row in range(3):  # alone, each row stops at its own stage
+        assert torch.equal(nucleus_cutoff(probs[row : row + 1], top_p), full_sort_cutoff(probs[row : row + 1], top_p))
 
 
 def test_draws_follow_the_probabilities_and_never_pick_a_zero():
