@@ -115,7 +115,7 @@ class TimeMix(nn.Module):
         self.value = nn.Linear(C, C, bias=False)
         self.output = nn.Linear(C, C, bias=False)
         self.ln_x = nn.GroupNorm(H, C, eps=GROUP_NORM_EPS)
-        self.merged: MergedProjections | None = None  # set at load time for decode on a CPU (not a weight)
+        self.merged: MergedProjections | None = None  # set at load time for fp16 decode on a CPU (not a weight)
 
     def forward(
         self, x: torch.Tensor, shift: torch.Tensor, wkv: torch.Tensor, v_first: torch.Tensor | None,
@@ -125,7 +125,7 @@ class TimeMix(nn.Module):
         H, N = self.n_head, self.head_size
         mix = torch.stack((self.x_r, self.x_k, self.x_w, self.x_a, self.x_v, self.x_g))
         mixes = torch.addcmul(x, _shifted(x, shift) - x, mix)  # the six token-shift mixes in one op, MIXES order
-        if self.merged is not None and B * T <= MERGED_MAX_ROWS:  # decode on a CPU: two products instead of eleven
+        if self.merged is not None and B * T <= MERGED_MAX_ROWS:  # fp16 decode on a CPU: two products, not eleven
             r, k, v, w, a, v_lora, g = (t.view(B, T, C) for t in self.merged(mixes.view(len(MIXES), B * T, C)))
         else:
             r, k, v, w, a, v_lora, g = self._projections(*mixes.unbind(0))
@@ -254,7 +254,6 @@ class RWKV7(nn.Module):
         elif pack_weights and torch.device(device).type == "cpu":
             if packing_supported(compute):
                 pack_linears(model)
-                merge_projections(model)
             else:
                 _store_input_major(model)
         return model.eval()
