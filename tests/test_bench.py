@@ -14,6 +14,7 @@ from modrwkv.backbone import compute_dtype, default_cpu_dtype, describe_dtype
 from modrwkv.bench.__main__ import main
 from modrwkv.bench.report import png_export_problem
 from modrwkv.bench.shapes import shape_config
+from modrwkv.cpu_linear import fp16_weights_supported
 
 # BlinkDL's rwkv package is TorchScript, which now warns on every scripted function
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script:DeprecationWarning")
@@ -138,6 +139,17 @@ def test_weight_bytes_per_token_is_every_weight_but_the_embedding_table() -> Non
     total = sum(p.numel() for p in model.parameters())
     embedding = TINY.vocab_size * TINY.n_embd
     assert weight_bytes_per_token(model) == 4 * (total - embedding + TINY.n_embd)
+
+
+@pytest.mark.skipif(not fp16_weights_supported(), reason="fbgemm's fp16 kernel needs an x86 CPU with avx2")
+def test_fp16_on_a_cpu_reads_its_matrices_and_its_loras_at_two_bytes_each() -> None:
+    from modrwkv.bench.rwkv_runner import shape_only_model, weight_bytes_per_token
+
+    fp32 = shape_only_model(None, "tiny", "fp32")
+    # every matrix but the embedding table (one row read) and r_k ([H, N], a per-head vector kept in fp32)
+    halved = sum(t.numel() for name, t in fp32.state_dict().items() if t.dim() == 2 and name != "emb.weight"
+                 and not name.endswith(".r_k"))
+    assert weight_bytes_per_token(shape_only_model(None, "tiny", "fp16", "cpu")) == weight_bytes_per_token(fp32) - 2 * halved
 
 
 @pytest.mark.parametrize("dtype", ["fp32", "bf16", "fp16"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from modrwkv.backbone import RWKV7, fp16_weights_only
+from modrwkv.backbone import LORA_NAMES, RWKV7, fp16_weights_only
 from modrwkv.bench.measurement import WARMUP_PROMPT, WARMUP_STEPS, Measurement
 from modrwkv.bench.shapes import shape_config
 from modrwkv.bench.timing import best_of
@@ -51,9 +51,19 @@ def matmul_params_per_token(model: RWKV7) -> int:
 
 
 def weight_bytes_per_token(model: RWKV7) -> int:
-    """Bytes of weights read per decode step: everything but the embedding table, of which one row is read."""
+    """Bytes of weights read per one-row decode step: everything but the embedding table, of which one row is read.
+
+    With fp16 matrices on a CPU (fp32 arithmetic) the LoRAs are kept in fp32 but a one-row step reads them in fp16,
+    from the merged projections (modrwkv/merged_projections.py); the meta model the memory command measures has none,
+    hence the rule by dtypes rather than by the merged copies themselves."""
     tensors = model.state_dict()
-    return sum(t.nbytes for name, t in tensors.items() if name != "emb.weight") + tensors["emb.weight"][0].nbytes
+    key = tensors.get("blocks.0.att.key.weight")  # int8 models hold qweight and scale instead
+    fp16_loras = key is not None and key.dtype == torch.float16 and tensors["blocks.0.att.w1"].dtype == torch.float32
+
+    def read(name: str, t: torch.Tensor) -> int:
+        return t.numel() * 2 if fp16_loras and name.rsplit(".", 1)[-1] in LORA_NAMES else t.nbytes
+
+    return sum(read(name, t) for name, t in tensors.items() if name != "emb.weight") + tensors["emb.weight"][0].nbytes
 
 
 class RWKVRunner:
