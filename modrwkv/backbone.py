@@ -16,9 +16,9 @@ from torch.utils.checkpoint import checkpoint
 from kernels import wkv7
 from modrwkv.checkpoint import CheckpointError, infer_config, read_state_dict, to_blinkdl
 from modrwkv.config import RWKV7Config
-from modrwkv.cpu_linear import FP16_MAX, fp16_linears, fp16_weights_supported, pack_linears, packing_supported
+from modrwkv.cpu_linear import check_fp16_range, fp16_linears, fp16_weights_supported, pack_linears, packing_supported
 from modrwkv.merged_projections import MAX_ROWS as MERGED_MAX_ROWS
-from modrwkv.merged_projections import MIXES, MergedProjections, merge_projections
+from modrwkv.merged_projections import LORAS, MIXES, MergedProjections, merge_projections
 from modrwkv.quantization import Int8Linear, quantize_linears
 from modrwkv.sources import resolve_source
 from modrwkv.state import RWKVState
@@ -384,7 +384,7 @@ class RWKV7(nn.Module):
         return torch.arange(T, device=device)[None, :] < lengths[:, None], lengths
 
 
-LORA_NAMES = ("w1", "w2", "a1", "a2", "v1", "v2", "g1", "g2")
+LORA_NAMES = tuple(f"{lora}{i}" for lora in LORAS for i in (1, 2))  # w1, w2, a1, a2, v1, v2, g1, g2
 
 
 def _round_loras_to_fp16(model: nn.Module) -> None:
@@ -395,9 +395,7 @@ def _round_loras_to_fp16(model: nn.Module) -> None:
         for block in model.blocks:
             for name in LORA_NAMES:
                 if (lora := getattr(block.att, name, None)) is not None:
-                    if lora.abs().max() > FP16_MAX:
-                        raise ValueError(f"'blocks.{block.layer_id}.att.{name}' has values beyond fp16's range "
-                                         f"(+-{FP16_MAX:g}); load it as fp32 or bf16")
+                    check_fp16_range(lora, f"blocks.{block.layer_id}.att.{name}")
                     lora.copy_(lora.half().float())
 
 

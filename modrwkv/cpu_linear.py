@@ -67,6 +67,12 @@ def pack_linears(model: nn.Module) -> nn.Module:
 FP16_MAX = 65504.0
 
 
+def check_fp16_range(weight: torch.Tensor, name: str) -> None:
+    """Refuse, by name, a matrix with values fp16 cannot hold (rounding would make them infinite)."""
+    if weight.abs().max() > FP16_MAX:
+        raise ValueError(f"'{name}' has values beyond fp16's range (+-{FP16_MAX:g}); load it as fp32 or bf16")
+
+
 @functools.cache
 def fp16_weights_supported() -> bool:
     """Whether fbgemm's fp16-weight GEMM runs on this CPU (x86 with avx2 and F16C), checked on a small case."""
@@ -91,8 +97,7 @@ class Fp16Linear(nn.Module):
         super().__init__()
         self.out_features, self.in_features = weight.shape
         w = weight.detach().float().contiguous()
-        if w.abs().max() > FP16_MAX:
-            raise ValueError(f"'{name}' has values beyond fp16's range (+-{FP16_MAX:g}); load it as fp32 or bf16")
+        check_fp16_range(w, name)
         self.packed = torch.ops.quantized.linear_prepack_fp16(w, None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

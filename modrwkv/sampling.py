@@ -114,12 +114,12 @@ def nucleus_cutoff(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     nucleus none holds (a nearly flat distribution) takes the full sort. Same running sums in the same order, so the
     same cutoff either way.
     """
-    cutoff = held = None
+    cutoff = probs.new_zeros(probs.shape[0], 1)
+    held = torch.zeros_like(cutoff, dtype=torch.bool)  # rows whose cutoff is found
     for count in NUCLEUS_CANDIDATES:
         count = min(count, probs.shape[-1])
         found, at = _sorted_cutoff(probs.topk(count, dim=-1).values, top_p)
-        cutoff = found if cutoff is None else torch.where(held, cutoff, found)
-        held = at < count if held is None else held | (at < count)
+        cutoff, held = torch.where(held, cutoff, found), held | (at < count)
         if bool(held.all()):
             return cutoff
     full, _ = _sorted_cutoff(probs.sort(dim=-1, descending=True).values, top_p)

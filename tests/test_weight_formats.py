@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from modrwkv import RWKV7
-from modrwkv.backbone import compute_dtype
+from modrwkv.backbone import LORA_NAMES, compute_dtype
 from modrwkv.cpu_linear import Fp16Linear, fp16_weights_supported
 from modrwkv.quantization import Int8Linear
 
@@ -91,7 +91,7 @@ def test_fp16_weights_give_fp32_logits_to_rounding(small_weights, fp32, fp16):
     """The only difference from fp32 is rounding the matrices (LoRAs included) to fp16, so an fp32 model holding
     those rounded matrices gives the same logits up to summation order."""
     def is_matrix(name: str, t: torch.Tensor) -> bool:  # r/k/v/output, the FFN, the head and the LoRAs; not emb
-        lora = name.rsplit(".", 1)[-1] in ("w1", "w2", "a1", "a2", "v1", "v2", "g1", "g2")
+        lora = name.rsplit(".", 1)[-1] in LORA_NAMES
         return lora or (name.endswith(".weight") and t.dim() == 2 and name != "emb.weight")
 
     rounded = {k: v.half().float() if is_matrix(k, v) else v for k, v in small_weights.items()}
