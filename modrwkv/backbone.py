@@ -17,6 +17,7 @@ from kernels import wkv7
 from modrwkv.checkpoint import CheckpointError, infer_config, read_state_dict, to_blinkdl
 from modrwkv.config import RWKV7Config
 from modrwkv.cpu_linear import check_fp16_range, fp16_linears, fp16_weights_supported, pack_linears, packing_supported
+from modrwkv.fused_decode import FusedDecoder
 from modrwkv.merged_projections import MAX_ROWS as MERGED_MAX_ROWS
 from modrwkv.merged_projections import LORAS, MIXES, MergedProjections, merge_projections
 from modrwkv.quantization import Int8Linear, quantize_linears
@@ -211,6 +212,7 @@ class RWKV7(nn.Module):
         self.head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         # training: recompute each block in the backward pass instead of keeping its activations
         self.gradient_checkpointing = False
+        self.fused_decoder: FusedDecoder | None = None  # set at load time for fp16 on a CPU with the native kernels
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -250,7 +252,9 @@ class RWKV7(nn.Module):
         if fp16_weights:
             _round_loras_to_fp16(model)
             fp16_linears(model)
-            merge_projections(model)
+            model.fused_decoder = FusedDecoder.of(model)
+            if model.fused_decoder is None:  # PyTorch's kernels: fewer, merged products for one-row steps
+                merge_projections(model)
         elif pack_weights and torch.device(device).type == "cpu":
             if packing_supported(compute):
                 pack_linears(model)
@@ -343,6 +347,10 @@ class RWKV7(nn.Module):
         if T == 0:
             return embeds.new_zeros(B, 0, self.config.vocab_size), state.clone()
 
+        if self.fused_decoder is not None and T == 1 and mask is None and not torch.is_grad_enabled():
+            x, new_state = self.fused_decoder(embeds[:, 0], state)
+            return self._output(x.unsqueeze(1), hidden), new_state
+
         x = embeds.to(self.dtype)
         rows = torch.arange(B, device=x.device)
         last_of = (lambda t: t[rows, lengths - 1]) if lengths is not None else (lambda t: t[:, -1])
@@ -366,9 +374,11 @@ class RWKV7(nn.Module):
         )
         if last_only:
             x = last_of(x).unsqueeze(1)
-        if hidden:  # for task heads (e.g. forecasting) that read the final normalised states instead of logits
-            return self.ln_out(x), new_state
-        return self.head(self.ln_out(x)), new_state
+        return self._output(x, hidden), new_state
+
+    def _output(self, x: torch.Tensor, hidden: bool) -> torch.Tensor:
+        # hidden: for task heads (e.g. forecasting) that read the final normalised states instead of logits
+        return self.ln_out(x) if hidden else self.head(self.ln_out(x))
 
     @staticmethod
     def _mask(

@@ -35,3 +35,14 @@ def reference_model(blinkdl_pth: Path):
     from rwkv.model import RWKV
 
     return RWKV(model=str(blinkdl_pth.with_suffix("")), strategy="cpu fp32")
+
+
+@pytest.fixture
+def without_native_kernels(monkeypatch: pytest.MonkeyPatch):
+    """Models loaded in the test decode with PyTorch's kernels only, as where no C compiler is found."""
+    from modrwkv import native_kernels
+
+    monkeypatch.setenv("MODRWKV_NATIVE", "0")
+    native_kernels.library.cache_clear()
+    yield
+    native_kernels.library.cache_clear()

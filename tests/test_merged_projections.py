@@ -1,5 +1,5 @@
-"""fp16 decode on a CPU multiplies a time-mix layer's six mixes by its input matrices in two merged products: the same
-numbers as the layer's separate matrices, and nothing added to the checkpoint."""
+"""fp16 decode on a CPU without the native kernels multiplies a time-mix layer's six mixes by its input matrices in two
+merged products: the same numbers as the layer's separate matrices, and nothing added to the checkpoint."""
 from __future__ import annotations
 
 import pytest
@@ -9,7 +9,10 @@ from modrwkv import RWKV7
 from modrwkv.cpu_linear import fp16_weights_supported
 from modrwkv.merged_projections import MAX_ROWS
 
-pytestmark = pytest.mark.skipif(not fp16_weights_supported(), reason="fbgemm's fp16 kernel needs an x86 CPU with avx2")
+pytestmark = [
+    pytest.mark.skipif(not fp16_weights_supported(), reason="fbgemm's fp16 kernel needs an x86 CPU with avx2"),
+    pytest.mark.usefixtures("without_native_kernels"),
+]
 PROMPT = torch.randint(0, 65536, (1, 12), generator=torch.Generator().manual_seed(5))
 
 

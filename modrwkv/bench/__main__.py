@@ -205,6 +205,10 @@ def _timed_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], l
     perf = machine.measure_machine(args.device)
     limits = machine.implied_limits(perf, model.dtype, matmul_params_per_token(model), weight_bytes_per_token(model))
     notes: list[str] = []
+    decode_step = "native" if model.fused_decoder is not None else "pytorch"
+    if time_decode and model.device.type == "cpu":
+        notes.append("modrwkv decode step: " + ("all layers in one native call (modrwkv/native_kernels.c)"
+                                               if decode_step == "native" else "PyTorch, operation by operation"))
     found: dict[str, str] = {}
     with contextlib.ExitStack() as cleanup:
         systems = _systems(model, weights, args, notes, found, cleanup)
@@ -218,6 +222,7 @@ def _timed_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], l
         "weight_bytes_per_token": limits.weight_bytes_per_token,
         "limits": limits.to_dict(),
         "transformer": found.get("transformer"),
+        "decode_step": decode_step,
     }
     return payload, rows, notes, report.header(info, args.dtype, perf, limits, _dtype_note(args.dtype, args.device))
 

@@ -1,0 +1,96 @@
+"""A one-token step through all of an RWKV-7 model's layers in one native call (fp16 weights on an x86 CPU).
+
+Eager PyTorch spends about as long dispatching a decode step's ~1,500 small operations as streaming its weights on a
+2-core CPU; `native_kernels.c` does the layers' work in one call, and matches the eager step up to fp32 rounding.
+It reads its own copy of the layers' fp16 matrices, tiled for it: fbgemm's packed copies stay for prompts, which
+fbgemm multiplies 1.2-3x faster than MKL does after widening the tiles (measured at 17-1,024 rows on 2 cores). The
+vocabulary head stays fbgemm's alone: at 1-8 rows it reads as fast as the native product.
+"""
+from __future__ import annotations
+
+import ctypes
+
+import torch
+from torch import nn
+
+from modrwkv import native_kernels
+from modrwkv.cpu_linear import Fp16Linear
+from modrwkv.merged_projections import LORAS, MIXES
+from modrwkv.native_kernels import Layer, Model
+from modrwkv.state import RWKVState
+
+
+class FusedDecoder:
+    """Embeddings [B, C] and a state in, the last layer's output [B, C] and a new state out (the given one is kept).
+
+    Not an nn.Module: its tensors are a layout of the model's weights, not weights of their own.
+    """
+
+    def __init__(self, model: nn.Module, lib: ctypes.CDLL):
+        cfg = model.config
+        self._lib = lib
+        self._keep: list[torch.Tensor] = []  # every tensor the kernel points into stays alive with the decoder
+        att1 = model.blocks[1].att if cfg.n_layer > 1 else None
+        ranks = [getattr(model.blocks[0].att, f"{n}1").shape[1] for n in ("w", "a")]
+        ranks += [att1.v1.shape[1] if att1 is not None else 0, model.blocks[0].att.g1.shape[1]]
+        self._layers = (Layer * cfg.n_layer)()
+        for i, block in enumerate(model.blocks):
+            for name, t in self._layer_tensors(block).items():
+                setattr(self._layers[i], name, None if t is None else self._hold(t))
+        ln0 = model.blocks[0].ln0
+        self._model = Model(
+            cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.head_size, cfg.dim_ffn, *ranks,
+            self._hold(ln0.weight.detach().float()), self._hold(ln0.bias.detach().float()), self._layers,
+        )
+
+    @classmethod
+    def of(cls, model: nn.Module) -> "FusedDecoder | None":
+        """The fused step for an fp16-on-CPU `model` (fbgemm's fp16 Linear layers), or None unless the native kernels
+        are built and every matrix tiles (rows a multiple of 4, columns of 8)."""
+        lib = native_kernels.library()
+        if lib is None or model.config.head_size % native_kernels.TILE_COLS:
+            return None
+        for block in model.blocks:
+            att, ffn = block.att, block.ffn
+            linears = (att.receptance, att.key, att.value, att.output, ffn.key, ffn.value)
+            loras = [getattr(att, f"{n}{i}") for n in LORAS for i in (1, 2) if hasattr(att, f"{n}{i}")]
+            if not all(isinstance(m, Fp16Linear) and native_kernels.tileable(m.out_features, m.in_features) for m in linears):
+                return None
+            if not all(native_kernels.tileable(*m.shape) and native_kernels.tileable(*m.shape[::-1]) for m in loras):
+                return None
+        return cls(model, lib)
+
+    @staticmethod
+    def _layer_tensors(block: nn.Module) -> dict[str, torch.Tensor | None]:
+        att, ffn = block.att, block.ffn
+        vec = lambda t: t.detach().float().reshape(-1)  # noqa: E731
+        tile = lambda linear: native_kernels.tile(linear.weight)  # noqa: E731
+        # LoRAs are used as x @ w1 [C, D]: tiled as [D, C] (rows = outputs), w2 [D, C] as [C, D]
+        lora = lambda n: native_kernels.tile(getattr(att, n).t()) if hasattr(att, n) else None  # noqa: E731
+        mixes = torch.cat([getattr(att, f"x_{n}").detach().float().reshape(1, -1) for n in MIXES])  # the kernel's order too
+        return {
+            "ln1_w": vec(block.ln1.weight), "ln1_b": vec(block.ln1.bias), "ln2_w": vec(block.ln2.weight),
+            "ln2_b": vec(block.ln2.bias), "mix": mixes, "w0": vec(att.w0), "a0": vec(att.a0),
+            "v0": vec(att.v0) if hasattr(att, "v0") else None, "k_k": vec(att.k_k), "k_a": vec(att.k_a),
+            "r_k": vec(att.r_k), "lnx_w": vec(att.ln_x.weight), "lnx_b": vec(att.ln_x.bias), "ffn_mix": vec(ffn.x_k),
+            "Wr": tile(att.receptance), "Wk": tile(att.key), "Wv": tile(att.value), "Wo": tile(att.output),
+            **{f"{n}{i}": lora(f"{n}{i}") for i in (1, 2) for n in LORAS},
+            "Fk": tile(ffn.key), "Fv": tile(ffn.value),
+        }
+
+    def _hold(self, t: torch.Tensor) -> int:
+        t = t.contiguous()
+        self._keep.append(t)
+        return t.data_ptr()
+
+    def __call__(self, embeds: torch.Tensor, state: RWKVState) -> tuple[torch.Tensor, RWKVState]:
+        x = embeds.float().contiguous().clone()  # the kernel writes the layers' output over it
+        ins = [t.float().contiguous() for t in (state.att_shift, state.ffn_shift, state.wkv)]
+        out = RWKVState(*(torch.empty_like(t) for t in ins))
+        rc = self._lib.rwkv7_decode(
+            ctypes.byref(self._model), x.shape[0], x.data_ptr(), *(t.data_ptr() for t in ins),
+            out.att_shift.data_ptr(), out.ffn_shift.data_ptr(), out.wkv.data_ptr(),
+        )
+        if rc != 0:
+            raise MemoryError("the fused decode step could not allocate its scratch memory")
+        return x, out

@@ -1,0 +1,103 @@
+"""fp16 decode on an x86 CPU runs all layers of a one-token step in one native call: the eager step's logits and state
+to fp32 rounding, for any batch, with the given state kept; where the kernels cannot be built, decoding goes on eagerly."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+
+from modrwkv import RWKV7, native_kernels
+from modrwkv.config import RWKV7Config
+from modrwkv.cpu_linear import fp16_weights_supported
+from modrwkv.random_weights import random_state_dict
+
+pytestmark = pytest.mark.skipif(
+    not fp16_weights_supported() or native_kernels.library() is None,
+    reason="the native decode step needs an x86 CPU with avx2 and a C compiler",
+)
+PROMPTS = torch.randint(0, 65536, (3, 9), generator=torch.Generator().manual_seed(11))
+
+
+@pytest.fixture(scope="module")
+def fused(small_weights) -> RWKV7:
+    model = RWKV7.from_state_dict(small_weights, dtype="fp16")
+    assert model.fused_decoder is not None
+    return model
+
+
+@pytest.fixture(scope="module")
+def eager(small_weights) -> RWKV7:
+    """The same fp16 matrices (fbgemm's), stepped by PyTorch."""
+    model = RWKV7.from_state_dict(small_weights, dtype="fp16")
+    model.fused_decoder = None
+    return model
+
+
+def assert_same_state(got, want) -> None:
+    for part in ("att_shift", "ffn_shift", "wkv"):
+        torch.testing.assert_close(getattr(got, part), getattr(want, part), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3])
+def test_fused_steps_give_the_eager_steps_logits_and_state(fused, eager, batch):
+    """Eight greedy steps after a prompt: odd batches too (the kernel pairs sequences)."""
+    with torch.inference_mode():
+        _, state = eager(PROMPTS[:batch])
+        fused_state, token = state, PROMPTS[:batch, -1:]
+        for _ in range(8):
+            got, fused_state = fused(token, fused_state)
+            want, state = eager(token, state)
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-4)
+            assert_same_state(fused_state, state)
+            token = want[:, -1].argmax(-1, keepdim=True)
+
+
+def test_a_fused_step_returns_hidden_states_for_task_heads(fused, eager):
+    embeds = fused.emb(PROMPTS[:2, :1])
+    with torch.inference_mode():
+        got, _ = fused.forward_embeds(embeds, hidden=True)
+        want, _ = eager.forward_embeds(embeds, hidden=True)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_a_fused_step_leaves_the_given_state_as_it_was(fused):
+    with torch.inference_mode():
+        _, state = fused(PROMPTS[:1])
+        before = state.clone()
+        fused(PROMPTS[:1, :1], state)
+    assert_same_state(state, before)
+
+
+def test_a_fused_model_saves_the_same_checkpoint(fused, eager):
+    """The fused step's tiled copies are a layout, not weights."""
+    mine, theirs = fused.state_dict(), eager.state_dict()
+    assert set(mine) == set(theirs) and all(torch.equal(mine[k], theirs[k]) for k in mine)
+
+
+def test_lora_ranks_that_do_not_tile_decode_eagerly():
+    """The kernel reads matrices in tiles of 4 rows by 8 columns; a rank of 20 does not tile."""
+    odd = RWKV7Config(vocab_size=256, n_embd=128, n_layer=2, n_head=2, head_size=64, dim_ffn=512, decay_rank=20,
+                      a_rank=32, v_rank=32, gate_rank=32)
+    model = RWKV7.from_state_dict(random_state_dict(odd, seed=2), dtype="fp16")
+    assert model.fused_decoder is None
+    with torch.inference_mode():
+        logits, _ = model(torch.tensor([[1]]))
+    assert torch.isfinite(logits).all()
+
+
+def test_without_a_working_compiler_models_decode_with_pytorch(small_weights, fused, monkeypatch, tmp_path, caplog):
+    monkeypatch.setenv("MODRWKV_CACHE", str(tmp_path))  # nothing built yet
+    monkeypatch.setenv("CC", "false")  # a "compiler" that fails
+    native_kernels.library.cache_clear()
+    try:
+        with caplog.at_level(logging.WARNING, logger="modrwkv.native_kernels"):
+            model = RWKV7.from_state_dict(small_weights, dtype="fp16")
+    finally:
+        native_kernels.library.cache_clear()
+    assert "native CPU kernels not built" in caplog.text
+    assert model.fused_decoder is None and all(block.att.merged is not None for block in model.blocks)
+    with torch.inference_mode():
+        got, _ = model(PROMPTS[:1, :1])
+        want, _ = fused(PROMPTS[:1, :1])
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-4)
