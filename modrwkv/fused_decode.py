@@ -48,15 +48,15 @@ class FusedDecoder:
         """The fused step for an fp16-on-CPU `model` (fbgemm's fp16 Linear layers), or None unless the native kernels
         are built and every matrix tiles (rows a multiple of 4, columns of 8)."""
         lib = native_kernels.library()
-        if lib is None or model.config.head_size % native_kernels.TILE_COLS:
+        if lib is None or model.config.head_size % 8:  # the kernel's dot products over a head run 8 lanes wide
             return None
         for block in model.blocks:
             att, ffn = block.att, block.ffn
             linears = (att.receptance, att.key, att.value, att.output, ffn.key, ffn.value)
             loras = [getattr(att, f"{n}{i}") for n in LORAS for i in (1, 2) if hasattr(att, f"{n}{i}")]
-            if not all(isinstance(m, Fp16Linear) and native_kernels.tileable(m.out_features, m.in_features) for m in linears):
+            if not all(isinstance(m, Fp16Linear) and native_kernels.tileable(m.out_features) for m in linears):
                 return None
-            if not all(native_kernels.tileable(*m.shape) and native_kernels.tileable(*m.shape[::-1]) for m in loras):
+            if not all(native_kernels.tileable(m.shape[0]) and native_kernels.tileable(m.shape[1]) for m in loras):
                 return None
         return cls(model, lib)
 

@@ -73,69 +73,75 @@ static inline void finish(float *y, float v, int op) {
     }
 }
 
-#define KBLOCK 256 /* columns per block in the batched product: the block's rows and B input slices stay in L1 */
+static inline void finish16(float *y, __m256 lo, __m256 hi, int op) {
+    float t[16];
+    _mm256_storeu_ps(t, lo);
+    _mm256_storeu_ps(t + 8, hi);
+    for (int i = 0; i < 16; i++) finish(y + i, t[i], op);
+}
 
-/* Four rows of one sequence: the cheapest form at batch 1, where reading the weights is all the cost. */
+/* Sixteen rows of one sequence: four steps of k at a time into separate sums, so eight FMAs are in flight. */
 static void tile_one(const half *w, int K, const float *x, float *y, int op) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    for (int k = 0; k < K; k += 8) {
-        const half *c = w + 4 * k;
-        __m256 a = _mm256_loadu_ps(x + k);
-        s0 = _mm256_fmadd_ps(load_half8(c), a, s0);
-        s1 = _mm256_fmadd_ps(load_half8(c + 8), a, s1);
-        s2 = _mm256_fmadd_ps(load_half8(c + 16), a, s2);
-        s3 = _mm256_fmadd_ps(load_half8(c + 24), a, s3);
-    }
-    finish(y, hsum(s0), op);
-    finish(y + 1, hsum(s1), op);
-    finish(y + 2, hsum(s2), op);
-    finish(y + 3, hsum(s3), op);
-}
-
-/* Four rows of B sequences: block by block, two sequences at a time (eight sums in flight), partial sums kept in
- * `acc` [B][4] between blocks. Widening the weights again for every pair beats widening a block once into a buffer
- * (measured at B = 8, K = 3072 on 2 cores: 59 vs 34-41 GFLOP/s: the buffer's loads were the bottleneck). */
-static void tile_batch(const half *w, int K, const float *x, int ldx, float *y, int ldy, int B, int op, __m256 *acc) {
-    for (int i = 0; i < 4 * B; i++) acc[i] = _mm256_setzero_ps();
-    for (int k0 = 0; k0 < K; k0 += KBLOCK) {
-        int k1 = k0 + KBLOCK < K ? k0 + KBLOCK : K;
-        for (int b = 0; b < B; b += 2) {
-            const float *x0 = x + (long)b * ldx, *x1 = b + 1 < B ? x0 + ldx : x0;
-            __m256 *a0 = acc + 4 * b, *a1 = b + 1 < B ? a0 + 4 : acc + 4 * B; /* a lone last row: spare room */
-            __m256 s00 = a0[0], s01 = a0[1], s02 = a0[2], s03 = a0[3];
-            __m256 s10 = a1[0], s11 = a1[1], s12 = a1[2], s13 = a1[3];
-            for (int k = k0; k < k1; k += 8) {
-                const half *c = w + 4 * k;
-                __m256 w0 = load_half8(c), w1 = load_half8(c + 8), w2 = load_half8(c + 16), w3 = load_half8(c + 24);
-                __m256 p = _mm256_loadu_ps(x0 + k), q = _mm256_loadu_ps(x1 + k);
-                s00 = _mm256_fmadd_ps(w0, p, s00);
-                s01 = _mm256_fmadd_ps(w1, p, s01);
-                s02 = _mm256_fmadd_ps(w2, p, s02);
-                s03 = _mm256_fmadd_ps(w3, p, s03);
-                s10 = _mm256_fmadd_ps(w0, q, s10);
-                s11 = _mm256_fmadd_ps(w1, q, s11);
-                s12 = _mm256_fmadd_ps(w2, q, s12);
-                s13 = _mm256_fmadd_ps(w3, q, s13);
-            }
-            a0[0] = s00, a0[1] = s01, a0[2] = s02, a0[3] = s03;
-            a1[0] = s10, a1[1] = s11, a1[2] = s12, a1[3] = s13;
+    __m256 lo[4], hi[4];
+    for (int u = 0; u < 4; u++) lo[u] = hi[u] = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 4 <= K; k += 4)
+        for (int u = 0; u < 4; u++) {
+            __m256 xk = _mm256_broadcast_ss(x + k + u);
+            lo[u] = _mm256_fmadd_ps(load_half8(w + 16 * (k + u)), xk, lo[u]);
+            hi[u] = _mm256_fmadd_ps(load_half8(w + 16 * (k + u) + 8), xk, hi[u]);
         }
+    for (; k < K; k++) {
+        __m256 xk = _mm256_broadcast_ss(x + k);
+        lo[0] = _mm256_fmadd_ps(load_half8(w + 16 * k), xk, lo[0]);
+        hi[0] = _mm256_fmadd_ps(load_half8(w + 16 * k + 8), xk, hi[0]);
     }
-    for (int b = 0; b < B; b++)
-        for (int r = 0; r < 4; r++) finish(y + (long)b * ldy + r, hsum(acc[4 * b + r]), op);
+    finish16(y, _mm256_add_ps(_mm256_add_ps(lo[0], lo[1]), _mm256_add_ps(lo[2], lo[3])),
+             _mm256_add_ps(_mm256_add_ps(hi[0], hi[1]), _mm256_add_ps(hi[2], hi[3])), op);
 }
 
-/* y[b][j] (op)= W[j] . x[b] for this thread's share of the rows j. W is packed in tiles of four rows, interleaved
- * by eight columns ([rows / 4][K / 8][4][8]), so each thread reads one sequential stream; rows % 4 == K % 8 == 0. */
-static void matvec(const half *W, int rows, int K, const float *x, int ldx, float *y, int ldy, int B, int op) {
-    int nt = omp_get_num_threads(), t = omp_get_thread_num(), tiles = rows / 4;
-    int t0 = (int)((long)tiles * t / nt), t1 = (int)((long)tiles * (t + 1) / nt);
-    if (B == 1) {
-        for (int tile = t0; tile < t1; tile++) tile_one(W + (long)tile * 4 * K, K, x, y + 4 * tile, op);
-        return;
+/* Eight rows (one half of a tile) of NB <= 8 sequences, nb of them real: each widened column of weights meets every
+ * sequence's input (broadcast), NB sums in flight and no horizontal sums, like a GEMM micro-kernel: one widening per
+ * NB multiply-adds. Inlined with NB a constant, so the sums stay in registers. */
+static inline __attribute__((always_inline)) void tile_half(const half *w, int K, const float *x, int ldx, float *y,
+                                                            int ldy, int nb, int op, const int NB) {
+    __m256 acc[8];
+    const float *xs[8];
+    for (int b = 0; b < NB; b++) acc[b] = _mm256_setzero_ps(), xs[b] = x + (long)(b < nb ? b : 0) * ldx;
+    for (int k = 0; k < K; k++) {
+        __m256 wk = load_half8(w + 16 * k);
+        for (int b = 0; b < NB; b++) acc[b] = _mm256_fmadd_ps(wk, _mm256_broadcast_ss(xs[b] + k), acc[b]);
     }
-    __m256 acc[4 * B + 4];
-    for (int tile = t0; tile < t1; tile++) tile_batch(W + (long)tile * 4 * K, K, x, ldx, y + 4 * tile, ldy, B, op, acc);
+    float t[8 * 8]; /* stored with constant indices: indexing `acc` by nb would keep it in memory inside the loop */
+    for (int b = 0; b < NB; b++) _mm256_storeu_ps(t + 8 * b, acc[b]);
+    for (int b = 0; b < nb; b++)
+        for (int i = 0; i < 8; i++) finish(y + (long)b * ldy + i, t[8 * b + i], op);
+}
+
+static void tile_batch(const half *w, int K, const float *x, int ldx, float *y, int ldy, int nb, int op) {
+    for (int part = 0; part < 2; part++) {
+        const half *wp = w + 8 * part;
+        float *yp = y + 8 * part;
+        if (nb <= 2) tile_half(wp, K, x, ldx, yp, ldy, nb, op, 2);
+        else if (nb <= 4) tile_half(wp, K, x, ldx, yp, ldy, nb, op, 4);
+        else tile_half(wp, K, x, ldx, yp, ldy, nb, op, 8);
+    }
+}
+
+/* y[b][j] (op)= W[j] . x[b] for this thread's share of the rows j. W is packed in tiles of sixteen rows, column by
+ * column ([rows / 16][K][16]), so each thread reads one sequential stream; rows % 16 == 0. */
+static void matvec(const half *W, int rows, int K, const float *x, int ldx, float *y, int ldy, int B, int op) {
+    int nt = omp_get_num_threads(), t = omp_get_thread_num(), tiles = rows / 16;
+    int t0 = (int)((long)tiles * t / nt), t1 = (int)((long)tiles * (t + 1) / nt);
+    for (int tile = t0; tile < t1; tile++) {
+        const half *w = W + (long)tile * 16 * K;
+        if (B == 1) {
+            tile_one(w, K, x, y + 16 * tile, op);
+            continue;
+        }
+        for (int b = 0; b < B; b += 8)
+            tile_batch(w, K, x + (long)b * ldx, ldx, y + (long)b * ldy + 16 * tile, ldy, B - b < 8 ? B - b : 8, op);
+    }
 }
 
 static void layer_norm(const float *x, const float *w, const float *b, float *y, int C, float eps) {
@@ -268,4 +274,5 @@ int rwkv7_decode(const Model *m, int B, float *x, const float *att_in, const flo
     free(buf);
     return 0;
 }
+
 

@@ -23,7 +23,7 @@ import torch
 log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("native_kernels.c")
-TILE_ROWS, TILE_COLS = 4, 8  # a matrix is tiled by four rows, interleaved by eight columns
+TILE_ROWS = 16  # a matrix is stored in tiles of sixteen rows, column by column
 
 
 class Layer(ctypes.Structure):
@@ -89,14 +89,13 @@ def library() -> ctypes.CDLL | None:
     return lib
 
 
-def tileable(rows: int, cols: int) -> bool:
-    return rows % TILE_ROWS == 0 and cols % TILE_COLS == 0
+def tileable(rows: int) -> bool:
+    return rows % TILE_ROWS == 0
 
 
 def tile(weight: torch.Tensor) -> torch.Tensor:
-    """[rows, K] -> fp16 tiles of four rows interleaved by eight columns, [rows / 4, K / 8, 4, 8]: each thread of a
-    product then reads one sequential stream."""
+    """[rows, K] -> fp16 tiles of sixteen rows stored column by column, [rows / 16, K, 16]: each thread of a product
+    reads one sequential stream, and each widened column serves every sequence of a batch."""
     rows, K = weight.shape
-    return weight.detach().half().reshape(rows // 4, 4, K // 8, 8).permute(0, 2, 1, 3).contiguous()
-
+    return weight.detach().half().reshape(rows // TILE_ROWS, TILE_ROWS, K).transpose(1, 2).contiguous()
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(
     not fp16_weights_supported() or native_kernels.library() is None,
     reason="the native decode step needs an x86 CPU with avx2 and a C compiler",
 )
-PROMPTS = torch.randint(0, 65536, (3, 9), generator=torch.Generator().manual_seed(11))
+PROMPTS = torch.randint(0, 65536, (9, 9), generator=torch.Generator().manual_seed(11))
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +39,10 @@ def assert_same_state(got, want) -> None:
         torch.testing.assert_close(getattr(got, part), getattr(want, part), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("batch", [1, 2, 3])
+@pytest.mark.parametrize("batch", [1, 2, 3, 9])
 def test_fused_steps_give_the_eager_steps_logits_and_state(fused, eager, batch):
-    """Eight greedy steps after a prompt: odd batches too (the kernel pairs sequences)."""
+    """Eight greedy steps after a prompt, at batches the kernel takes in groups of 2, 4 and 8 (9: a group of 8 and
+    one sequence left over)."""
     with torch.inference_mode():
         _, state = eager(PROMPTS[:batch])
         fused_state, token = state, PROMPTS[:batch, -1:]
@@ -76,7 +77,7 @@ def test_a_fused_model_saves_the_same_checkpoint(fused, eager):
 
 
 def test_lora_ranks_that_do_not_tile_decode_eagerly():
-    """The kernel reads matrices in tiles of 4 rows by 8 columns; a rank of 20 does not tile."""
+    """The kernel reads matrices in tiles of 16 rows; a LoRA of rank 20 does not tile."""
     odd = RWKV7Config(vocab_size=256, n_embd=128, n_layer=2, n_head=2, head_size=64, dim_ffn=512, decay_rank=20,
                       a_rank=32, v_rank=32, gate_rank=32)
     model = RWKV7.from_state_dict(random_state_dict(odd, seed=2), dtype="fp16")
