@@ -75,7 +75,8 @@ def default_cpu_dtype() -> str:
     bf16 where the CPU computes it natively (avx512_bf16 / AMX). Where bf16 is emulated (avx2 only) it runs
     ~100x slower than fp32; there fp16 weights with fp32 arithmetic win: on a 2-core avx2 EPYC, 0.1B shape,
     the three formats interleaved in one process decoded at best 29.1 tok/s (fp16), 25.0 (int8, whose x86 kernel
-    is compute-bound here) and 14.6 (fp32), and prefilled 1k tokens at 527, 498 and 413 tok/s.
+    is compute-bound here) and 14.6 (fp32), and prefilled 1k tokens at 527, 498 and 413 tok/s; fp16 has since
+    gained the native decode step (53-58 tok/s there).
     """
     try:
         flags = set(open("/proc/cpuinfo").read().split())
