@@ -34,7 +34,7 @@ def build_app() -> gr.Blocks:
 
 def serve(host: str = "127.0.0.1", port: int = 7860, share: bool = False, mcp: bool = False, block: bool = True) -> gr.Blocks:
     """Build the app and serve it; `block=False` returns once it is up (tests, notebooks)."""
-    threading.Thread(target=speech.warm_up, daemon=True).start()  # beside start-up, not in a user's first request
+    threading.Thread(target=models.load_defaults, daemon=True).start()  # beside start-up, not in a first request
     demo = build_app().queue(max_size=QUEUE_SIZE)
     demo.launch(server_name=host, server_port=port, share=share, mcp_server=mcp, max_file_size=MAX_FILE_SIZE,
                 prevent_thread_lock=not block, quiet=not block)

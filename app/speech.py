@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Iterator
 
 import gradio as gr
-import numpy as np
 
 from app import models
 from app.errors import user_errors
@@ -56,14 +55,6 @@ def _write(text: str, suffix: str) -> str:
     path = Path(tempfile.mkdtemp(prefix="modrwkv_transcript_")) / f"transcript{suffix}"
     path.write_text(text, encoding="utf-8")
     return str(path)
-
-
-def warm_up() -> None:
-    """Load librosa's resampler now: its first use imports scipy.signal and more (4.3 s measured on 2 cores), which
-    would otherwise delay the first transcription of a recording that is not at 16 kHz."""
-    import librosa
-
-    librosa.resample(np.zeros(320, dtype=np.float32), orig_sr=32_000, target_sr=16_000)
 
 
 @on_gpu

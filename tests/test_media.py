@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from modrwkv.encoders.media import MediaError, audio_duration, load_audio
+from modrwkv.encoders.media import MediaError, audio_duration, load_audio, resample
 
 RATE = 44_100
 
@@ -67,3 +67,12 @@ def test_the_refusal_gives_ffmpegs_reason_without_its_errno_or_the_upload_folder
         message = str(refused.value)
         assert message.startswith("'notes.wav' could not be") and "Invalid data" in message
         assert "Errno" not in message and str(tmp_path) not in message
+
+
+@pytest.mark.parametrize("rate", [8_000, 22_050, 44_100, 48_000])
+def test_resampling_keeps_a_tones_pitch_and_gives_ceil_of_the_scaled_length(rate: int) -> None:
+    t = np.arange(int(rate * 0.73)) / rate  # 0.73 s: not a whole number of samples at 16 kHz from every rate
+    out = resample(np.sin(2 * np.pi * 440.0 * t).astype(np.float32), rate)
+    assert out.shape == (int(np.ceil(t.size * 16_000 / rate)),) and out.dtype == np.float32
+    spectrum = np.abs(np.fft.rfft(out))
+    assert abs(np.argmax(spectrum) * 16_000 / out.size - 440.0) < 2.0

@@ -122,9 +122,9 @@ def test_a_long_recording_is_cut_into_windows_and_stitched(speech, tok):
 def test_audio_at_another_rate_in_stereo_is_resampled(speech, tok):
     stereo = np.stack([tone(1.5)] * 2, axis=1)
     asr = Transcriber(speech, tok, config=ASR_DEFAULTS.with_(max_new_tokens=2), window_seconds=2.0)
-    import librosa
+    import soxr
 
-    stereo_44k = np.stack([librosa.resample(stereo[:, c], orig_sr=16000, target_sr=44100) for c in range(2)], axis=1)
+    stereo_44k = soxr.resample(stereo, 16000, 44100)  # [T, 2]: soxr takes channels last
     segments = asr.transcribe(stereo_44k, sample_rate=44100)
     assert len(segments) == 1 and abs(segments[0].end - 1.5) < 0.01
 

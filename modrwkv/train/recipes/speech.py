@@ -142,15 +142,13 @@ def faster_whisper(audio: Sequence[tuple[np.ndarray, int]]) -> list[str] | None:
         from faster_whisper import WhisperModel
     except ImportError:
         return None
-    import librosa
-
+    from modrwkv.encoders.media import resample
     from modrwkv.encoders.packaged import whisper_tiny_en
 
     model = WhisperModel(str(whisper_tiny_en()), device="cpu", compute_type="float32", cpu_threads=THREADS)
     texts = []
     for samples, rate in audio:
-        mono = librosa.resample(samples, orig_sr=rate, target_sr=corpus.SAMPLE_RATE) if rate != corpus.SAMPLE_RATE \
-            else samples
+        mono = resample(samples, rate)
         segments, _ = model.transcribe(mono, beam_size=1, language="en")
         texts.append(" ".join(s.text.strip() for s in segments))
     return texts
