@@ -1,26 +1,16 @@
-"""The CPU decode step of `native_kernels.c`, compiled on first use for this CPU and loaded with ctypes.
+"""The CPU decode step of `native_kernels.c`, compiled on first use for this CPU (`kernels.native_build`).
 
-Built with the system's C compiler (`$CC`, else gcc or cc, with OpenMP and `-march=native`) into a cache folder
-(`$MODRWKV_CACHE`, else ~/.cache/modrwkv), keyed by the source, the compiler and this CPU's instruction sets, so a
-copied cache never runs on a CPU it was not built for. Where it cannot be built (no compiler, no AVX2/F16C/FMA) the
-models decode with PyTorch's kernels instead; `MODRWKV_NATIVE=0` chooses that too (for comparisons).
+Where it cannot be built (no compiler, no AVX2/F16C/FMA) the models decode with PyTorch's kernels instead;
+`MODRWKV_NATIVE=0` chooses that too (for comparisons).
 """
 from __future__ import annotations
 
 import ctypes
-import functools
-import hashlib
-import logging
-import os
-import platform
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import torch
 
-log = logging.getLogger(__name__)
+from kernels import native_build
 
 SOURCE = Path(__file__).with_name("native_kernels.c")
 TILE_ROWS = 16  # a matrix is stored in tiles of sixteen rows, column by column
@@ -40,52 +30,12 @@ class Model(ctypes.Structure):
     ]
 
 
-def _cpu_flags() -> str:
-    try:
-        return next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
-    except (OSError, StopIteration):
-        return platform.processor()
-
-
-def _cache_dir() -> Path:
-    if os.environ.get("MODRWKV_CACHE"):
-        return Path(os.environ["MODRWKV_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "modrwkv"
-
-
-def _build(compiler: str, target: Path) -> bool:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        out = Path(tmp) / target.name
-        cmd = [compiler, "-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", str(SOURCE), "-o", str(out), "-lm"]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        if done.returncode != 0:
-            log.warning("native CPU kernels not built (%s); using PyTorch's: %s", " ".join(cmd), done.stderr[-500:])
-            return False
-        out.replace(target)  # atomic: another process may be building the same file
-    return True
-
-
-@functools.cache
 def library() -> ctypes.CDLL | None:
-    """The kernels for this CPU (built once, then cached), or None where they cannot be built or are turned off."""
-    if os.environ.get("MODRWKV_NATIVE", "1") == "0" or platform.machine().lower() not in ("x86_64", "amd64"):
-        return None
-    compiler = shutil.which(os.environ.get("CC") or "gcc") or shutil.which("cc")
-    if compiler is None:
-        log.warning("native CPU kernels need a C compiler (gcc or cc); using PyTorch's")
-        return None
-    tag = hashlib.sha256(SOURCE.read_bytes() + compiler.encode() + _cpu_flags().encode()).hexdigest()[:16]
-    target = _cache_dir() / f"native_kernels-{tag}.so"
-    try:
-        if not target.exists() and not _build(compiler, target):
-            return None
-    except OSError as e:  # an unwritable cache folder: PyTorch's kernels still work
-        log.warning("native CPU kernels not built (%s); using PyTorch's", e)
-        return None
-    lib = ctypes.CDLL(str(target))
-    lib.rwkv7_decode.argtypes = [ctypes.POINTER(Model), ctypes.c_int] + [ctypes.c_void_p] * 7
-    lib.rwkv7_decode.restype = ctypes.c_int
+    """The decode step for this CPU, or None where it cannot be built or is turned off (see kernels.native_build)."""
+    lib = native_build.load(SOURCE)
+    if lib is not None:
+        lib.rwkv7_decode.argtypes = [ctypes.POINTER(Model), ctypes.c_int] + [ctypes.c_void_p] * 7
+        lib.rwkv7_decode.restype = ctypes.c_int
     return lib
 
 

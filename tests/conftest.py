@@ -38,11 +38,17 @@ def reference_model(blinkdl_pth: Path):
 
 
 @pytest.fixture
-def without_native_kernels(monkeypatch: pytest.MonkeyPatch):
-    """Models loaded in the test decode with PyTorch's kernels only, as where no C compiler is found."""
-    from modrwkv import native_kernels
+def fresh_native_build():
+    """Native kernels looked up afresh in the test (after it changes the environment) and again after it, so that
+    what the test saw (e.g. "cannot be built") is not cached for the tests that follow."""
+    from kernels import native_build
 
-    monkeypatch.setenv("MODRWKV_NATIVE", "0")
-    native_kernels.library.cache_clear()
+    native_build.load.cache_clear()
     yield
-    native_kernels.library.cache_clear()
+    native_build.load.cache_clear()
+
+
+@pytest.fixture
+def without_native_kernels(monkeypatch: pytest.MonkeyPatch, fresh_native_build):
+    """Models loaded in the test decode with PyTorch's kernels only, as where no C compiler is found."""
+    monkeypatch.setenv("MODRWKV_NATIVE", "0")

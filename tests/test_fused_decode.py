@@ -87,15 +87,13 @@ def test_lora_ranks_that_do_not_tile_decode_eagerly():
     assert torch.isfinite(logits).all()
 
 
-def test_without_a_working_compiler_models_decode_with_pytorch(small_weights, fused, monkeypatch, tmp_path, caplog):
+def test_without_a_working_compiler_models_decode_with_pytorch(
+    small_weights, fused, monkeypatch, tmp_path, caplog, fresh_native_build
+):
     monkeypatch.setenv("MODRWKV_CACHE", str(tmp_path))  # nothing built yet
     monkeypatch.setenv("CC", "false")  # a "compiler" that fails
-    native_kernels.library.cache_clear()
-    try:
-        with caplog.at_level(logging.WARNING, logger="modrwkv.native_kernels"):
-            model = RWKV7.from_state_dict(small_weights, dtype="fp16")
-    finally:
-        native_kernels.library.cache_clear()
+    with caplog.at_level(logging.WARNING, logger="kernels.native_build"):
+        model = RWKV7.from_state_dict(small_weights, dtype="fp16")
     assert "native CPU kernels not built" in caplog.text
     assert model.fused_decoder is None and all(block.att.merged is not None for block in model.blocks)
     with torch.inference_mode():

@@ -1,10 +1,11 @@
-"""The torch WKV-7 paths against a float64 per-token loop of the defining formula, written here independently."""
+"""The CPU WKV-7 paths (torch, and the C recurrence) against a float64 per-token loop of the defining formula, written
+here independently."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from kernels import wkv7
+from kernels import cpu_native, wkv7
 from kernels.torch_chunk import wkv7_chunk
 from kernels.torch_recurrent import wkv7_recurrent, wkv7_step
 from tests.wkv_reference import B, H, N, make_inputs, reference, rel_rms
@@ -18,7 +19,15 @@ FP32_TOL = 1e-5
 
 
 
+def native(*args):  # noqa: ANN001, ANN201
+    lib = cpu_native.library()
+    if lib is None:
+        pytest.skip("the C recurrence needs a C compiler with OpenMP")
+    return cpu_native.wkv7_native(lib, *args)
+
+
 MULTI_TOKEN_PATHS = {
+    "native": native,
     "recurrent": wkv7_recurrent,
     "chunk": wkv7_chunk,
     "chunk16": lambda *args: wkv7_chunk(*args, chunk_size=16),
@@ -49,7 +58,8 @@ def test_single_token_matches_float64_reference_in_fp32(step):
 
 
 @pytest.mark.parametrize("T", [2, 15, 16, 40])
-def test_dispatcher_matches_reference_on_both_sides_of_the_chunk_threshold(T):
+def test_dispatcher_matches_reference_on_both_sides_of_the_chunk_threshold(T, monkeypatch):
+    monkeypatch.setenv("MODRWKV_WKV_BACKEND", "torch")
     inputs = make_inputs(T, seed=3)
     y_ref, S_ref = reference(*inputs)
     y, S = wkv7(*inputs)
@@ -122,8 +132,9 @@ def test_input_state_is_not_modified(path):
     assert S.data_ptr() != inputs[6].data_ptr()
 
 
-@pytest.mark.parametrize("path", [*MULTI_TOKEN_PATHS, "single_step"])
+@pytest.mark.parametrize("path", [*(p for p in MULTI_TOKEN_PATHS if p != "native"), "single_step"])
 def test_gradients_match_float64_reference(path):
+    """With gradients the dispatcher takes the torch paths (the C recurrence is for inference)."""
     fn = wkv7_step if path == "single_step" else MULTI_TOKEN_PATHS[path]
     inputs = make_inputs(1 if path == "single_step" else 37)
     g = torch.Generator().manual_seed(7)
@@ -148,6 +159,13 @@ def test_out_receives_the_new_state_that_a_plain_call_returns(T):
     assert S is out
     assert torch.equal(out, S_want)
     assert torch.equal(y, y_want)
+
+
+def test_forcing_the_c_recurrence_where_it_cannot_be_built_says_why(monkeypatch, fresh_native_build):
+    monkeypatch.setenv("MODRWKV_WKV_BACKEND", "native")
+    monkeypatch.setenv("MODRWKV_NATIVE", "0")
+    with pytest.raises(RuntimeError, match="MODRWKV_WKV_BACKEND=native but the C kernel could not be built"):
+        wkv7(*make_inputs(3))
 
 
 def _bad_cases():

@@ -1,0 +1,68 @@
+"""C sources compiled on first use for this CPU and loaded with ctypes (the native CPU kernels).
+
+Built with the system's C compiler (`$CC`, else gcc or cc, with OpenMP and `-march=native`) into a cache folder
+(`$MODRWKV_CACHE`, else ~/.cache/modrwkv), keyed by the source, the compiler and this CPU's instruction sets, so a
+copied cache never runs on a CPU it was not built for. OpenMP resolves to the libgomp PyTorch has loaded, so the
+kernels share its threads. Where a source cannot be built (no compiler, an instruction set it needs is missing) its
+callers use PyTorch instead; `MODRWKV_NATIVE=0` chooses that too (for comparisons).
+"""
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def _cpu_flags() -> str:
+    try:
+        return next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
+    except (OSError, StopIteration):
+        return platform.processor()
+
+
+def _cache_dir() -> Path:
+    if os.environ.get("MODRWKV_CACHE"):
+        return Path(os.environ["MODRWKV_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "modrwkv"
+
+
+def _build(compiler: str, source: Path, target: Path) -> bool:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        out = Path(tmp) / target.name
+        cmd = [compiler, "-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", str(source), "-o", str(out), "-lm"]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            log.warning("native CPU kernels not built (%s); using PyTorch's: %s", " ".join(cmd), done.stderr[-500:])
+            return False
+        out.replace(target)  # atomic: another process may be building the same file
+    return True
+
+
+@functools.cache
+def load(source: Path) -> ctypes.CDLL | None:
+    """`source` compiled for this CPU (built once, then cached), or None where it cannot be built or is turned off."""
+    if os.environ.get("MODRWKV_NATIVE", "1") == "0" or platform.machine().lower() not in ("x86_64", "amd64"):
+        return None
+    compiler = shutil.which(os.environ.get("CC") or "gcc") or shutil.which("cc")
+    if compiler is None:
+        log.warning("native CPU kernels need a C compiler (gcc or cc); using PyTorch's")
+        return None
+    tag = hashlib.sha256(source.read_bytes() + compiler.encode() + _cpu_flags().encode()).hexdigest()[:16]
+    target = _cache_dir() / f"{source.stem}-{tag}.so"
+    try:
+        if not target.exists() and not _build(compiler, source, target):
+            return None
+    except OSError as e:  # an unwritable cache folder: PyTorch's kernels still work
+        log.warning("native CPU kernels not built (%s); using PyTorch's", e)
+        return None
+    return ctypes.CDLL(str(target))
