@@ -209,8 +209,9 @@ static void head_step(const Layer *ly, int layer, int h, int N, float *r, float 
 int rwkv7_decode(const Model *m, int B, float *x, const float *att_in, const float *ffn_in, const float *wkv_in,
                  float *att_out, float *ffn_out, float *wkv_out) {
     const int C = m->C, H = m->H, N = m->N, F = m->F, D = m->Dw + m->Da + m->Dv + m->Dg;
-    /* scratch per sequence: six mixes, r, k, v, v_first, four LoRA outputs, the gated head output, the hidden */
-    const long per = 15L * C + D + (F > D ? F : D);
+    /* scratch per sequence: six mixes, r, k, v, v_first, four LoRA outputs, the gated head output (15 x C), then the
+     * LoRA hiddens (D) or the FFN's (F) */
+    const long per = 15L * C + (F > D ? F : D);
     float *buf = malloc(sizeof(float) * per * B);
     if (!buf) return 1;
     float *mixes = buf, *r = mixes + 6L * B * C, *k = r + (long)B * C, *v = k + (long)B * C;
