@@ -350,7 +350,8 @@ class RWKV7(nn.Module):
 
         if self.fused_decoder is not None and T == 1 and mask is None and not torch.is_grad_enabled():
             x, new_state = self.fused_decoder(embeds[:, 0], state)
-            return self._output(x.unsqueeze(1), hidden), new_state
+            x = self.ln_out(x)
+            return (x if hidden else self.fused_decoder.logits(x)).unsqueeze(1), new_state
 
         x = embeds.to(self.dtype)
         rows = torch.arange(B, device=x.device)

@@ -283,3 +283,9 @@ int rwkv7_decode(const Model *m, int B, float *x, const float *att_in, const flo
 }
 
 
+
+/* y [B][rows] = x [B][K] . W^T for a tiled W, on all threads: the vocabulary head of a decode step. */
+void rwkv7_matvec(const half *W, int rows, int K, const float *x, float *y, int B) {
+#pragma omp parallel
+    matvec(W, rows, K, x, K, y, rows, B, STORE);
+}

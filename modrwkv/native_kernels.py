@@ -36,6 +36,8 @@ def library() -> ctypes.CDLL | None:
     if lib is not None:
         lib.rwkv7_decode.argtypes = [ctypes.POINTER(Model), ctypes.c_int] + [ctypes.c_void_p] * 7
         lib.rwkv7_decode.restype = ctypes.c_int
+        lib.rwkv7_matvec.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
+        lib.rwkv7_matvec.restype = None
     return lib
 
 
@@ -49,3 +51,12 @@ def tile(weight: torch.Tensor) -> torch.Tensor:
     rows, K = weight.shape
     return weight.detach().half().reshape(rows // TILE_ROWS, TILE_ROWS, K).transpose(1, 2).contiguous()
 
+
+
+def matvec(lib: ctypes.CDLL, tiled: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """x [B, K] -> x @ W^T [B, rows] for a `tile`d W, in fp32."""
+    n, K, _ = tiled.shape
+    x = x.float().contiguous()
+    y = torch.empty(x.shape[0], n * TILE_ROWS)
+    lib.rwkv7_matvec(tiled.data_ptr(), n * TILE_ROWS, K, x.data_ptr(), y.data_ptr(), x.shape[0])
+    return y

@@ -76,6 +76,20 @@ def test_a_fused_model_saves_the_same_checkpoint(fused, eager):
     assert set(mine) == set(theirs) and all(torch.equal(mine[k], theirs[k]) for k in mine)
 
 
+def test_a_vocabulary_that_does_not_tile_keeps_fbgemms_head_in_the_fused_step():
+    """Tiles are 16 rows: a vocabulary of 250 leaves 10 over."""
+    odd = RWKV7Config.shape(n_layer=2, n_embd=128, vocab_size=250)
+    weights = random_state_dict(odd, seed=3)
+    fused = RWKV7.from_state_dict(weights, dtype="fp16")
+    eager = RWKV7.from_state_dict(weights, dtype="fp16")
+    eager.fused_decoder = None
+    assert fused.fused_decoder is not None
+    with torch.inference_mode():
+        got, _ = fused(torch.tensor([[7], [9]]))
+        want, _ = eager(torch.tensor([[7], [9]]))
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-4)
+
+
 def test_lora_ranks_that_do_not_tile_decode_eagerly():
     """The kernel reads matrices in tiles of 16 rows; a LoRA of rank 20 does not tile."""
     odd = RWKV7Config(vocab_size=256, n_embd=128, n_layer=2, n_head=2, head_size=64, dim_ffn=512, decay_rank=20,
