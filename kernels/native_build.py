@@ -48,21 +48,33 @@ def _build(compiler: str, source: Path, target: Path) -> bool:
     return True
 
 
+def _compiler() -> str | None:
+    return shutil.which(os.environ.get("CC") or "gcc") or shutil.which("cc")
+
+
+def cached_path(source: Path) -> Path:
+    """Where `source`'s build for this compiler and CPU is cached."""
+    key = source.read_bytes() + str(_compiler()).encode() + _cpu_flags().encode()
+    return _cache_dir() / f"{source.stem}-{hashlib.sha256(key).hexdigest()[:16]}.so"
+
+
 @functools.cache
 def load(source: Path) -> ctypes.CDLL | None:
     """`source` compiled for this CPU (built once, then cached), or None where it cannot be built or is turned off."""
     if os.environ.get("MODRWKV_NATIVE", "1") == "0" or platform.machine().lower() not in ("x86_64", "amd64"):
         return None
-    compiler = shutil.which(os.environ.get("CC") or "gcc") or shutil.which("cc")
+    compiler = _compiler()
     if compiler is None:
         log.warning("native CPU kernels need a C compiler (gcc or cc); using PyTorch's")
         return None
-    tag = hashlib.sha256(source.read_bytes() + compiler.encode() + _cpu_flags().encode()).hexdigest()[:16]
-    target = _cache_dir() / f"{source.stem}-{tag}.so"
-    try:
-        if not target.exists() and not _build(compiler, source, target):
-            return None
-    except OSError as e:  # an unwritable cache folder: PyTorch's kernels still work
-        log.warning("native CPU kernels not built (%s); using PyTorch's", e)
-        return None
-    return ctypes.CDLL(str(target))
+    target = cached_path(source)
+    for attempt in range(2):  # a cached file that will not load (damaged, truncated) is built again once
+        try:
+            if not target.exists() and not _build(compiler, source, target):
+                return None
+            return ctypes.CDLL(str(target))
+        except OSError as e:  # an unwritable cache folder or an unloadable file: PyTorch's kernels still work
+            log.warning("native CPU kernels not loaded from %s (%s)%s", target, e,
+                        "; building them again" if attempt == 0 else "; using PyTorch's")
+            target.unlink(missing_ok=True)
+    return None

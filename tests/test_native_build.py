@@ -1,0 +1,31 @@
+"""The C sources are compiled once per source, compiler and CPU into a cache, and a damaged cache heals itself."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from kernels import cpu_native, native_build
+
+pytestmark = pytest.mark.skipif(native_build.load(cpu_native.SOURCE) is None, reason="needs a C compiler with OpenMP")
+
+
+def test_a_build_is_cached_and_reused(monkeypatch, tmp_path, fresh_native_build):
+    monkeypatch.setenv("MODRWKV_CACHE", str(tmp_path))
+    assert native_build.load(cpu_native.SOURCE) is not None
+    built = list(tmp_path.glob("wkv7_cpu-*.so"))
+    assert len(built) == 1
+    stamp = built[0].stat().st_mtime_ns
+    native_build.load.cache_clear()
+    assert native_build.load(cpu_native.SOURCE) is not None
+    assert built[0].stat().st_mtime_ns == stamp  # loaded, not built again
+
+
+def test_a_damaged_cached_library_is_built_again(monkeypatch, tmp_path, caplog, fresh_native_build):
+    monkeypatch.setenv("MODRWKV_CACHE", str(tmp_path))
+    damaged = native_build.cached_path(cpu_native.SOURCE)
+    damaged.write_bytes(b"not a shared library")  # e.g. a disk that filled up while it was copied
+    with caplog.at_level(logging.WARNING, logger="kernels.native_build"):
+        lib = native_build.load(cpu_native.SOURCE)
+    assert lib is not None and hasattr(lib, "wkv7_forward")
+    assert "building them again" in caplog.text
