@@ -9,15 +9,12 @@ import torch
 from kernels import native_build
 
 SOURCE = Path(__file__).with_name("wkv7_cpu.c")
+PROTOTYPES = (("wkv7_forward", (ctypes.c_int,) * 4 + (ctypes.c_void_p,) * 10, None),)
 
 
 def library() -> ctypes.CDLL | None:
     """The compiled recurrence, or None where it cannot be built or MODRWKV_NATIVE=0."""
-    lib = native_build.load(SOURCE)
-    if lib is not None:
-        lib.wkv7_forward.argtypes = [ctypes.c_int] * 4 + [ctypes.c_void_p] * 10
-        lib.wkv7_forward.restype = None
-    return lib
+    return native_build.load(SOURCE, PROTOTYPES)
 
 
 def wkv7_native(

@@ -58,9 +58,14 @@ def cached_path(source: Path) -> Path:
     return _cache_dir() / f"{source.stem}-{hashlib.sha256(key).hexdigest()[:16]}.so"
 
 
+# (function name, argument types, result type) of each entry point a caller uses
+Prototypes = tuple[tuple[str, tuple[type, ...], type | None], ...]
+
+
 @functools.cache
-def load(source: Path) -> ctypes.CDLL | None:
-    """`source` compiled for this CPU (built once, then cached), or None where it cannot be built or is turned off."""
+def load(source: Path, prototypes: Prototypes = ()) -> ctypes.CDLL | None:
+    """`source` compiled for this CPU (built once, then cached), its entry points typed by `prototypes`; or None
+    where it cannot be built or is turned off."""
     if os.environ.get("MODRWKV_NATIVE", "1") == "0" or platform.machine().lower() not in ("x86_64", "amd64"):
         return None
     compiler = _compiler()
@@ -72,7 +77,10 @@ def load(source: Path) -> ctypes.CDLL | None:
         try:
             if not target.exists() and not _build(compiler, source, target):
                 return None
-            return ctypes.CDLL(str(target))
+            lib = ctypes.CDLL(str(target))
+            for name, argtypes, restype in prototypes:
+                getattr(lib, name).argtypes, getattr(lib, name).restype = list(argtypes), restype
+            return lib
         except OSError as e:  # an unwritable cache folder or an unloadable file: PyTorch's kernels still work
             log.warning("native CPU kernels not loaded from %s (%s)%s", target, e,
                         "; building them again" if attempt == 0 else "; using PyTorch's")

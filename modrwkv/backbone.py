@@ -402,7 +402,8 @@ LORA_NAMES = tuple(f"{lora}{i}" for lora in LORAS for i in (1, 2))  # w1, w2, a1
 def _round_loras_to_fp16(model: nn.Module) -> None:
     """fp16 weights on a CPU: the LoRA matrices hold fp16 values too (kept in fp32 storage for their own GEMMs).
 
-    Decode multiplies them in fp16 inside the merged projections; prefill then computes with the very same values."""
+    Decode multiplies them in fp16 (in the native step's tiled copies, or the merged projections without it); prefill
+    then computes with the very same values."""
     with torch.no_grad():
         for block in model.blocks:
             for name in LORA_NAMES:

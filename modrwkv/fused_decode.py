@@ -50,7 +50,7 @@ class FusedDecoder:
     @classmethod
     def of(cls, model: nn.Module) -> "FusedDecoder | None":
         """The fused step for an fp16-on-CPU `model` (fbgemm's fp16 Linear layers), or None unless the native kernels
-        are built and every matrix tiles (rows a multiple of 4, columns of 8)."""
+        are built and every layer's matrix tiles (rows a multiple of 16)."""
         lib = native_kernels.library()
         if lib is None or model.config.head_size % 8:  # the kernel's dot products over a head run 8 lanes wide
             return None

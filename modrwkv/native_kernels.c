@@ -4,7 +4,7 @@
  * as streaming the weights; fbgemm's fp16 product of one row also reads its matrix below the bandwidth a plain sum
  * reaches. Here each layer is a few matrix-vector products that read their fp16 rows once (widened in registers, fp32
  * accumulation) with the element-wise work fused around them, split over OpenMP threads (PyTorch's own OpenMP
- * runtime: the library links the same libgomp). Built at first use by modrwkv/native_kernels.py for the CPU it runs on.
+ * runtime: the library links the same libgomp). Built at first use by kernels/native_build.py for the CPU it runs on.
  *
  * Layout: matrices are tiled fp16 (see matvec; a LoRA's down-projection w1 [C][D] is tiled as its transpose [D][C]);
  * vectors fp32; activations [B][C]. The decode step reads the state from one set of buffers and writes another.
@@ -17,7 +17,7 @@
 #include <string.h>
 
 #if !defined(__AVX2__) || !defined(__F16C__) || !defined(__FMA__)
-#error "fused_decode needs AVX2, F16C and FMA"
+#error "the native decode step needs AVX2, F16C and FMA"
 #endif
 
 typedef uint16_t half;

@@ -30,15 +30,15 @@ class Model(ctypes.Structure):
     ]
 
 
+PROTOTYPES = (
+    ("rwkv7_decode", (ctypes.POINTER(Model), ctypes.c_int) + (ctypes.c_void_p,) * 7, ctypes.c_int),
+    ("rwkv7_matvec", (ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int), None),
+)
+
+
 def library() -> ctypes.CDLL | None:
     """The decode step for this CPU, or None where it cannot be built or is turned off (see kernels.native_build)."""
-    lib = native_build.load(SOURCE)
-    if lib is not None:
-        lib.rwkv7_decode.argtypes = [ctypes.POINTER(Model), ctypes.c_int] + [ctypes.c_void_p] * 7
-        lib.rwkv7_decode.restype = ctypes.c_int
-        lib.rwkv7_matvec.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
-        lib.rwkv7_matvec.restype = None
-    return lib
+    return native_build.load(SOURCE, PROTOTYPES)
 
 
 def tileable(rows: int) -> bool:

@@ -7,17 +7,17 @@ import pytest
 
 from kernels import cpu_native, native_build
 
-pytestmark = pytest.mark.skipif(native_build.load(cpu_native.SOURCE) is None, reason="needs a C compiler with OpenMP")
+pytestmark = pytest.mark.skipif(cpu_native.library() is None, reason="needs a C compiler with OpenMP")
 
 
 def test_a_build_is_cached_and_reused(monkeypatch, tmp_path, fresh_native_build):
     monkeypatch.setenv("MODRWKV_CACHE", str(tmp_path))
-    assert native_build.load(cpu_native.SOURCE) is not None
+    assert cpu_native.library() is not None
     built = list(tmp_path.glob("wkv7_cpu-*.so"))
     assert len(built) == 1
     stamp = built[0].stat().st_mtime_ns
     native_build.load.cache_clear()
-    assert native_build.load(cpu_native.SOURCE) is not None
+    assert cpu_native.library() is not None
     assert built[0].stat().st_mtime_ns == stamp  # loaded, not built again
 
 
@@ -26,6 +26,6 @@ def test_a_damaged_cached_library_is_built_again(monkeypatch, tmp_path, caplog, 
     damaged = native_build.cached_path(cpu_native.SOURCE)
     damaged.write_bytes(b"not a shared library")  # e.g. a disk that filled up while it was copied
     with caplog.at_level(logging.WARNING, logger="kernels.native_build"):
-        lib = native_build.load(cpu_native.SOURCE)
+        lib = cpu_native.library()
     assert lib is not None and hasattr(lib, "wkv7_forward")
     assert "building them again" in caplog.text

@@ -54,8 +54,8 @@ def weight_bytes_per_token(model: RWKV7) -> int:
     """Bytes of weights read per one-row decode step: everything but the embedding table, of which one row is read.
 
     With fp16 matrices on a CPU (fp32 arithmetic) the LoRAs are kept in fp32 but a one-row step reads them in fp16,
-    from the merged projections (modrwkv/merged_projections.py); the meta model the memory command measures has none,
-    hence the rule by dtypes rather than by the merged copies themselves."""
+    from the native step's tiled copies (modrwkv/fused_decode.py) or, without it, the merged projections; the meta
+    model the memory command measures has neither, hence the rule by dtypes rather than by the copies themselves."""
     tensors = model.state_dict()
     key = tensors.get("blocks.0.att.key.weight")  # int8 models hold qweight and scale instead
     fp16_loras = key is not None and key.dtype == torch.float16 and tensors["blocks.0.att.w1"].dtype == torch.float32
