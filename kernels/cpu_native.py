@@ -10,6 +10,11 @@ from kernels import native_build
 
 SOURCE = Path(__file__).with_name("wkv7_cpu.c")
 PROTOTYPES = (("wkv7_forward", (ctypes.c_int,) * 4 + (ctypes.c_void_p,) * 10, None),)
+HEAD_SIZE_MULTIPLE = 16  # the kernel updates sixteen values of a head at a time
+
+
+def supports(head_size: int) -> bool:
+    return head_size % HEAD_SIZE_MULTIPLE == 0
 
 
 def library() -> ctypes.CDLL | None:

@@ -151,12 +151,13 @@ def _run(r, w, k, v, a, b, state, mask, out):  # noqa: ANN001, ANN202 (wkv7's ar
                 return chunk(r, w, k, v, a, b, state, mask)
             return recurrent(r, w, k, v, a, b, state, mask, out)  # T == 1 compiles its loop-free decode variant
     if backend in ("auto", "native") and not r.is_cuda and not _needs_grad(r, w, k, v, a, b, state):
-        lib = cpu_native.library()
-        if lib is not None:  # 2.4-2.8x the chunked torch path at 1,024 tokens (see wkv7_cpu.c)
+        lib = cpu_native.library() if cpu_native.supports(r.shape[-1]) else None
+        if lib is not None:  # 5-7x the chunked torch path at 1,024 tokens (see wkv7_cpu.c)
             return cpu_native.wkv7_native(lib, r, w, k, v, a, b, state, mask, out)
         if backend == "native":
             raise RuntimeError("wkv7: MODRWKV_WKV_BACKEND=native but the C kernel could not be built (no C compiler, "
-                               "or MODRWKV_NATIVE=0)")
+                               f"no AVX2, or MODRWKV_NATIVE=0) or does not take head size {r.shape[-1]} (a multiple "
+                               f"of {cpu_native.HEAD_SIZE_MULTIPLE} only)")
     if T == 1:
         return wkv7_step(r, w, k, v, a, b, state, mask, out)
     if T < CHUNK_MIN_T:

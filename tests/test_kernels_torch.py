@@ -13,12 +13,6 @@ from tests.wkv_reference import B, H, N, make_inputs, reference, rel_rms
 FP32_TOL = 1e-5
 
 
-
-
-
-
-
-
 def native(*args):  # noqa: ANN001, ANN201
     lib = cpu_native.library()
     if lib is None:
@@ -159,6 +153,34 @@ def test_out_receives_the_new_state_that_a_plain_call_returns(T):
     assert S is out
     assert torch.equal(out, S_want)
     assert torch.equal(y, y_want)
+
+
+def test_c_recurrence_decays_match_reference_where_sigmoid_saturates():
+    r, w, k, v, a, b, S = make_inputs(40, seed=11)
+    w = torch.where(torch.rand(w.shape, generator=torch.Generator().manual_seed(12)) < 0.5, -40.0, 40.0) + w
+    y_ref, S_ref = reference(r, w, k, v, a, b, S)
+    y, S_new = native(r, w, k, v, a, b, S)
+    assert rel_rms(y, y_ref) <= FP32_TOL
+    assert rel_rms(S_new, S_ref) <= FP32_TOL
+
+
+def _head_size_8(T: int) -> list[torch.Tensor]:
+    *inputs, S = make_inputs(T, seed=13)
+    return [x[..., :8] for x in inputs] + [S[..., :8, :8].contiguous()]
+
+
+def test_head_sizes_the_c_recurrence_does_not_take_go_to_torch():
+    inputs = _head_size_8(20)
+    y_ref, S_ref = reference(*inputs)
+    y, S = wkv7(*inputs)
+    assert rel_rms(y, y_ref) <= FP32_TOL
+    assert rel_rms(S, S_ref) <= FP32_TOL
+
+
+def test_forcing_the_c_recurrence_on_a_head_size_it_does_not_take_says_so(monkeypatch):
+    monkeypatch.setenv("MODRWKV_WKV_BACKEND", "native")
+    with pytest.raises(RuntimeError, match="head size 8 .a multiple of 16 only"):
+        wkv7(*_head_size_8(3))
 
 
 def test_forcing_the_c_recurrence_where_it_cannot_be_built_says_why(monkeypatch, fresh_native_build):
