@@ -20,15 +20,18 @@ def build_app() -> gr.Blocks:
             f"KV cache. Uploads up to {MAX_FILE_SIZE.upper()}; one request per model at a time on this "
             f"{models.DEVICE.upper()} (waiting users see their place in the queue)."
         )
-        selection = model_bar.build()
-        with gr.Tab("Image chat"):
-            image_chat.build(selection)
-        with gr.Tab("Speech"):
-            speech.build(selection)
-        with gr.Tab("Time-series forecast"):
-            forecast_tab.build(selection)
-        with gr.Tab("Efficiency"):
+        bar = model_bar.build(first="image")
+        with gr.Tab("Image chat") as image_tab:
+            image_chat.build(bar.selection)
+        with gr.Tab("Speech") as speech_tab:
+            speech.build(bar.selection)
+        with gr.Tab("Time-series forecast") as forecast:
+            forecast_tab.build(bar.selection)
+        with gr.Tab("Efficiency") as efficiency_tab:
             efficiency.build()
+        for tab, modality in ((image_tab, "image"), (speech_tab, "audio"), (forecast, "series")):
+            bar.follow(tab, modality)
+        bar.hide_on(efficiency_tab)
     return demo
 
 

@@ -1,11 +1,13 @@
 """The shared model bar: which model each tab uses in this browser session, on which device and dtype.
 
 A session's choice is a `Selection` in a `gr.State`; the weights are shared through `app.models`. A choice that
-cannot be loaded raises a `gr.Error` saying why, and the session keeps the model it had.
+cannot be loaded raises a `gr.Error` saying why, and the session keeps the model it had. The bar follows the open
+tab: it lists that tab's models and shows the one the session uses there (hidden on tabs without a model).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import gradio as gr
 
@@ -61,21 +63,51 @@ def load_model(choice: str, dtype: str, selection: Selection | None) -> tuple[Se
     return selection, describe(selection)
 
 
-def build() -> gr.State:
-    """The bar's components and events; returns the session's selection for the tabs to read."""
+def _choices(modality: str) -> list[tuple[str, str]]:
+    return [(e.label, e.key) for e in models.catalog() if e.modality == modality]
+
+
+def shown_for(modality: str, selection: Selection | None) -> tuple[dict, dict, dict]:
+    """The bar on `modality`'s tab: its models listed, the session's model for it and that model's dtype chosen."""
+    choice = (selection or default_selection()).get(modality) or default_selection()[modality]
+    return (
+        gr.update(visible=True),
+        gr.update(choices=_choices(modality), value=choice.key, label=f"{models.TAB_NAMES[modality]} model"),
+        gr.update(value=choice.dtype),
+    )
+
+
+@dataclass
+class ModelBar:
+    selection: gr.State  # the session's Selection, for the tabs to read
+    row: gr.Row
+    choice: gr.Dropdown
+    dtype: gr.Dropdown
+
+    def follow(self, tab: gr.Tab, modality: str) -> None:
+        """While `tab` is open the bar lists `modality`'s models and shows the session's."""
+        tab.select(partial(shown_for, modality), [self.selection], [self.row, self.choice, self.dtype],
+                   show_progress="hidden", queue=False, api_visibility="private")
+
+    def hide_on(self, tab: gr.Tab) -> None:
+        tab.select(lambda: gr.update(visible=False), None, [self.row], show_progress="hidden", queue=False, api_visibility="private")
+
+
+def build(first: str) -> ModelBar:
+    """The bar's components and events, showing the models of the `first` tab's modality."""
     selection = gr.State(default_selection())
-    entries = models.catalog()
-    with gr.Row(equal_height=True):
+    chosen = default_selection()[first]
+    with gr.Row(equal_height=True) as row:
         choice = gr.Dropdown(
-            [(e.label, e.key) for e in entries], value=entries[0].key, label="Model", allow_custom_value=True, scale=5,
-            info="Bundled and demo models work offline; published ones download from the Hugging Face Hub. "
-                 "A folder path or a Hub id also works.",
+            _choices(first), value=chosen.key, label=f"{models.TAB_NAMES[first]} model", allow_custom_value=True,
+            scale=5, elem_id="model-choice", info="Bundled and demo models work offline; published ones download from the Hugging Face Hub. "
+                          "A folder path or a Hub id also works.",
         )
         dtype = gr.Dropdown(
-            list(DTYPES), value=models.default_dtype(), label="dtype", scale=1,
+            list(DTYPES), value=chosen.dtype, label="dtype", scale=1,
             info="fp16, int8: smaller weights, fp32 math" if models.DEVICE == "cpu" else None,
         )
         load_btn = gr.Button("Load", scale=1)
     status = gr.Markdown(describe(default_selection()))
     load_btn.click(load_model, [choice, dtype, selection], [selection, status], api_name="load_model")
-    return selection
+    return ModelBar(selection, row, choice, dtype)

@@ -1,5 +1,6 @@
 // A user's path through the app in headless Chromium: ask about an uploaded image and watch the answer stream,
-// then forecast an uploaded CSV and see the chart, then transcribe an uploaded recording.
+// then forecast an uploaded CSV and see the chart, then transcribe an uploaded recording; the model bar shows each
+// tab's model, and hides on the Efficiency tab.
 // Usage: node app_flow.js URL IMAGE CSV AUDIO SHOTS_DIR
 // Prints one JSON object; screenshots go to SHOTS_DIR.
 const { chromium } = require('playwright-core');
@@ -17,6 +18,13 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
   const result = {};
   await page.goto(url, { waitUntil: 'load' });
   await page.waitForSelector('#chat-input textarea', { timeout: 60000 });
+  const modelShown = page.locator('#model-choice input');
+  result.models = { image: await modelShown.inputValue() };
+  // after a tab switch, the model the bar shows once it has changed
+  const shownAfterSwitch = async (before) => {
+    await page.waitForFunction((b) => document.querySelector('#model-choice input').value !== b, before, { timeout: 10000 });
+    return modelShown.inputValue();
+  };
 
   // Image chat: attach the image, ask, and sample the answer while it streams
   await page.locator('#chat-input input[type=file]').setInputFiles(image);
@@ -44,6 +52,7 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
   // Time-series forecast: upload the CSV, forecast, wait for the chart
   await page.getByRole('tab', { name: 'Time-series forecast' }).click();
+  result.models.forecast = await shownAfterSwitch(result.models.image);
   await page.locator('#forecast-file input[type=file]').setInputFiles(csv);
   await page.waitForSelector('text=/Read .*120 rows/', { timeout: 30000 });  // columns detected
   await page.getByRole('button', { name: 'Forecast', exact: true }).click();
@@ -53,6 +62,7 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
   // Speech: choose "upload" as the source, give the recording, transcribe, wait for the timing line
   await page.getByRole('tab', { name: 'Speech' }).click();
+  result.models.speech = await shownAfterSwitch(result.models.forecast);
   await page.locator('#speech-audio').getByRole('button', { name: /upload/i }).first().click();
   await page.locator('#speech-audio input[type=file]').setInputFiles(audio);
   // the uploaded recording's player (Gradio keeps the native <audio> hidden behind its waveform)
@@ -62,6 +72,10 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
   result.transcript = await page.locator('#speech-transcript textarea').inputValue();
   result.speech_info = await page.locator('#speech-info').innerText();
   await page.screenshot({ path: path.join(shots, '3-speech.png'), fullPage: true });
+
+  await page.getByRole('tab', { name: 'Efficiency' }).click();
+  await modelShown.waitFor({ state: 'hidden', timeout: 10000 });
+  result.models.efficiency = 'hidden';
 
   await browser.close();
   console.log(JSON.stringify(result));
