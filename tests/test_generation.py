@@ -166,3 +166,16 @@ def test_reset_forgets_the_conversation(model, tok):
     list(chat.send("Hi"))
     chat.reset()
     assert chat.state is None and chat.tokens == [] and chat.history == []
+
+
+def test_a_batch_prefilled_in_chunks_gives_each_prompts_own_logits_and_state(model, monkeypatch):
+    from modrwkv import generation
+
+    monkeypatch.setattr(generation, "CPU_CHUNK_POSITIONS", 9)  # three prompts: chunks of 3 positions
+    g = torch.Generator().manual_seed(1)
+    prompts = [torch.randint(0, model.config.vocab_size, (n,), generator=g).tolist() for n in (11, 4, 7)]
+    logits, state = generation.prefill(model, prompts)
+    for i, prompt in enumerate(prompts):
+        alone, alone_state = model(torch.tensor([prompt]), model.new_state(1))
+        torch.testing.assert_close(logits[i], alone[0, -1], rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(state.wkv[:, i], alone_state.wkv[:, 0], rtol=1e-4, atol=1e-4)
