@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import platform
+import re
 import shutil
 import subprocess
 import tempfile
@@ -52,9 +53,24 @@ def _compiler() -> str | None:
     return shutil.which(os.environ.get("CC") or "gcc") or shutil.which("cc")
 
 
+def _with_headers(source: Path) -> list[Path]:
+    """`source` and the headers it includes by quoted path, theirs too: what a build of it reads."""
+    files, todo = [], [source.resolve()]
+    while todo:
+        path = todo.pop()
+        if path in files:
+            continue
+        files.append(path)
+        for line in path.read_text().splitlines():
+            match = re.match(r'\s*#\s*include\s+"([^"]+)"', line)
+            if match:
+                todo.append((path.parent / match.group(1)).resolve())
+    return files
+
+
 def cached_path(source: Path) -> Path:
-    """Where `source`'s build for this compiler and CPU is cached."""
-    key = source.read_bytes() + str(_compiler()).encode() + _cpu_flags().encode()
+    """Where `source`'s build for this compiler and CPU is cached (keyed by its headers' contents too)."""
+    key = b"".join(f.read_bytes() for f in _with_headers(source)) + str(_compiler()).encode() + _cpu_flags().encode()
     return _cache_dir() / f"{source.stem}-{hashlib.sha256(key).hexdigest()[:16]}.so"
 
 

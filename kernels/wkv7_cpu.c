@@ -8,34 +8,9 @@
  *
  * Measured on those 12 layers (2-core AMD EPYC, 15 interleaved rounds, medians): PyTorch's chunked form 536-668 ms;
  * this recurrence with glibc's expf and the compiler's vectors 233 ms; with the AVX2 code below 97 ms. */
-#include <immintrin.h>
-#include <math.h>
 #include <string.h>
 
-#if !defined(__AVX2__) || !defined(__FMA__)
-#error "the WKV-7 kernel needs AVX2 and FMA"
-#endif
-
-#define DECAY_SCALE 0.6065306597126334f
-
-/* exp for 8 floats, within 2 ulp of expf over the range used here (Cephes' polynomial on [-ln2/2, ln2/2]): the
- * decay takes two exponentials per key, and glibc's expf, called one at a time, was a third of the kernel's time. */
-static inline __m256 exp8(__m256 x) {
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    x = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    x = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), x);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
+#include "wkv7_simd.h"
 
 /* out[i] = sum_j St[j][i] c[j] for 8 values i (St transposed, row stride N): two sums for odd and even j, so two
  * multiply-adds are in flight. */
@@ -78,15 +53,6 @@ static inline void update16(float *St, float *sa, const float *v, const float *d
     _mm256_storeu_ps(sa + 8, n1);
 }
 
-/* The decay exp(-0.6065 * sigmoid(w)) for one token's N keys. */
-static inline void decays(const float *w, float *decay, int N) {
-    const __m256 one = _mm256_set1_ps(1.0f);
-    for (int j = 0; j < N; j += 8) {
-        __m256 sig = _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_loadu_ps(w + j)))));
-        _mm256_storeu_ps(decay + j, exp8(_mm256_mul_ps(_mm256_set1_ps(-DECAY_SCALE), sig)));
-    }
-}
-
 /* A head's six input rows of a token lie H * N floats from the next token's, a new page almost every token with 12
  * heads: read straight from there, the recurrence ran at about half the speed it has on one head's contiguous rows.
  * Gathering BLOCK tokens' rows into one buffer first (many independent loads at once) took 12 layers of 1,024 tokens
@@ -103,6 +69,19 @@ void wkv7_forward(int B, int T, int H, int N, const float *r, const float *w, co
     for (int bh = 0; bh < B * H; bh++) {
         int seq = bh / H, h = bh % H;
         const float *S0 = s_in + (long)bh * N * N;
+        float *S = s_out + (long)bh * N * N;
+        if (T == 1) { /* a decode step: the state in its own layout */
+            long o = (long)bh * N;
+            if (mask && !mask[seq]) {
+                memcpy(S, S0, sizeof(float) * N * N);
+                for (int i = 0; i < N; i++) y[o + i] = dot8(S0 + (long)i * N, r + o, N);
+                continue;
+            }
+            float decay[N];
+            wkv7_decays(w + o, decay, N);
+            wkv7_step_rows(N, S0, S, r + o, decay, k + o, v + o, a + o, b + o, y + o);
+            continue;
+        }
         /* transposed (key j, value i), so every product is a multiply-add across values: no horizontal sums */
         float St[N * N], decay[N], sa[N], rows[INPUTS][BLOCK][N];
         for (int i = 0; i < N; i++)
@@ -120,7 +99,7 @@ void wkv7_forward(int B, int T, int H, int N, const float *r, const float *w, co
                     sa_ready = 0;
                     continue;
                 }
-                decays(rows[W][u], decay, N);
+                wkv7_decays(rows[W][u], decay, N);
                 if (!sa_ready)
                     for (int i = 0; i < N; i += 8) _mm256_storeu_ps(sa + i, columns8(St + i, rows[A][u], N));
                 int next = t + 1 < T && (!mask || mask[seq * T + t + 1]);
@@ -131,7 +110,6 @@ void wkv7_forward(int B, int T, int H, int N, const float *r, const float *w, co
                 sa_ready = next;
             }
         }
-        float *S = s_out + (long)bh * N * N;
         for (int i = 0; i < N; i++)
             for (int j = 0; j < N; j++) S[i * N + j] = St[j * N + i];
     }

@@ -20,6 +20,8 @@
 #error "the native decode step needs AVX2, F16C and FMA"
 #endif
 
+#include "../kernels/wkv7_simd.h"
+
 typedef uint16_t half;
 
 typedef struct {
@@ -43,25 +45,7 @@ enum { STORE, TANH, SIGMOID, RELU_SQ, ADD };
 
 static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
-static inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 static inline __m256 load_half8(const half *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
-
-static inline float dot(const float *a, const float *b, int n) { /* n % 8 == 0 */
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 16 <= n; i += 16) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-    }
-    for (; i < n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    return hsum(_mm256_add_ps(s0, s1));
-}
 
 static inline void finish(float *y, float v, int op) {
     switch (op) {
@@ -164,39 +148,34 @@ static void layer_norm(const float *x, const float *w, const float *b, float *y,
 
 #define LN_EPS 1e-5f
 #define GROUP_NORM_EPS 64e-5f
-#define DECAY_SCALE 0.6065306597126334f
 
-/* One head of one sequence: decay, a, the normalised key, the value mix, the WKV update, the head's group norm and
- * bonus, times the gate: yg[N]. The state S is [N][N] (value i, key j). */
+/* One head of one sequence: decay, a, the normalised key, the value mix, the WKV update (wkv7_simd.h), the head's
+ * group norm and bonus, times the gate: yg[N]. The state S is [N][N] (value i, key j). */
 static void head_step(const Layer *ly, int layer, int h, int N, float *r, float *k, float *v, const float *v_first,
                       const float *wl, const float *al, const float *vl, const float *gl, const float *S_in,
                       float *S_out, float *yg) {
-    int o = h * N;
-    float decay[N], kk[N], bb[N], y[N], sa[N];
-    float norm = 0.0f;
-    for (int j = 0; j < N; j++) {
-        float a = sigmoidf(ly->a0[o + j] + al[j]);
-        decay[j] = expf(-DECAY_SCALE * sigmoidf(ly->w0[o + j] + wl[j]));
-        kk[j] = k[j] * ly->k_k[o + j];
-        norm += kk[j] * kk[j];
-        k[j] = k[j] + (k[j] * ly->k_a[o + j]) * (a - 1.0f);
-        bb[j] = a; /* times kk once it is normalised */
+    const int o = h * N;
+    float w[N], decay[N], a[N], kk[N], b[N], y[N];
+    for (int j = 0; j < N; j += 8) {
+        _mm256_storeu_ps(w + j, _mm256_add_ps(_mm256_loadu_ps(ly->w0 + o + j), _mm256_loadu_ps(wl + j)));
+        _mm256_storeu_ps(a + j, sigmoid8(_mm256_add_ps(_mm256_loadu_ps(ly->a0 + o + j), _mm256_loadu_ps(al + j))));
     }
-    float inv = 1.0f / fmaxf(sqrtf(norm), 1e-12f);
+    wkv7_decays(w, decay, N);
+    for (int j = 0; j < N; j++) kk[j] = k[j] * ly->k_k[o + j];
+    const float inv = 1.0f / fmaxf(sqrtf(dot8(kk, kk, N)), 1e-12f);
     for (int j = 0; j < N; j++) {
+        k[j] = k[j] + (k[j] * ly->k_a[o + j]) * (a[j] - 1.0f);
         kk[j] *= inv;
-        bb[j] *= kk[j];
-        kk[j] = -kk[j];
+        b[j] = kk[j] * a[j];
+        kk[j] = -kk[j]; /* the update's a */
     }
     if (layer > 0)
-        for (int i = 0; i < N; i++) v[i] = v[i] + (v_first[o + i] - v[i]) * sigmoidf(ly->v0[o + i] + vl[i]);
-    for (int i = 0; i < N; i++) sa[i] = dot(S_in + i * N, kk, N);
-    for (int i = 0; i < N; i++) {
-        const float *s = S_in + i * N;
-        float *d = S_out + i * N;
-        for (int j = 0; j < N; j++) d[j] = s[j] * decay[j] + sa[i] * bb[j] + v[i] * k[j];
-        y[i] = dot(d, r, N);
-    }
+        for (int i = 0; i < N; i += 8) {
+            __m256 vi = _mm256_loadu_ps(v + i);
+            __m256 mix = sigmoid8(_mm256_add_ps(_mm256_loadu_ps(ly->v0 + o + i), _mm256_loadu_ps(vl + i)));
+            _mm256_storeu_ps(v + i, _mm256_fmadd_ps(_mm256_sub_ps(_mm256_loadu_ps(v_first + o + i), vi), mix, vi));
+        }
+    wkv7_step_rows(N, S_in, S_out, r, decay, k, v, kk, b, y);
     float mean = 0.0f, var = 0.0f, bonus = 0.0f;
     for (int i = 0; i < N; i++) mean += y[i];
     mean /= N;

@@ -86,10 +86,13 @@ def test_masked_steps_anywhere_are_skipped(path):
     assert rel_rms(S, S_ref) <= FP32_TOL
 
 
-def test_single_step_with_mask_false_returns_the_state_unchanged():
+@pytest.mark.parametrize("step", [wkv7_step, native], ids=["single_step", "native"])
+def test_single_step_with_mask_false_returns_the_state_unchanged(step):
     inputs = make_inputs(1)
     mask = torch.tensor([[False], [True]])
-    _, S = wkv7_step(*inputs, mask)
+    y_ref, S_ref = reference(*inputs, mask)
+    y, S = step(*inputs, mask)
+    assert rel_rms(S, S_ref) <= FP32_TOL and rel_rms(y, y_ref) <= FP32_TOL
     assert torch.equal(S[0], inputs[6][0])
     assert not torch.equal(S[1], inputs[6][1])
 

@@ -29,3 +29,15 @@ def test_a_damaged_cached_library_is_built_again(monkeypatch, tmp_path, caplog, 
         lib = cpu_native.library()
     assert lib is not None and hasattr(lib, "wkv7_forward")
     assert "building them again" in caplog.text
+
+
+def test_editing_a_header_a_source_includes_changes_its_cache_key(tmp_path):
+    (tmp_path / "lib").mkdir()
+    source = tmp_path / "lib" / "step.c"
+    source.write_text('#include <math.h>\n#include "../shared/step.h"\nfloat step(float x) { return f(x); }\n')
+    (tmp_path / "shared").mkdir()
+    header = tmp_path / "shared" / "step.h"
+    header.write_text("static inline float f(float x) { return x; }\n")
+    before = native_build.cached_path(source)
+    header.write_text("static inline float f(float x) { return 2 * x; }\n")
+    assert native_build.cached_path(source) != before
