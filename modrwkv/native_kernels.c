@@ -206,7 +206,7 @@ int rwkv7_decode(const Model *m, int B, float *x, const float *att_in, const flo
         const Layer *ly = &m->layers[l];
         float *xa = att_out + (long)l * B * C, *xf = ffn_out + (long)l * B * C;
         const float *xa_prev = att_in + (long)l * B * C, *xf_prev = ffn_in + (long)l * B * C;
-#pragma omp single
+#pragma omp for schedule(static) /* each sequence's norms and mixes on its own thread */
         for (int b = 0; b < B; b++) {
             float *xb = x + (long)b * C;
             if (l == 0) layer_norm(xb, m->ln0_w, m->ln0_b, xb, C, LN_EPS);
@@ -247,7 +247,7 @@ int rwkv7_decode(const Model *m, int B, float *x, const float *att_in, const flo
         }
         matvec(ly->Wo, C, C, yg, C, x, C, B, ADD);
 #pragma omp barrier
-#pragma omp single
+#pragma omp for schedule(static)
         for (int b = 0; b < B; b++) {
             layer_norm(x + (long)b * C, ly->ln2_w, ly->ln2_b, xf + (long)b * C, C, LN_EPS);
             for (int c = 0; c < C; c++) {
