@@ -8,7 +8,7 @@ import torch
 from kernels import cpu_native, wkv7
 from kernels.torch_chunk import wkv7_chunk
 from kernels.torch_recurrent import wkv7_recurrent, wkv7_step
-from tests.wkv_reference import B, H, N, make_inputs, reference, rel_rms
+from tests.wkv_reference import B, H, N, assert_matches_reference, make_inputs, reference, rel_rms
 
 FP32_TOL = 1e-5
 
@@ -34,31 +34,24 @@ MULTI_TOKEN_PATHS = {
 @pytest.mark.parametrize("path", MULTI_TOKEN_PATHS)
 def test_multi_token_paths_match_float64_reference_in_fp32(path, T):
     inputs = make_inputs(T)
-    y_ref, S_ref = reference(*inputs)
     y, S = MULTI_TOKEN_PATHS[path](*inputs)
     assert y.dtype == torch.float32 and y.shape == (B, T, H, N)
-    assert rel_rms(y, y_ref) <= FP32_TOL
-    assert rel_rms(S, S_ref) <= FP32_TOL
+    assert_matches_reference((y, S), inputs)
 
 
 @pytest.mark.parametrize("step", [wkv7_step, wkv7], ids=["single_step", "dispatch"])
 def test_single_token_matches_float64_reference_in_fp32(step):
     inputs = make_inputs(1)
-    y_ref, S_ref = reference(*inputs)
     y, S = step(*inputs)
     assert y.shape == (B, 1, H, N)
-    assert rel_rms(y, y_ref) <= FP32_TOL
-    assert rel_rms(S, S_ref) <= FP32_TOL
+    assert_matches_reference((y, S), inputs)
 
 
 @pytest.mark.parametrize("T", [2, 15, 16, 40])
 def test_dispatcher_matches_reference_on_both_sides_of_the_chunk_threshold(T, monkeypatch):
     monkeypatch.setenv("MODRWKV_WKV_BACKEND", "torch")
     inputs = make_inputs(T, seed=3)
-    y_ref, S_ref = reference(*inputs)
-    y, S = wkv7(*inputs)
-    assert rel_rms(y, y_ref) <= FP32_TOL
-    assert rel_rms(S, S_ref) <= FP32_TOL
+    assert_matches_reference(wkv7(*inputs), inputs)
 
 
 @pytest.mark.parametrize("path", MULTI_TOKEN_PATHS)
@@ -90,9 +83,8 @@ def test_masked_steps_anywhere_are_skipped(path):
 def test_single_step_with_mask_false_returns_the_state_unchanged(step):
     inputs = make_inputs(1)
     mask = torch.tensor([[False], [True]])
-    y_ref, S_ref = reference(*inputs, mask)
     y, S = step(*inputs, mask)
-    assert rel_rms(S, S_ref) <= FP32_TOL and rel_rms(y, y_ref) <= FP32_TOL
+    assert_matches_reference((y, S), inputs, mask)
     assert torch.equal(S[0], inputs[6][0])
     assert not torch.equal(S[1], inputs[6][1])
 
@@ -159,12 +151,10 @@ def test_out_receives_the_new_state_that_a_plain_call_returns(T):
 
 
 def test_c_recurrence_decays_match_reference_where_sigmoid_saturates():
-    r, w, k, v, a, b, S = make_inputs(40, seed=11)
-    w = torch.where(torch.rand(w.shape, generator=torch.Generator().manual_seed(12)) < 0.5, -40.0, 40.0) + w
-    y_ref, S_ref = reference(r, w, k, v, a, b, S)
-    y, S_new = native(r, w, k, v, a, b, S)
-    assert rel_rms(y, y_ref) <= FP32_TOL
-    assert rel_rms(S_new, S_ref) <= FP32_TOL
+    inputs = make_inputs(40, seed=11)
+    saturating = torch.rand(inputs[1].shape, generator=torch.Generator().manual_seed(12)) < 0.5
+    inputs[1] = inputs[1] + torch.where(saturating, -40.0, 40.0)
+    assert_matches_reference(native(*inputs), inputs)
 
 
 def _head_size_8(T: int) -> list[torch.Tensor]:
@@ -174,10 +164,7 @@ def _head_size_8(T: int) -> list[torch.Tensor]:
 
 def test_head_sizes_the_c_recurrence_does_not_take_go_to_torch():
     inputs = _head_size_8(20)
-    y_ref, S_ref = reference(*inputs)
-    y, S = wkv7(*inputs)
-    assert rel_rms(y, y_ref) <= FP32_TOL
-    assert rel_rms(S, S_ref) <= FP32_TOL
+    assert_matches_reference(wkv7(*inputs), inputs)
 
 
 def test_forcing_the_c_recurrence_on_a_head_size_it_does_not_take_says_so(monkeypatch):

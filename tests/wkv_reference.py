@@ -39,3 +39,12 @@ def make_inputs(T: int, seed: int = 0) -> list[torch.Tensor]:
 
 def rel_rms(x: torch.Tensor, ref: torch.Tensor) -> float:
     return ((x.double() - ref).pow(2).mean().sqrt() / ref.pow(2).mean().sqrt()).item()
+
+
+def assert_matches_reference(got: tuple[torch.Tensor, torch.Tensor], inputs: list[torch.Tensor], mask=None,
+                             tol: float = 1e-5) -> None:
+    """A kernel's (y, final state) within `tol` relative RMS error of the float64 reference on the same inputs."""
+    y_ref, S_ref = reference(*inputs, mask)
+    y, S = got
+    assert rel_rms(y, y_ref) <= tol, f"y: relative RMS error {rel_rms(y, y_ref):.2e}"
+    assert rel_rms(S, S_ref) <= tol, f"state: relative RMS error {rel_rms(S, S_ref):.2e}"
