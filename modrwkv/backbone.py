@@ -213,7 +213,7 @@ class RWKV7(nn.Module):
         self.head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         # training: recompute each block in the backward pass instead of keeping its activations
         self.gradient_checkpointing = False
-        self.fused_decoder: FusedDecoder | None = None  # set at load time for fp16 on a CPU with the native kernels
+        self.fused_decoder: FusedDecoder | None = None  # set at load time for fp16 or bf16 on a CPU with the native kernels
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -261,6 +261,8 @@ class RWKV7(nn.Module):
                 pack_linears(model)
             else:
                 _store_input_major(model)
+            if compute == torch.bfloat16:  # fp32 arithmetic on its bf16 matrices, one native call per token
+                model.fused_decoder = FusedDecoder.of(model)
         return model.eval()
 
     @classmethod
@@ -350,8 +352,8 @@ class RWKV7(nn.Module):
 
         if self.fused_decoder is not None and T == 1 and mask is None and not torch.is_grad_enabled():
             x, new_state = self.fused_decoder(embeds[:, 0], state)
-            x = self.ln_out(x)
-            return (x if hidden else self.fused_decoder.logits(x)).unsqueeze(1), new_state
+            x = self.ln_out(x.to(self.dtype))
+            return (x if hidden else self.fused_decoder.logits(x).to(self.dtype)).unsqueeze(1), new_state
 
         x = embeds.to(self.dtype)
         rows = torch.arange(B, device=x.device)

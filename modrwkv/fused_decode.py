@@ -1,4 +1,4 @@
-"""A one-token step through all of an RWKV-7 model's layers in one native call (fp16 weights on an x86 CPU).
+"""A one-token step through all of an RWKV-7 model's layers in one native call (fp16 or bf16 weights on an x86 CPU).
 
 Eager PyTorch spends about as long dispatching a decode step's ~1,500 small operations as streaming its weights on a
 2-core CPU; `native_kernels.c` does the layers' work in one call, and matches the eager step up to fp32 rounding.
@@ -22,7 +22,8 @@ from modrwkv.state import RWKVState
 
 
 class FusedDecoder:
-    """Embeddings [B, C] and a state in, the last layer's output [B, C] and a new state out (the given one is kept).
+    """Embeddings [B, C] and a state in, the last layer's output [B, C] (fp32) and a new state (in the given state's
+    dtypes) out; the given state is kept. The arithmetic is fp32 whatever the weights' format.
 
     Not an nn.Module: its tensors are a layout of the model's weights, not weights of their own.
     """
@@ -43,22 +44,24 @@ class FusedDecoder:
         self._fbgemm_head = model.head if self._head is None else None
         ln0 = model.blocks[0].ln0
         self._model = Model(
-            cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.head_size, cfg.dim_ffn, *ranks,
+            cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.head_size, cfg.dim_ffn, *ranks, model.dtype == torch.bfloat16,
             self._hold(ln0.weight.detach().float()), self._hold(ln0.bias.detach().float()), self._layers,
         )
 
     @classmethod
     def of(cls, model: nn.Module) -> "FusedDecoder | None":
-        """The fused step for an fp16-on-CPU `model` (fbgemm's fp16 Linear layers), or None unless the native kernels
-        are built and every layer's matrix tiles (rows a multiple of 16)."""
+        """The fused step for a CPU `model` with fp16 matrices (fbgemm's fp16 Linear layers) or in bf16, or None unless
+        the native kernels are built and every layer's matrix tiles (rows a multiple of 16)."""
         lib = native_kernels.library()
-        if lib is None or model.config.head_size % 8:  # the kernel's dot products over a head run 8 lanes wide
+        if lib is None or model.config.head_size % 8 or model.device.type != "cpu":  # heads run 8 lanes wide
             return None
+        bf16 = model.dtype == torch.bfloat16
         for block in model.blocks:
             att, ffn = block.att, block.ffn
             linears = (att.receptance, att.key, att.value, att.output, ffn.key, ffn.value)
             loras = [getattr(att, f"{n}{i}") for n in LORAS for i in (1, 2) if hasattr(att, f"{n}{i}")]
-            if not all(isinstance(m, Fp16Linear) and native_kernels.tileable(m.out_features) for m in linears):
+            formats = (m.weight.dtype == torch.bfloat16 if bf16 else isinstance(m, Fp16Linear) for m in linears)
+            if not all(formats) or not all(native_kernels.tileable(m.out_features) for m in linears):
                 return None
             if not all(native_kernels.tileable(m.shape[0]) and native_kernels.tileable(m.shape[1]) for m in loras):
                 return None
@@ -96,11 +99,10 @@ class FusedDecoder:
     def __call__(self, embeds: torch.Tensor, state: RWKVState) -> tuple[torch.Tensor, RWKVState]:
         x = embeds.float().contiguous().clone()  # the kernel writes the layers' output over it
         ins = [t.float().contiguous() for t in (state.att_shift, state.ffn_shift, state.wkv)]
-        out = RWKVState(*(torch.empty_like(t) for t in ins))
+        out = [torch.empty_like(t) for t in ins]
         rc = self._lib.rwkv7_decode(
-            ctypes.byref(self._model), x.shape[0], x.data_ptr(), *(t.data_ptr() for t in ins),
-            out.att_shift.data_ptr(), out.ffn_shift.data_ptr(), out.wkv.data_ptr(),
+            ctypes.byref(self._model), x.shape[0], x.data_ptr(), *(t.data_ptr() for t in ins + out)
         )
         if rc != 0:
             raise MemoryError("the fused decode step could not allocate its scratch memory")
-        return x, out
+        return x, RWKVState(*(new.to(old.dtype) for new, old in zip(out, (state.att_shift, state.ffn_shift, state.wkv))))

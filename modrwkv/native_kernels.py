@@ -1,4 +1,5 @@
-"""The CPU decode step of `native_kernels.c`, compiled on first use for this CPU (`kernels.native_build`).
+"""The CPU decode step of `native_kernels.c` (fp16 or bf16 matrices), compiled on first use for this CPU
+(`kernels.native_build`).
 
 Where it cannot be built (no compiler, no AVX2/F16C/FMA) the models decode with PyTorch's kernels instead;
 `MODRWKV_NATIVE=0` chooses that too (for comparisons).
@@ -25,14 +26,15 @@ class Layer(ctypes.Structure):
 
 
 class Model(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_int) for name in ("L", "C", "H", "N", "F", "Dw", "Da", "Dv", "Dg")] + [
+    _fields_ = [(name, ctypes.c_int) for name in ("L", "C", "H", "N", "F", "Dw", "Da", "Dv", "Dg", "bf16")] + [
         ("ln0_w", ctypes.c_void_p), ("ln0_b", ctypes.c_void_p), ("layers", ctypes.POINTER(Layer))
     ]
 
 
 PROTOTYPES = (
     ("rwkv7_decode", (ctypes.POINTER(Model), ctypes.c_int) + (ctypes.c_void_p,) * 7, ctypes.c_int),
-    ("rwkv7_matvec", (ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int), None),
+    ("rwkv7_matvec", (ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
+                      ctypes.c_int), None),
 )
 
 
@@ -46,10 +48,12 @@ def tileable(rows: int) -> bool:
 
 
 def tile(weight: torch.Tensor) -> torch.Tensor:
-    """[rows, K] -> fp16 tiles of sixteen rows stored column by column, [rows / 16, K, 16]: each thread of a product
-    reads one sequential stream, and each widened column serves every sequence of a batch."""
+    """[rows, K] -> tiles of sixteen rows stored column by column, [rows / 16, K, 16], in bf16 for bf16 weights and
+    fp16 for any other: each thread of a product reads one sequential stream, and each widened column serves every
+    sequence of a batch."""
     rows, K = weight.shape
-    return weight.detach().half().reshape(rows // TILE_ROWS, TILE_ROWS, K).transpose(1, 2).contiguous()
+    dtype = torch.bfloat16 if weight.dtype == torch.bfloat16 else torch.float16
+    return weight.detach().to(dtype).reshape(rows // TILE_ROWS, TILE_ROWS, K).transpose(1, 2).contiguous()
 
 
 
@@ -58,5 +62,6 @@ def matvec(lib: ctypes.CDLL, tiled: torch.Tensor, x: torch.Tensor) -> torch.Tens
     n, K, _ = tiled.shape
     x = x.float().contiguous()
     y = torch.empty(x.shape[0], n * TILE_ROWS)
-    lib.rwkv7_matvec(tiled.data_ptr(), n * TILE_ROWS, K, x.data_ptr(), y.data_ptr(), x.shape[0])
+    lib.rwkv7_matvec(tiled.data_ptr(), n * TILE_ROWS, K, x.data_ptr(), y.data_ptr(), x.shape[0],
+                     tiled.dtype == torch.bfloat16)
     return y

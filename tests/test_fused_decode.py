@@ -1,5 +1,6 @@
-"""fp16 decode on an x86 CPU runs all layers of a one-token step in one native call: the eager step's logits and state
-to fp32 rounding, for any batch, with the given state kept; where the kernels cannot be built, decoding goes on eagerly."""
+"""fp16 and bf16 decode on an x86 CPU run all layers of a one-token step in one native call: the eager step's logits
+and state to fp32 rounding, for any batch, with the given state kept; where the kernels cannot be built, decoding goes
+on eagerly."""
 from __future__ import annotations
 
 import logging
@@ -114,3 +115,37 @@ def test_without_a_working_compiler_models_decode_with_pytorch(
         got, _ = model(PROMPTS[:1, :1])
         want, _ = fused(PROMPTS[:1, :1])
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def bf16_pair(small_weights) -> tuple[RWKV7, RWKV7]:
+    """A bf16 model (fused step) and an fp32 model holding the very same bf16-rounded weights (eager)."""
+    rounded = {k: v.to(torch.bfloat16).float() for k, v in small_weights.items()}
+    fused = RWKV7.from_state_dict(small_weights, dtype="bf16")
+    assert fused.fused_decoder is not None
+    return fused, RWKV7.from_state_dict(rounded)
+
+
+def test_a_bf16_fused_step_is_fp32_arithmetic_on_the_bf16_weights(bf16_pair):
+    """bf16 on a CPU steps in fp32 (more accurate than bf16 activations): the fp32 model's hidden states and state."""
+    fused, reference = bf16_pair
+    with torch.inference_mode():
+        _, state = reference(PROMPTS[:3])
+        embeds = reference.emb(PROMPTS[:3, -1:])
+        want, want_state = reference.forward_embeds(embeds, state, hidden=True)
+        x, got_state = fused.fused_decoder(embeds[:, 0], state)
+        ln = fused.ln_out
+        got = torch.nn.functional.layer_norm(x, x.shape[-1:], ln.weight.float(), ln.bias.float(), ln.eps)
+    torch.testing.assert_close(got, want[:, 0], rtol=1e-5, atol=1e-5)
+    assert_same_state(got_state, want_state)
+
+
+def test_a_bf16_models_decode_keeps_its_dtypes(bf16_pair):
+    fused, reference = bf16_pair
+    with torch.inference_mode():
+        _, state = fused(PROMPTS[:2])
+        logits, new_state = fused(PROMPTS[:2, -1:], state)
+        want, _ = reference(PROMPTS[:2, -1:], state)
+    assert logits.dtype == torch.bfloat16 and new_state.att_shift.dtype == state.att_shift.dtype == torch.bfloat16
+    assert new_state.wkv.dtype == torch.float32
+    torch.testing.assert_close(logits.float(), want, rtol=2e-2, atol=2e-2)
