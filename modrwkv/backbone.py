@@ -213,7 +213,7 @@ class RWKV7(nn.Module):
         self.head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         # training: recompute each block in the backward pass instead of keeping its activations
         self.gradient_checkpointing = False
-        self.fused_decoder: FusedDecoder | None = None  # set at load time for fp16 or bf16 on a CPU with the native kernels
+        self.fused_decoder: FusedDecoder | None = None  # set at load time for fp16, bf16, int8 on a CPU (native kernels)
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -261,7 +261,9 @@ class RWKV7(nn.Module):
                 pack_linears(model)
             else:
                 _store_input_major(model)
-            if compute == torch.bfloat16:  # fp32 arithmetic on its bf16 matrices, one native call per token
+            if dtype == "int8":  # the native step reads LoRAs in fp16: prompts then compute with the same values
+                _round_loras_to_fp16(model)
+            if compute == torch.bfloat16 or dtype == "int8":  # fp32 arithmetic on the matrices, one call per token
                 model.fused_decoder = FusedDecoder.of(model)
         return model.eval()
 
@@ -402,7 +404,7 @@ LORA_NAMES = tuple(f"{lora}{i}" for lora in LORAS for i in (1, 2))  # w1, w2, a1
 
 
 def _round_loras_to_fp16(model: nn.Module) -> None:
-    """fp16 weights on a CPU: the LoRA matrices hold fp16 values too (kept in fp32 storage for their own GEMMs).
+    """fp16 or int8 weights on a CPU: the LoRA matrices hold fp16 values too (kept in fp32 storage for their own GEMMs).
 
     Decode multiplies them in fp16 (in the native step's tiled copies, or the merged projections without it); prefill
     then computes with the very same values."""

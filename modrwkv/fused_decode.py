@@ -1,8 +1,9 @@
-"""A one-token step through all of an RWKV-7 model's layers in one native call (fp16 or bf16 weights on an x86 CPU).
+"""A one-token step through all of an RWKV-7 model's layers in one native call (fp16, bf16 or int8 weights on an x86
+CPU).
 
 Eager PyTorch spends about as long dispatching a decode step's ~1,500 small operations as streaming its weights on a
 2-core CPU; `native_kernels.c` does the layers' work in one call, and matches the eager step up to fp32 rounding.
-It reads its own copy of the model's fp16 matrices, tiled for it: fbgemm's packed copies stay for prompts, which
+It reads its own copy of the model's matrices, tiled for it: fbgemm's packed copies stay for prompts, which
 fbgemm multiplies 1.2-3x faster than MKL does after widening the tiles (measured at 17-1,024 rows on 2 cores). The
 vocabulary head's tiled copy (96 MiB for the 0.1B shape) made a step 3% faster at batch 1 and 10% at batch 8
 (0.1B shape, 8 interleaved rounds: 16.67 vs 17.26 ms, 35.1 vs 39.0 ms) than fbgemm's head.
@@ -17,6 +18,7 @@ from torch import nn
 from modrwkv import native_kernels
 from modrwkv.cpu_linear import Fp16Linear
 from modrwkv.merged_projections import LORAS, MIXES
+from modrwkv.quantization import Int8Linear
 from modrwkv.native_kernels import Layer, Model
 from modrwkv.state import RWKVState
 
@@ -28,7 +30,7 @@ class FusedDecoder:
     Not an nn.Module: its tensors are a layout of the model's weights, not weights of their own.
     """
 
-    def __init__(self, model: nn.Module, lib: ctypes.CDLL):
+    def __init__(self, model: nn.Module, lib: ctypes.CDLL, fmt: torch.dtype):
         cfg = model.config
         self._lib = lib
         self._keep: list[torch.Tensor] = []  # every tensor the kernel points into stays alive with the decoder
@@ -39,50 +41,55 @@ class FusedDecoder:
         for i, block in enumerate(model.blocks):
             for name, t in self._layer_tensors(block).items():
                 setattr(self._layers[i], name, None if t is None else self._hold(t))
-        # a vocabulary that does not tile keeps fbgemm's head
-        self._head = native_kernels.tile(model.head.weight) if native_kernels.tileable(model.head.out_features) else None
-        self._fbgemm_head = model.head if self._head is None else None
+        # a vocabulary that does not tile, or a head in another format, is multiplied by the model's own head
+        native_head = native_kernels.tileable(model.head.out_features) and _format(model.head) == fmt
+        self._head, self._head_scale = _tiled(model.head) if native_head else (None, None)
+        self._model_head = None if native_head else model.head
         ln0 = model.blocks[0].ln0
+        lora_fmt = torch.bfloat16 if model.blocks[0].att.w1.dtype == torch.bfloat16 else torch.float16
         self._model = Model(
-            cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.head_size, cfg.dim_ffn, *ranks, model.dtype == torch.bfloat16,
+            cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.head_size, cfg.dim_ffn, *ranks,
+            native_kernels.FORMATS[fmt], native_kernels.FORMATS[lora_fmt],
             self._hold(ln0.weight.detach().float()), self._hold(ln0.bias.detach().float()), self._layers,
         )
 
     @classmethod
     def of(cls, model: nn.Module) -> "FusedDecoder | None":
-        """The fused step for a CPU `model` with fp16 matrices (fbgemm's fp16 Linear layers) or in bf16, or None unless
-        the native kernels are built and every layer's matrix tiles (rows a multiple of 16)."""
+        """The fused step for a CPU `model` whose matrices are fp16 (fbgemm's fp16 Linear layers), bf16 or int8, or
+        None unless the native kernels are built and every layer's matrix tiles (rows a multiple of 16).
+
+        The LoRAs are read in fp16 (in bf16 for a bf16 model): the fp32 LoRAs of fp16 and int8 models hold
+        fp16-rounded values (the model's loader rounds them), so prompts compute with the same values."""
         lib = native_kernels.library()
         if lib is None or model.config.head_size % 8 or model.device.type != "cpu":  # heads run 8 lanes wide
             return None
-        bf16 = model.dtype == torch.bfloat16
+        fmt = _format(model.blocks[0].att.key)
         for block in model.blocks:
             att, ffn = block.att, block.ffn
             linears = (att.receptance, att.key, att.value, att.output, ffn.key, ffn.value)
             loras = [getattr(att, f"{n}{i}") for n in LORAS for i in (1, 2) if hasattr(att, f"{n}{i}")]
-            formats = (m.weight.dtype == torch.bfloat16 if bf16 else isinstance(m, Fp16Linear) for m in linears)
-            if not all(formats) or not all(native_kernels.tileable(m.out_features) for m in linears):
+            if fmt is None or any(_format(m) != fmt or not native_kernels.tileable(m.out_features) for m in linears):
                 return None
             if not all(native_kernels.tileable(m.shape[0]) and native_kernels.tileable(m.shape[1]) for m in loras):
                 return None
-        return cls(model, lib)
+        return cls(model, lib, fmt)
 
-    @staticmethod
-    def _layer_tensors(block: nn.Module) -> dict[str, torch.Tensor | None]:
+    def _layer_tensors(self, block: nn.Module) -> dict[str, torch.Tensor | None]:
         att, ffn = block.att, block.ffn
         vec = lambda t: t.detach().float().reshape(-1)  # noqa: E731
-        tile = lambda linear: native_kernels.tile(linear.weight)  # noqa: E731
         # LoRAs are used as x @ w1 [C, D]: tiled as [D, C] (rows = outputs), w2 [D, C] as [C, D]
         lora = lambda n: native_kernels.tile(getattr(att, n).t()) if hasattr(att, n) else None  # noqa: E731
         mixes = torch.cat([getattr(att, f"x_{n}").detach().float().reshape(1, -1) for n in MIXES])  # the kernel's order too
+        matrices = {"Wr": att.receptance, "Wk": att.key, "Wv": att.value, "Wo": att.output, "Fk": ffn.key, "Fv": ffn.value}
+        tiled = {name: _tiled(linear) for name, linear in matrices.items()}
         return {
             "ln1_w": vec(block.ln1.weight), "ln1_b": vec(block.ln1.bias), "ln2_w": vec(block.ln2.weight),
             "ln2_b": vec(block.ln2.bias), "mix": mixes, "w0": vec(att.w0), "a0": vec(att.a0),
             "v0": vec(att.v0) if hasattr(att, "v0") else None, "k_k": vec(att.k_k), "k_a": vec(att.k_a),
             "r_k": vec(att.r_k), "lnx_w": vec(att.ln_x.weight), "lnx_b": vec(att.ln_x.bias), "ffn_mix": vec(ffn.x_k),
-            "Wr": tile(att.receptance), "Wk": tile(att.key), "Wv": tile(att.value), "Wo": tile(att.output),
             **{f"{n}{i}": lora(f"{n}{i}") for i in (1, 2) for n in LORAS},
-            "Fk": tile(ffn.key), "Fv": tile(ffn.value),
+            **{name: t for name, (t, _) in tiled.items()},
+            **{f"{name}_s": scale for name, (_, scale) in tiled.items()},
         }
 
     def _hold(self, t: torch.Tensor) -> int:
@@ -93,8 +100,8 @@ class FusedDecoder:
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """The vocabulary head on final normalised states [B, C] -> [B, V]."""
         if self._head is None:
-            return self._fbgemm_head(hidden)
-        return native_kernels.matvec(self._lib, self._head, hidden)
+            return self._model_head(hidden)
+        return native_kernels.matvec(self._lib, self._head, hidden, self._head_scale)
 
     def __call__(self, embeds: torch.Tensor, state: RWKVState) -> tuple[torch.Tensor, RWKVState]:
         x = embeds.float().contiguous().clone()  # the kernel writes the layers' output over it
@@ -106,3 +113,19 @@ class FusedDecoder:
         if rc != 0:
             raise MemoryError("the fused decode step could not allocate its scratch memory")
         return x, RWKVState(*(new.to(old.dtype) for new, old in zip(out, (state.att_shift, state.ffn_shift, state.wkv))))
+
+
+def _format(linear: nn.Module) -> torch.dtype | None:
+    """The format the kernel reads a Linear layer's matrix in, or None for one it does not take (fp32)."""
+    if isinstance(linear, Fp16Linear):
+        return torch.float16
+    if isinstance(linear, Int8Linear):
+        return torch.int8
+    return torch.bfloat16 if linear.weight.dtype == torch.bfloat16 else None
+
+
+def _tiled(linear: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A Linear layer's matrix tiled for the kernel, and its rows' scales (int8) or None."""
+    if isinstance(linear, Int8Linear):
+        return native_kernels.tile(linear.qweight), linear.scale.detach().float().contiguous()
+    return native_kernels.tile(linear.weight), None

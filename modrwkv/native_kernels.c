@@ -1,14 +1,15 @@
-/* One RWKV-7 (x070) decode step through every layer in one call, on a CPU: fp16 or bf16 matrices, fp32 math and
- * state.
+/* One RWKV-7 (x070) decode step through every layer in one call, on a CPU: fp16, bf16 or int8 matrices, fp32 math
+ * and state.
  *
  * Why by hand: a one-token step is ~1,500 small PyTorch operations, and on a 2-core CPU their dispatch costs as much
  * as streaming the weights; fbgemm's fp16 product of one row also reads its matrix below the bandwidth a plain sum
- * reaches. Here each layer is a few matrix-vector products that read their 16-bit rows once (widened in registers, fp32
- * accumulation) with the element-wise work fused around them, split over OpenMP threads (PyTorch's own OpenMP
+ * reaches. Here each layer is a few matrix-vector products that read their rows once (widened to fp32 in registers,
+ * fp32 accumulation) with the element-wise work fused around them, split over OpenMP threads (PyTorch's own OpenMP
  * runtime: the library links the same libgomp). Built at first use by kernels/native_build.py for the CPU it runs on.
  *
- * Layout: matrices are tiled, all fp16 or all bf16 (see matvec; a LoRA's down-projection w1 [C][D] is tiled as its transpose [D][C]);
- * vectors fp32; activations [B][C]. The decode step reads the state from one set of buffers and writes another.
+ * Layout: matrices are tiled (see matvec; a LoRA's down-projection w1 [C][D] is tiled as its transpose [D][C]), the
+ * LoRAs in fp16 or bf16, the others in the model's format; vectors fp32; activations [B][C]. The decode step reads
+ * the state from one set of buffers and writes another.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -23,22 +24,24 @@
 
 #include "../kernels/wkv7_simd.h"
 
-typedef uint16_t w16; /* a 16-bit weight: fp16, or bf16 (the upper w16 of an fp32) */
+/* A matrix's format: fp16 or bf16 (the upper half of an fp32) values, or int8 with an fp32 scale per row. */
+enum { FP16, BF16, INT8 };
 
 typedef struct {
     const float *ln1_w, *ln1_b, *ln2_w, *ln2_b;
     const float *mix;    /* [6][C]: the token-shift mixes of r, k, w, a, v, g */
     const float *w0, *a0, *v0; /* v0 is NULL in layer 0 */
     const float *k_k, *k_a, *r_k, *lnx_w, *lnx_b, *ffn_mix;
-    const w16 *Wr, *Wk, *Wv, *Wo;             /* [C][C] */
-    const w16 *w1, *a1, *v1, *g1;             /* down: [D][C]; v1 NULL in layer 0 */
-    const w16 *w2, *a2, *v2, *g2;             /* up: [C][D] */
-    const w16 *Fk, *Fv;                       /* [F][C], [C][F] */
+    const void *Wr, *Wk, *Wv, *Wo;             /* [C][C] */
+    const void *w1, *a1, *v1, *g1;             /* down: [D][C]; v1 NULL in layer 0 */
+    const void *w2, *a2, *v2, *g2;             /* up: [C][D] */
+    const void *Fk, *Fv;                       /* [F][C], [C][F] */
+    const float *Wr_s, *Wk_s, *Wv_s, *Wo_s, *Fk_s, *Fv_s; /* int8: the rows' scales; NULL otherwise */
 } Layer;
 
 typedef struct {
     int L, C, H, N, F, Dw, Da, Dv, Dg;
-    int bf16; /* the matrices' format: 0 fp16, 1 bf16 */
+    int fmt, lora_fmt; /* the format of r, k, v, output and FFN matrices; of the LoRAs (fp16 or bf16) */
     const float *ln0_w, *ln0_b;
     const Layer *layers;
 } Model;
@@ -47,10 +50,13 @@ enum { STORE, TANH, SIGMOID, RELU_SQ, ADD };
 
 static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
+static inline __attribute__((always_inline)) int elem_bytes(const int fmt) { return fmt == INT8 ? 1 : 2; }
+
 /* eight weights widened to fp32 */
-static inline __attribute__((always_inline)) __m256 widen8(const w16 *p, const int bf16) {
+static inline __attribute__((always_inline)) __m256 widen8(const char *p, const int fmt) {
+    if (fmt == INT8) return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
     __m128i h = _mm_loadu_si128((const __m128i *)p);
-    return bf16 ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)) : _mm256_cvtph_ps(h);
+    return fmt == BF16 ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)) : _mm256_cvtph_ps(h);
 }
 
 static inline void finish(float *y, float v, int op) {
@@ -63,93 +69,102 @@ static inline void finish(float *y, float v, int op) {
     }
 }
 
-static inline void finish16(float *y, __m256 lo, __m256 hi, int op) {
-    float t[16];
-    _mm256_storeu_ps(t, lo);
-    _mm256_storeu_ps(t + 8, hi);
-    for (int i = 0; i < 16; i++) finish(y + i, t[i], op);
+/* n sums of rows, times their rows' scales (int8; scale NULL otherwise), finished by `op` into y */
+static inline void finish_rows(float *y, const float *sums, const float *scale, int n, int op) {
+    for (int i = 0; i < n; i++) finish(y + i, scale ? sums[i] * scale[i] : sums[i], op);
 }
 
 /* Sixteen rows of one sequence: four steps of k at a time into separate sums, so eight FMAs are in flight. */
-static inline __attribute__((always_inline)) void tile_one(const w16 *w, int K, const float *x, float *y, int op,
-                                                           const int bf16) {
+static inline __attribute__((always_inline)) void tile_one(const char *w, const float *scale, int K, const float *x,
+                                                           float *y, int op, const int fmt) {
+    const int col = 16 * elem_bytes(fmt), half = 8 * elem_bytes(fmt); /* a column's bytes; its upper eight rows' */
     __m256 lo[4], hi[4];
     for (int u = 0; u < 4; u++) lo[u] = hi[u] = _mm256_setzero_ps();
     int k = 0;
     for (; k + 4 <= K; k += 4)
         for (int u = 0; u < 4; u++) {
             __m256 xk = _mm256_broadcast_ss(x + k + u);
-            lo[u] = _mm256_fmadd_ps(widen8(w + 16 * (k + u), bf16), xk, lo[u]);
-            hi[u] = _mm256_fmadd_ps(widen8(w + 16 * (k + u) + 8, bf16), xk, hi[u]);
+            lo[u] = _mm256_fmadd_ps(widen8(w + (long)col * (k + u), fmt), xk, lo[u]);
+            hi[u] = _mm256_fmadd_ps(widen8(w + (long)col * (k + u) + half, fmt), xk, hi[u]);
         }
     for (; k < K; k++) {
         __m256 xk = _mm256_broadcast_ss(x + k);
-        lo[0] = _mm256_fmadd_ps(widen8(w + 16 * k, bf16), xk, lo[0]);
-        hi[0] = _mm256_fmadd_ps(widen8(w + 16 * k + 8, bf16), xk, hi[0]);
+        lo[0] = _mm256_fmadd_ps(widen8(w + (long)col * k, fmt), xk, lo[0]);
+        hi[0] = _mm256_fmadd_ps(widen8(w + (long)col * k + half, fmt), xk, hi[0]);
     }
-    finish16(y, _mm256_add_ps(_mm256_add_ps(lo[0], lo[1]), _mm256_add_ps(lo[2], lo[3])),
-             _mm256_add_ps(_mm256_add_ps(hi[0], hi[1]), _mm256_add_ps(hi[2], hi[3])), op);
+    float t[16];
+    _mm256_storeu_ps(t, _mm256_add_ps(_mm256_add_ps(lo[0], lo[1]), _mm256_add_ps(lo[2], lo[3])));
+    _mm256_storeu_ps(t + 8, _mm256_add_ps(_mm256_add_ps(hi[0], hi[1]), _mm256_add_ps(hi[2], hi[3])));
+    finish_rows(y, t, scale, 16, op);
 }
 
 /* Eight rows (one half of a tile) of NB <= 8 sequences, nb of them real: each widened column of weights meets every
  * sequence's input (broadcast), NB sums in flight and no horizontal sums, like a GEMM micro-kernel: one widening per
- * NB multiply-adds. Inlined with NB a constant, so the sums stay in registers. */
-/* Batched products do enough work per weight that the hardware prefetcher alone left them waiting on memory. Each
- * w16 of a tile runs over the whole tile (the second from cache), so prefetching a fixed distance ahead of the
- * columns being read left memory idle during the second w16; instead both halves prefetch the next tile, 16 bytes
- * per column, spread evenly over them. Cold 768 x 768 / 3072 x 768 / 768 x 3072 matrices at a batch of 8 (15
- * interleaved rounds, mean): 38.5 -> 33.8, 20.4 -> 17.7, 21.7 -> 19.9 ms, against prefetching 256 columns ahead. A
- * thread's last tile prefetches past its share, and past a matrix's end, which only prefetches: it never faults. */
-static inline __attribute__((always_inline)) void tile_half(const w16 *w, int K, const float *x, int ldx, float *y,
-                                                            int ldy, int nb, int op, const char *next, const int NB,
-                                                            const int bf16) {
+ * NB multiply-adds. Inlined with NB a constant, so the sums stay in registers.
+ *
+ * Batched products do enough work per weight that the hardware prefetcher alone left them waiting on memory. Each
+ * half of a tile runs over the whole tile (the second from cache), so prefetching a fixed distance ahead of the
+ * columns being read left memory idle during the second half; instead both halves prefetch the next tile (`next`:
+ * this half's share of it), spread evenly over their columns. Cold 768 x 768 / 3072 x 768 / 768 x 3072 fp16
+ * matrices at a batch of 8 (15 interleaved rounds, mean): 38.5 -> 33.8, 20.4 -> 17.7, 21.7 -> 19.9 ms, against
+ * prefetching 256 columns ahead. A thread's last tile prefetches past its share, and past a matrix's end, which only
+ * prefetches: it never faults. */
+static inline __attribute__((always_inline)) void tile_half(const char *w, const float *scale, int K, const float *x,
+                                                            int ldx, float *y, int ldy, int nb, int op,
+                                                            const char *next, const int NB, const int fmt) {
+    const int col = 16 * elem_bytes(fmt), share = 8 * elem_bytes(fmt);
     __m256 acc[8];
     const float *xs[8];
     for (int b = 0; b < NB; b++) acc[b] = _mm256_setzero_ps(), xs[b] = x + (long)(b < nb ? b : 0) * ldx;
     for (int k = 0; k < K; k++) {
-        __m256 wk = widen8(w + 16 * k, bf16);
-        _mm_prefetch(next + 16L * k, _MM_HINT_T0);
+        __m256 wk = widen8(w + (long)col * k, fmt);
+        _mm_prefetch(next + (long)share * k, _MM_HINT_T0);
         for (int b = 0; b < NB; b++) acc[b] = _mm256_fmadd_ps(wk, _mm256_broadcast_ss(xs[b] + k), acc[b]);
     }
     float t[8 * 8]; /* stored with constant indices: indexing `acc` by nb would keep it in memory inside the loop */
     for (int b = 0; b < NB; b++) _mm256_storeu_ps(t + 8 * b, acc[b]);
-    for (int b = 0; b < nb; b++)
-        for (int i = 0; i < 8; i++) finish(y + (long)b * ldy + i, t[8 * b + i], op);
+    for (int b = 0; b < nb; b++) finish_rows(y + (long)b * ldy, t + 8 * b, scale, 8, op);
 }
 
-static inline __attribute__((always_inline)) void tile_batch(const w16 *w, int K, const float *x, int ldx, float *y,
-                                                             int ldy, int nb, int op, const int bf16) {
+static inline __attribute__((always_inline)) void tile_batch(const char *w, const float *scale, int K, const float *x,
+                                                             int ldx, float *y, int ldy, int nb, int op, const int fmt) {
+    const long bytes = 16L * K * elem_bytes(fmt); /* a tile's */
     for (int part = 0; part < 2; part++) {
-        const w16 *wp = w + 8 * part;
+        const char *wp = w + 8 * elem_bytes(fmt) * part, *next = w + bytes + bytes / 2 * part;
+        const float *sp = scale ? scale + 8 * part : NULL;
         float *yp = y + 8 * part;
-        const char *next = (const char *)(w + 16L * K) + 16L * K * part; /* this w16's share of the next tile */
-        if (nb <= 2) tile_half(wp, K, x, ldx, yp, ldy, nb, op, next, 2, bf16);
-        else if (nb <= 4) tile_half(wp, K, x, ldx, yp, ldy, nb, op, next, 4, bf16);
-        else tile_half(wp, K, x, ldx, yp, ldy, nb, op, next, 8, bf16);
+        if (nb <= 2) tile_half(wp, sp, K, x, ldx, yp, ldy, nb, op, next, 2, fmt);
+        else if (nb <= 4) tile_half(wp, sp, K, x, ldx, yp, ldy, nb, op, next, 4, fmt);
+        else tile_half(wp, sp, K, x, ldx, yp, ldy, nb, op, next, 8, fmt);
     }
 }
 
-/* y[b][j] (op)= W[j] . x[b] for this thread's share of the rows j. W is packed in tiles of sixteen rows, column by
- * column ([rows / 16][K][16]), so each thread reads one sequential stream; rows % 16 == 0. */
-static inline __attribute__((always_inline)) void matvec_of(const w16 *W, int rows, int K, const float *x, int ldx,
-                                                            float *y, int ldy, int B, int op, const int bf16) {
+/* y[b][j] (op)= scale[j] W[j] . x[b] for this thread's share of the rows j (scale NULL: 1). W is packed in tiles of
+ * sixteen rows, column by column ([rows / 16][K][16]), so each thread reads one sequential stream; rows % 16 == 0. */
+static inline __attribute__((always_inline)) void matvec_of(const void *W, const float *scale, int rows, int K,
+                                                            const float *x, int ldx, float *y, int ldy, int B, int op,
+                                                            const int fmt) {
     int nt = omp_get_num_threads(), t = omp_get_thread_num(), tiles = rows / 16;
     int t0 = (int)((long)tiles * t / nt), t1 = (int)((long)tiles * (t + 1) / nt);
     for (int tile = t0; tile < t1; tile++) {
-        const w16 *w = W + (long)tile * 16 * K;
+        const char *w = (const char *)W + (long)tile * 16 * K * elem_bytes(fmt);
+        const float *s = scale ? scale + 16 * tile : NULL;
         if (B == 1) {
-            tile_one(w, K, x, y + 16 * tile, op, bf16);
+            tile_one(w, s, K, x, y + 16 * tile, op, fmt);
             continue;
         }
         for (int b = 0; b < B; b += 8)
-            tile_batch(w, K, x + (long)b * ldx, ldx, y + (long)b * ldy + 16 * tile, ldy, B - b < 8 ? B - b : 8, op, bf16);
+            tile_batch(w, s, K, x + (long)b * ldx, ldx, y + (long)b * ldy + 16 * tile, ldy, B - b < 8 ? B - b : 8, op,
+                       fmt);
     }
 }
 
-/* matvec_of compiled for each weight format */
-static void matvec(const w16 *W, int rows, int K, const float *x, int ldx, float *y, int ldy, int B, int op, int bf16) {
-    if (bf16) matvec_of(W, rows, K, x, ldx, y, ldy, B, op, 1);
-    else matvec_of(W, rows, K, x, ldx, y, ldy, B, op, 0);
+/* matvec_of compiled for each format */
+static void matvec(const void *W, const float *scale, int rows, int K, const float *x, int ldx, float *y, int ldy,
+                   int B, int op, int fmt) {
+    if (fmt == INT8) matvec_of(W, scale, rows, K, x, ldx, y, ldy, B, op, INT8);
+    else if (fmt == BF16) matvec_of(W, NULL, rows, K, x, ldx, y, ldy, B, op, BF16);
+    else matvec_of(W, NULL, rows, K, x, ldx, y, ldy, B, op, FP16);
 }
 
 static void layer_norm(const float *x, const float *w, const float *b, float *y, int C, float eps) {
@@ -236,18 +251,18 @@ int rwkv7_decode(const Model *m, int B, float *x, const float *att_in, const flo
         const float *mr = mixes, *mk = mixes + (long)B * C, *mw = mixes + 2L * B * C, *ma = mixes + 3L * B * C;
         const float *mv = mixes + 4L * B * C, *mg = mixes + 5L * B * C;
         float *hw = hid, *ha = hw + m->Dw, *hv = ha + m->Da, *hg = hv + m->Dv; /* row stride D */
-        matvec(ly->Wr, C, C, mr, C, r, C, B, STORE, m->bf16);
-        matvec(ly->Wk, C, C, mk, C, k, C, B, STORE, m->bf16);
-        matvec(ly->Wv, C, C, mv, C, v, C, B, STORE, m->bf16);
-        matvec(ly->w1, m->Dw, C, mw, C, hw, D, B, TANH, m->bf16);
-        matvec(ly->a1, m->Da, C, ma, C, ha, D, B, STORE, m->bf16);
-        if (l > 0) matvec(ly->v1, m->Dv, C, mv, C, hv, D, B, STORE, m->bf16);
-        matvec(ly->g1, m->Dg, C, mg, C, hg, D, B, SIGMOID, m->bf16);
+        matvec(ly->Wr, ly->Wr_s, C, C, mr, C, r, C, B, STORE, m->fmt);
+        matvec(ly->Wk, ly->Wk_s, C, C, mk, C, k, C, B, STORE, m->fmt);
+        matvec(ly->Wv, ly->Wv_s, C, C, mv, C, v, C, B, STORE, m->fmt);
+        matvec(ly->w1, NULL, m->Dw, C, mw, C, hw, D, B, TANH, m->lora_fmt);
+        matvec(ly->a1, NULL, m->Da, C, ma, C, ha, D, B, STORE, m->lora_fmt);
+        if (l > 0) matvec(ly->v1, NULL, m->Dv, C, mv, C, hv, D, B, STORE, m->lora_fmt);
+        matvec(ly->g1, NULL, m->Dg, C, mg, C, hg, D, B, SIGMOID, m->lora_fmt);
 #pragma omp barrier
-        matvec(ly->w2, C, m->Dw, hw, D, wl, C, B, STORE, m->bf16);
-        matvec(ly->a2, C, m->Da, ha, D, al, C, B, STORE, m->bf16);
-        if (l > 0) matvec(ly->v2, C, m->Dv, hv, D, vl, C, B, STORE, m->bf16);
-        matvec(ly->g2, C, m->Dg, hg, D, gl, C, B, STORE, m->bf16);
+        matvec(ly->w2, NULL, C, m->Dw, hw, D, wl, C, B, STORE, m->lora_fmt);
+        matvec(ly->a2, NULL, C, m->Da, ha, D, al, C, B, STORE, m->lora_fmt);
+        if (l > 0) matvec(ly->v2, NULL, C, m->Dv, hv, D, vl, C, B, STORE, m->lora_fmt);
+        matvec(ly->g2, NULL, C, m->Dg, hg, D, gl, C, B, STORE, m->lora_fmt);
 #pragma omp barrier
         if (l == 0) {
 #pragma omp single
@@ -260,7 +275,7 @@ int rwkv7_decode(const Model *m, int B, float *x, const float *att_in, const flo
             head_step(ly, l, h, N, r + o, k + o, v + o, v_first + (long)b * C, wl + o, al + o, vl + o, gl + o,
                       wkv_in + l * state + (long)bh * N * N, wkv_out + l * state + (long)bh * N * N, yg + o);
         }
-        matvec(ly->Wo, C, C, yg, C, x, C, B, ADD, m->bf16);
+        matvec(ly->Wo, ly->Wo_s, C, C, yg, C, x, C, B, ADD, m->fmt);
 #pragma omp barrier
 #pragma omp for schedule(static)
         for (int b = 0; b < B; b++) {
@@ -270,9 +285,9 @@ int rwkv7_decode(const Model *m, int B, float *x, const float *att_in, const flo
                 mixes[(long)b * C + c] = cur + (xf_prev[(long)b * C + c] - cur) * ly->ffn_mix[c];
             }
         }
-        matvec(ly->Fk, F, C, mixes, C, hid, F, B, RELU_SQ, m->bf16);
+        matvec(ly->Fk, ly->Fk_s, F, C, mixes, C, hid, F, B, RELU_SQ, m->fmt);
 #pragma omp barrier
-        matvec(ly->Fv, C, F, hid, F, x, C, B, ADD, m->bf16);
+        matvec(ly->Fv, ly->Fv_s, C, F, hid, F, x, C, B, ADD, m->fmt);
 #pragma omp barrier
     }
     free(buf);
@@ -281,8 +296,9 @@ int rwkv7_decode(const Model *m, int B, float *x, const float *att_in, const flo
 
 
 
-/* y [B][rows] = x [B][K] . W^T for a tiled W, on all threads: the vocabulary head of a decode step. */
-void rwkv7_matvec(const w16 *W, int rows, int K, const float *x, float *y, int B, int bf16) {
+/* y [B][rows] = x [B][K] . W^T (times the rows' scales for int8) for a tiled W, on all threads: the vocabulary head
+ * of a decode step. */
+void rwkv7_matvec(const void *W, const float *scale, int rows, int K, const float *x, float *y, int B, int fmt) {
 #pragma omp parallel
-    matvec(W, rows, K, x, K, y, rows, B, STORE, bf16);
+    matvec(W, scale, rows, K, x, K, y, rows, B, STORE, fmt);
 }

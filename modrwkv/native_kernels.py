@@ -1,4 +1,4 @@
-"""The CPU decode step of `native_kernels.c` (fp16 or bf16 matrices), compiled on first use for this CPU
+"""The CPU decode step of `native_kernels.c` (fp16, bf16 or int8 matrices), compiled on first use for this CPU
 (`kernels.native_build`).
 
 Where it cannot be built (no compiler, no AVX2/F16C/FMA) the models decode with PyTorch's kernels instead;
@@ -15,6 +15,7 @@ from kernels import native_build
 
 SOURCE = Path(__file__).with_name("native_kernels.c")
 TILE_ROWS = 16  # a matrix is stored in tiles of sixteen rows, column by column
+FORMATS = {torch.float16: 0, torch.bfloat16: 1, torch.int8: 2}  # the kernel's matrix formats (FP16, BF16, INT8)
 
 
 class Layer(ctypes.Structure):
@@ -22,19 +23,20 @@ class Layer(ctypes.Structure):
 
     VECTORS = ("ln1_w", "ln1_b", "ln2_w", "ln2_b", "mix", "w0", "a0", "v0", "k_k", "k_a", "r_k", "lnx_w", "lnx_b", "ffn_mix")
     MATRICES = ("Wr", "Wk", "Wv", "Wo", "w1", "a1", "v1", "g1", "w2", "a2", "v2", "g2", "Fk", "Fv")
-    _fields_ = [(name, ctypes.c_void_p) for name in VECTORS + MATRICES]
+    SCALES = ("Wr_s", "Wk_s", "Wv_s", "Wo_s", "Fk_s", "Fv_s")  # int8 matrices' row scales
+    _fields_ = [(name, ctypes.c_void_p) for name in VECTORS + MATRICES + SCALES]
 
 
 class Model(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_int) for name in ("L", "C", "H", "N", "F", "Dw", "Da", "Dv", "Dg", "bf16")] + [
+    _fields_ = [(name, ctypes.c_int) for name in ("L", "C", "H", "N", "F", "Dw", "Da", "Dv", "Dg", "fmt", "lora_fmt")] + [
         ("ln0_w", ctypes.c_void_p), ("ln0_b", ctypes.c_void_p), ("layers", ctypes.POINTER(Layer))
     ]
 
 
 PROTOTYPES = (
     ("rwkv7_decode", (ctypes.POINTER(Model), ctypes.c_int) + (ctypes.c_void_p,) * 7, ctypes.c_int),
-    ("rwkv7_matvec", (ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
-                      ctypes.c_int), None),
+    ("rwkv7_matvec", (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                      ctypes.c_int, ctypes.c_int), None),
 )
 
 
@@ -48,20 +50,19 @@ def tileable(rows: int) -> bool:
 
 
 def tile(weight: torch.Tensor) -> torch.Tensor:
-    """[rows, K] -> tiles of sixteen rows stored column by column, [rows / 16, K, 16], in bf16 for bf16 weights and
-    fp16 for any other: each thread of a product reads one sequential stream, and each widened column serves every
-    sequence of a batch."""
+    """[rows, K] -> tiles of sixteen rows stored column by column, [rows / 16, K, 16]: each thread of a product reads
+    one sequential stream, and each widened column serves every sequence of a batch. bf16 and int8 weights keep
+    their format, any other becomes fp16."""
     rows, K = weight.shape
-    dtype = torch.bfloat16 if weight.dtype == torch.bfloat16 else torch.float16
+    dtype = weight.dtype if weight.dtype in (torch.bfloat16, torch.int8) else torch.float16
     return weight.detach().to(dtype).reshape(rows // TILE_ROWS, TILE_ROWS, K).transpose(1, 2).contiguous()
 
 
-
-def matvec(lib: ctypes.CDLL, tiled: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """x [B, K] -> x @ W^T [B, rows] for a `tile`d W, in fp32."""
+def matvec(lib: ctypes.CDLL, tiled: torch.Tensor, x: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
+    """x [B, K] -> x @ W^T [B, rows] for a `tile`d W (int8: times `scale`, fp32 [rows]), in fp32."""
     n, K, _ = tiled.shape
     x = x.float().contiguous()
     y = torch.empty(x.shape[0], n * TILE_ROWS)
-    lib.rwkv7_matvec(tiled.data_ptr(), n * TILE_ROWS, K, x.data_ptr(), y.data_ptr(), x.shape[0],
-                     tiled.dtype == torch.bfloat16)
+    lib.rwkv7_matvec(tiled.data_ptr(), None if scale is None else scale.data_ptr(), n * TILE_ROWS, K, x.data_ptr(),
+                     y.data_ptr(), x.shape[0], FORMATS[tiled.dtype])
     return y

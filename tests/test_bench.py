@@ -152,6 +152,17 @@ def test_fp16_on_a_cpu_reads_its_matrices_and_its_loras_at_two_bytes_each() -> N
     assert weight_bytes_per_token(shape_only_model(None, "tiny", "fp16", "cpu")) == weight_bytes_per_token(fp32) - 2 * halved
 
 
+def test_int8_on_a_cpu_reads_its_loras_at_two_bytes_each() -> None:
+    """The native step reads fp16 copies of the int8 model's fp32 LoRAs (which hold fp16 values)."""
+    from modrwkv.backbone import LORA_NAMES
+    from modrwkv.bench.rwkv_runner import shape_only_model, weight_bytes_per_token
+
+    tensors = shape_only_model(None, "tiny", "int8", "cpu").state_dict()
+    loras = sum(t.numel() for name, t in tensors.items() if name.rsplit(".", 1)[-1] in LORA_NAMES)
+    stored = sum(t.nbytes for name, t in tensors.items() if name != "emb.weight") + tensors["emb.weight"][0].nbytes
+    assert weight_bytes_per_token(shape_only_model(None, "tiny", "int8", "cpu")) == stored - 2 * loras
+
+
 @pytest.mark.parametrize("dtype", ["fp32", "bf16", "fp16"])
 def test_memory_equals_formulas(capsys: pytest.CaptureFixture, dtype: str) -> None:
     shift = torch.empty(0, dtype=compute_dtype(dtype, "cpu")).element_size()  # fp16 on a CPU computes in fp32

@@ -1,4 +1,4 @@
-"""fp16 and bf16 decode on an x86 CPU run all layers of a one-token step in one native call: the eager step's logits
+"""fp16, bf16 and int8 decode on an x86 CPU run all layers of a one-token step in one native call: the eager step's logits
 and state to fp32 rounding, for any batch, with the given state kept; where the kernels cannot be built, decoding goes
 on eagerly."""
 from __future__ import annotations
@@ -9,8 +9,10 @@ import pytest
 import torch
 
 from modrwkv import RWKV7, native_kernels
+from modrwkv.backbone import LORA_NAMES
 from modrwkv.config import RWKV7Config
 from modrwkv.cpu_linear import fp16_weights_supported
+from modrwkv.quantization import Int8Linear
 from modrwkv.random_weights import random_state_dict
 
 pytestmark = pytest.mark.skipif(
@@ -149,3 +151,35 @@ def test_a_bf16_models_decode_keeps_its_dtypes(bf16_pair):
     assert logits.dtype == torch.bfloat16 and new_state.att_shift.dtype == state.att_shift.dtype == torch.bfloat16
     assert new_state.wkv.dtype == torch.float32
     torch.testing.assert_close(logits.float(), want, rtol=2e-2, atol=2e-2)
+
+
+@pytest.fixture(scope="module")
+def int8_pair(small_weights) -> tuple[RWKV7, RWKV7]:
+    """An int8 model (fused step) and an fp32 model computing eagerly with its dequantized matrices and LoRAs."""
+    fused = RWKV7.from_state_dict(small_weights, dtype="int8")
+    assert fused.fused_decoder is not None
+    reference = RWKV7.from_state_dict(small_weights, pack_weights=False)
+    with torch.no_grad():
+        for name, module in fused.named_modules():
+            if isinstance(module, Int8Linear):
+                reference.get_submodule(name).weight.copy_(module.dequantized())
+        for mine, theirs in zip(fused.blocks, reference.blocks):
+            for lora in LORA_NAMES:
+                if hasattr(mine.att, lora):
+                    getattr(theirs.att, lora).copy_(getattr(mine.att, lora))  # rounded to fp16 values at load
+    return fused, reference
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_an_int8_fused_step_is_fp32_arithmetic_on_the_dequantized_weights(int8_pair, batch):
+    fused, reference = int8_pair
+    with torch.inference_mode():
+        _, state = reference(PROMPTS[:batch])
+        token = PROMPTS[:batch, -1:]
+        got, got_state = fused(token, state)
+        want, want_state = reference(token, state)
+        got_hidden, _ = fused.forward_embeds(fused.emb(token), state, hidden=True)
+        want_hidden, _ = reference.forward_embeds(reference.emb(token), state, hidden=True)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(got_hidden, want_hidden, rtol=1e-5, atol=1e-5)
+    assert_same_state(got_state, want_state)

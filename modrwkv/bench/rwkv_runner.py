@@ -53,12 +53,13 @@ def matmul_params_per_token(model: RWKV7) -> int:
 def weight_bytes_per_token(model: RWKV7) -> int:
     """Bytes of weights read per one-row decode step: everything but the embedding table, of which one row is read.
 
-    With fp16 matrices on a CPU (fp32 arithmetic) the LoRAs are kept in fp32 but a one-row step reads them in fp16,
-    from the native step's tiled copies (modrwkv/fused_decode.py) or, without it, the merged projections; the meta
-    model the memory command measures has neither, hence the rule by dtypes rather than by the copies themselves."""
+    With fp16 or int8 matrices on a CPU (fp32 arithmetic) the LoRAs are kept in fp32 but a one-row step reads them in
+    fp16, from the native step's tiled copies (modrwkv/fused_decode.py) or, without it, the merged projections (fp16);
+    the meta model the memory command measures has neither, hence the rule by dtypes rather than by the copies."""
     tensors = model.state_dict()
     key = tensors.get("blocks.0.att.key.weight")  # int8 models hold qweight and scale instead
-    fp16_loras = key is not None and key.dtype == torch.float16 and tensors["blocks.0.att.w1"].dtype == torch.float32
+    narrow = "blocks.0.att.key.qweight" in tensors or (key is not None and key.dtype == torch.float16)
+    fp16_loras = narrow and tensors["blocks.0.att.w1"].dtype == torch.float32
 
     def read(name: str, t: torch.Tensor) -> int:
         return t.numel() * 2 if fp16_loras and name.rsplit(".", 1)[-1] in LORA_NAMES else t.nbytes
