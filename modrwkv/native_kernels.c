@@ -74,19 +74,24 @@ static inline void finish_rows(float *y, const float *sums, const float *scale, 
     for (int i = 0; i < n; i++) finish(y + i, scale ? sums[i] * scale[i] : sums[i], op);
 }
 
-/* Sixteen rows of one sequence: four steps of k at a time into separate sums, so eight FMAs are in flight. */
+/* Sixteen rows of one sequence: four steps of k at a time into separate sums, so eight FMAs are in flight. The next
+ * tile is prefetched as this one is read, a tile ahead: int8 tiles, read twice as fast per byte, then waited less on
+ * memory (whole step at batch 1, 0.1B shape, 16 interleaved rounds: 9.48 -> 8.30 ms; fp16 14.78 -> 14.64). */
 static inline __attribute__((always_inline)) void tile_one(const char *w, const float *scale, int K, const float *x,
                                                            float *y, int op, const int fmt) {
     const int col = 16 * elem_bytes(fmt), half = 8 * elem_bytes(fmt); /* a column's bytes; its upper eight rows' */
     __m256 lo[4], hi[4];
     for (int u = 0; u < 4; u++) lo[u] = hi[u] = _mm256_setzero_ps();
     int k = 0;
-    for (; k + 4 <= K; k += 4)
+    for (; k + 4 <= K; k += 4) {
+        _mm_prefetch(w + (long)col * (K + k), _MM_HINT_T0); /* four columns of the next tile: one or two lines */
+        if (col * 4 > 64) _mm_prefetch(w + (long)col * (K + k) + 64, _MM_HINT_T0);
         for (int u = 0; u < 4; u++) {
             __m256 xk = _mm256_broadcast_ss(x + k + u);
             lo[u] = _mm256_fmadd_ps(widen8(w + (long)col * (k + u), fmt), xk, lo[u]);
             hi[u] = _mm256_fmadd_ps(widen8(w + (long)col * (k + u) + half, fmt), xk, hi[u]);
         }
+    }
     for (; k < K; k++) {
         __m256 xk = _mm256_broadcast_ss(x + k);
         lo[0] = _mm256_fmadd_ps(widen8(w + (long)col * k, fmt), xk, lo[0]);
