@@ -70,13 +70,15 @@ def describe_dtype(dtype: str, device: str | torch.device = "cpu") -> str:
 
 
 def default_cpu_dtype() -> str:
-    """The weight format to use on this CPU when the user names none: the fastest that passes its accuracy tests.
+    """The weight format to use on this CPU when the user names none: the fastest that passes its accuracy tests,
+    among those exact to fp32 up to the rounding of their weights where one is fast.
 
     bf16 where the CPU computes it natively (avx512_bf16 / AMX). Where bf16 is emulated (avx2 only) it runs
     ~100x slower than fp32; there fp16 weights with fp32 arithmetic win: on a 2-core avx2 EPYC, 0.1B shape,
     the three formats interleaved in one process decoded at best 29.1 tok/s (fp16), 25.0 (int8, whose x86 kernel
-    is compute-bound here) and 14.6 (fp32), and prefilled 1k tokens at 527, 498 and 413 tok/s; fp16 has since
-    gained the native decode step (53-58 tok/s there).
+    is compute-bound here) and 14.6 (fp32), and prefilled 1k tokens at 527, 498 and 413 tok/s. Both fp16 and
+    int8 have since gained the native decode step: fp16 decodes at 54-65 tok/s there and prefills at 575-588,
+    int8 at 89 and 491; int8, which rounds every weight to 8 bits, is offered, not chosen.
     """
     try:
         flags = set(open("/proc/cpuinfo").read().split())
