@@ -36,7 +36,7 @@ class Model(ctypes.Structure):
 PROTOTYPES = (
     ("rwkv7_decode", (ctypes.POINTER(Model), ctypes.c_int) + (ctypes.c_void_p,) * 7, ctypes.c_int),
     ("rwkv7_matvec", (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
-                      ctypes.c_int, ctypes.c_int), None),
+                      ctypes.c_int, ctypes.c_int), ctypes.c_int),
 )
 
 
@@ -63,6 +63,8 @@ def matvec(lib: ctypes.CDLL, tiled: torch.Tensor, x: torch.Tensor, scale: torch.
     n, K, _ = tiled.shape
     x = x.float().contiguous()
     y = torch.empty(x.shape[0], n * TILE_ROWS)
-    lib.rwkv7_matvec(tiled.data_ptr(), None if scale is None else scale.data_ptr(), n * TILE_ROWS, K, x.data_ptr(),
-                     y.data_ptr(), x.shape[0], FORMATS[tiled.dtype])
+    rc = lib.rwkv7_matvec(tiled.data_ptr(), None if scale is None else scale.data_ptr(), n * TILE_ROWS, K,
+                          x.data_ptr(), y.data_ptr(), x.shape[0], FORMATS[tiled.dtype])
+    if rc != 0:
+        raise MemoryError("the native vocabulary head could not allocate its scratch memory")
     return y
