@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from kernels import wkv7
+from kernels import cpu_native, wkv7
 from modrwkv.checkpoint import CheckpointError, infer_config, read_state_dict, to_blinkdl
 from modrwkv.config import RWKV7Config
 from modrwkv.cpu_linear import check_fp16_range, fp16_linears, fp16_weights_supported, pack_linears, packing_supported
@@ -271,6 +271,8 @@ class RWKV7(nn.Module):
                 _round_loras_to_fp16(model)
             if compute == torch.bfloat16 or dtype == "int8":  # fp32 arithmetic on the matrices, one call per token
                 model.fused_decoder = FusedDecoder.of(model)
+        if pack_weights and torch.device(device).type == "cpu":
+            cpu_native.library()  # the C recurrence is built (once per machine) now, not in the first prompt: ~1 s
         return model.eval()
 
     @classmethod
