@@ -1,4 +1,5 @@
-"""One user's path in a real browser (headless Chromium driven by Playwright): image chat, then a forecast.
+"""One user's path in a real browser (headless Chromium driven by Playwright): image chat, a forecast, a transcript,
+with the model bar following the tabs.
 
 Needs `node`, Chromium (`apt-get install chromium`) and `npm ci --prefix tests/browser`; skipped without them.
 Screenshots are saved under tests/artifacts/browser/.
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from app import models
 from tests.app_server import served_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,3 +53,8 @@ def test_a_user_asks_about_an_image_then_forecasts_a_csv_then_transcribes_a_reco
     assert {"history", "forecast (median)", "10-90% band"} <= set(result["legend"])
     assert result["transcript"].strip() and "real-time factor" in result["speech_info"]
     assert all((SHOTS / shot).stat().st_size > 0 for shot in ("1-image-chat.png", "2-forecast.png", "3-speech.png"))
+    # the model bar showed each tab's own model, and hid on the Efficiency tab
+    defaults = models.defaults()
+    shown = {tab: result["models"][tab].split(" (")[0] for tab in ("image", "forecast", "speech")}
+    assert shown == {"image": defaults["image"], "forecast": defaults["series"], "speech": defaults["audio"]}
+    assert result["models"]["efficiency"] == "hidden"
