@@ -90,7 +90,8 @@ class ModelBar:
                    show_progress="hidden", queue=False, api_visibility="private")
 
     def hide_on(self, tab: gr.Tab) -> None:
-        tab.select(lambda: gr.update(visible=False), None, [self.row], show_progress="hidden", queue=False, api_visibility="private")
+        tab.select(lambda: gr.update(visible=False), None, [self.row], show_progress="hidden", queue=False,
+                   api_visibility="private")
 
 
 def build(first: str) -> ModelBar:
@@ -100,8 +101,9 @@ def build(first: str) -> ModelBar:
     with gr.Row(equal_height=True) as row:
         choice = gr.Dropdown(
             _choices(first), value=chosen.key, label=f"{models.TAB_NAMES[first]} model", allow_custom_value=True,
-            scale=5, elem_id="model-choice", info="Bundled and demo models work offline; published ones download from the Hugging Face Hub. "
-                          "A folder path or a Hub id also works.",
+            scale=5, elem_id="model-choice",
+            info="Bundled and demo models work offline; published ones download from the Hugging Face Hub. "
+                 "A folder path or a Hub id also works.",
         )
         dtype = gr.Dropdown(
             list(DTYPES), value=chosen.dtype, label="dtype", scale=1,

@@ -41,7 +41,8 @@ static inline __m256 sigmoid8(__m256 x) {
 /* decay[j] = exp(-0.6065 * sigmoid(w[j])) for one token's N keys */
 static inline void wkv7_decays(const float *w, float *decay, int N) {
     for (int j = 0; j < N; j += 8)
-        _mm256_storeu_ps(decay + j, exp8(_mm256_mul_ps(_mm256_set1_ps(-WKV7_DECAY_SCALE), sigmoid8(_mm256_loadu_ps(w + j)))));
+        _mm256_storeu_ps(decay + j,
+                         exp8(_mm256_mul_ps(_mm256_set1_ps(-WKV7_DECAY_SCALE), sigmoid8(_mm256_loadu_ps(w + j)))));
 }
 
 static inline float hsum8(__m256 v) {
@@ -73,8 +74,8 @@ static inline void wkv7_step_rows(int N, const float *S_in, float *S_out, const 
         __m256 sa = _mm256_set1_ps(dot8(s, a, N)), vi = _mm256_set1_ps(v[i]);
         __m256 y0 = _mm256_setzero_ps();
         for (int j = 0; j < N; j += 8) {
-            __m256 n = _mm256_fmadd_ps(_mm256_loadu_ps(s + j), _mm256_loadu_ps(decay + j),
-                                       _mm256_fmadd_ps(sa, _mm256_loadu_ps(b + j), _mm256_mul_ps(vi, _mm256_loadu_ps(k + j))));
+            __m256 fresh = _mm256_fmadd_ps(sa, _mm256_loadu_ps(b + j), _mm256_mul_ps(vi, _mm256_loadu_ps(k + j)));
+            __m256 n = _mm256_fmadd_ps(_mm256_loadu_ps(s + j), _mm256_loadu_ps(decay + j), fresh);
             _mm256_storeu_ps(d + j, n);
             y0 = _mm256_fmadd_ps(n, _mm256_loadu_ps(r + j), y0);
         }

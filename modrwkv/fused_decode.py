@@ -80,7 +80,8 @@ class FusedDecoder:
         # LoRAs are used as x @ w1 [C, D]: tiled as [D, C] (rows = outputs), w2 [D, C] as [C, D]
         lora = lambda n: native_kernels.tile(getattr(att, n).t()) if hasattr(att, n) else None  # noqa: E731
         mixes = torch.cat([getattr(att, f"x_{n}").detach().float().reshape(1, -1) for n in MIXES])  # the kernel's order too
-        matrices = {"Wr": att.receptance, "Wk": att.key, "Wv": att.value, "Wo": att.output, "Fk": ffn.key, "Fv": ffn.value}
+        matrices = {"Wr": att.receptance, "Wk": att.key, "Wv": att.value, "Wo": att.output,
+                    "Fk": ffn.key, "Fv": ffn.value}
         tiled = {name: _tiled(linear) for name, linear in matrices.items()}
         return {
             "ln1_w": vec(block.ln1.weight), "ln1_b": vec(block.ln1.bias), "ln2_w": vec(block.ln2.weight),
@@ -112,7 +113,8 @@ class FusedDecoder:
         )
         if rc != 0:
             raise MemoryError("the fused decode step could not allocate its scratch memory")
-        return x, RWKVState(*(new.to(old.dtype) for new, old in zip(out, (state.att_shift, state.ffn_shift, state.wkv))))
+        given = (state.att_shift, state.ffn_shift, state.wkv)
+        return x, RWKVState(*(new.to(old.dtype) for new, old in zip(out, given)))
 
 
 def _format(linear: nn.Module) -> torch.dtype | None:

@@ -28,7 +28,8 @@ class Layer(ctypes.Structure):
 
 
 class Model(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_int) for name in ("L", "C", "H", "N", "F", "Dw", "Da", "Dv", "Dg", "fmt", "lora_fmt")] + [
+    SIZES = ("L", "C", "H", "N", "F", "Dw", "Da", "Dv", "Dg", "fmt", "lora_fmt")
+    _fields_ = [(name, ctypes.c_int) for name in SIZES] + [
         ("ln0_w", ctypes.c_void_p), ("ln0_b", ctypes.c_void_p), ("layers", ctypes.POINTER(Layer))
     ]
 

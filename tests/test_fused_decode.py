@@ -1,6 +1,6 @@
-"""fp16, bf16 and int8 decode on an x86 CPU run all layers of a one-token step in one native call: the eager step's logits
-and state to fp32 rounding, for any batch, with the given state kept; where the kernels cannot be built, decoding goes
-on eagerly."""
+"""fp16, bf16 and int8 decode on an x86 CPU run all layers of a one-token step in one native call: the eager step's
+logits and state to fp32 rounding, for any batch, with the given state kept; where the kernels cannot be built,
+decoding goes on eagerly."""
 from __future__ import annotations
 
 import logging
