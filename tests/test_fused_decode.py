@@ -158,7 +158,9 @@ def int8_pair(small_weights) -> tuple[RWKV7, RWKV7]:
     """An int8 model (fused step) and an fp32 model computing eagerly with its dequantized matrices and LoRAs."""
     fused = RWKV7.from_state_dict(small_weights, dtype="int8")
     assert fused.fused_decoder is not None
-    reference = RWKV7.from_state_dict(small_weights, pack_weights=False)
+    # its own copy: a model built from tensors of its dtype holds those very tensors, and the shared weights must
+    # stay as they are for the tests that follow
+    reference = RWKV7.from_state_dict({k: v.clone() for k, v in small_weights.items()}, pack_weights=False)
     with torch.no_grad():
         for name, module in fused.named_modules():
             if isinstance(module, Int8Linear):
