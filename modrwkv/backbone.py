@@ -251,27 +251,26 @@ class RWKV7(nn.Module):
         for k, t in expected.items():
             if state[k].shape != t.shape:
                 raise CheckpointError(f"'{k}' has shape {tuple(state[k].shape)}, expected {tuple(t.shape)} for {config}")
-        fp16_weights = pack_weights and fp16_weights_only(dtype, device)
+        cpu_inference = pack_weights and torch.device(device).type == "cpu"
+        fp16_weights = cpu_inference and fp16_weights_only(dtype, device)
         compute = torch.float32 if fp16_weights else parse_dtype(dtype)
         model.load_state_dict({k: v.to(device=device, dtype=compute) for k, v in state.items()}, assign=True)
         if dtype == "int8":
             quantize_linears(model)
+        if fp16_weights or (cpu_inference and dtype == "int8"):
+            _round_loras_to_fp16(model)  # decode reads them in fp16: prompts then compute with the same values
         if fp16_weights:
-            _round_loras_to_fp16(model)
             fp16_linears(model)
-            model.fused_decoder = FusedDecoder.of(model)
-            if model.fused_decoder is None:  # PyTorch's kernels: fewer, merged products for one-row steps
-                merge_projections(model)
-        elif pack_weights and torch.device(device).type == "cpu":
+        elif cpu_inference:
             if packing_supported(compute):
                 pack_linears(model)
             else:
                 _store_input_major(model)
-            if dtype == "int8":  # the native step reads LoRAs in fp16: prompts then compute with the same values
-                _round_loras_to_fp16(model)
-            if compute == torch.bfloat16 or dtype == "int8":  # fp32 arithmetic on the matrices, one call per token
-                model.fused_decoder = FusedDecoder.of(model)
-        if pack_weights and torch.device(device).type == "cpu":
+        if cpu_inference:
+            # fp16, bf16 and int8 matrices: fp32 arithmetic on them, one native call per decoded token
+            model.fused_decoder = FusedDecoder.of(model)
+            if fp16_weights and model.fused_decoder is None:  # PyTorch's kernels: fewer, merged one-row products
+                merge_projections(model)
             cpu_native.library()  # the C recurrence is built (once per machine) now, not in the first prompt: ~1 s
         return model.eval()
 

@@ -18,8 +18,8 @@ from torch import nn
 from modrwkv import native_kernels
 from modrwkv.cpu_linear import Fp16Linear
 from modrwkv.merged_projections import LORAS, MIXES
-from modrwkv.quantization import Int8Linear
 from modrwkv.native_kernels import Layer, Model
+from modrwkv.quantization import Int8Linear
 from modrwkv.state import RWKVState
 
 
@@ -60,21 +60,22 @@ class FusedDecoder:
 
         The LoRAs are read in fp16 (in bf16 for a bf16 model): the fp32 LoRAs of fp16 and int8 models hold
         fp16-rounded values (the model's loader rounds them), so prompts compute with the same values."""
-        lib = native_kernels.library()
-        if lib is None or model.config.head_size % 8 or model.device.type != "cpu":  # heads run 8 lanes wide
-            return None
         fmt = _format(model.blocks[0].att.key)
+        if fmt is None or model.config.head_size % 8 or model.device.type != "cpu":  # heads run 8 lanes wide
+            return None
         for block in model.blocks:
             att, ffn = block.att, block.ffn
             linears = (att.receptance, att.key, att.value, att.output, ffn.key, ffn.value)
             loras = [getattr(att, f"{n}{i}") for n in LORAS for i in (1, 2) if hasattr(att, f"{n}{i}")]
-            if fmt is None or any(_format(m) != fmt or not native_kernels.tileable(m.out_features) for m in linears):
+            if any(_format(m) != fmt or not native_kernels.tileable(m.out_features) for m in linears):
                 return None
             if not all(native_kernels.tileable(m.shape[0]) and native_kernels.tileable(m.shape[1]) for m in loras):
                 return None
-        return cls(model, lib, fmt)
+        lib = native_kernels.library()  # built only for a model that can use it
+        return None if lib is None else cls(model, lib, fmt)
 
-    def _layer_tensors(self, block: nn.Module) -> dict[str, torch.Tensor | None]:
+    @staticmethod
+    def _layer_tensors(block: nn.Module) -> dict[str, torch.Tensor | None]:
         att, ffn = block.att, block.ffn
         vec = lambda t: t.detach().float().reshape(-1)  # noqa: E731
         # LoRAs are used as x @ w1 [C, D]: tiled as [D, C] (rows = outputs), w2 [D, C] as [C, D]

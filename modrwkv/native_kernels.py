@@ -28,8 +28,8 @@ class Layer(ctypes.Structure):
 
 
 class Model(ctypes.Structure):
-    SIZES = ("L", "C", "H", "N", "F", "Dw", "Da", "Dv", "Dg", "fmt", "lora_fmt")
-    _fields_ = [(name, ctypes.c_int) for name in SIZES] + [
+    INTS = ("L", "C", "H", "N", "F", "Dw", "Da", "Dv", "Dg", "fmt", "lora_fmt")  # sizes, then the formats
+    _fields_ = [(name, ctypes.c_int) for name in INTS] + [
         ("ln0_w", ctypes.c_void_p), ("ln0_b", ctypes.c_void_p), ("layers", ctypes.POINTER(Layer))
     ]
 
