@@ -5,6 +5,7 @@ The WKV recurrence itself lives in `kernels/`; this module only prepares its inp
 """
 from __future__ import annotations
 
+import ctypes
 import json
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from modrwkv.config import RWKV7Config
 from modrwkv.cpu_linear import check_fp16_range, fp16_linears, fp16_weights_supported, pack_linears, packing_supported
 from modrwkv.fused_decode import FusedDecoder
 from modrwkv.merged_projections import MAX_ROWS as MERGED_MAX_ROWS
+from modrwkv import native_prompt
 from modrwkv.merged_projections import LORAS, MIXES, MergedProjections, merge_projections
 from modrwkv.quantization import Int8Linear, quantize_linears
 from modrwkv.sources import resolve_source
@@ -98,6 +100,14 @@ def _shifted(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     return torch.cat((shift.unsqueeze(1), x[:, :-1]), dim=1)
 
 
+def _token_mixes(x: torch.Tensor, shift: torch.Tensor, mixes: torch.Tensor, native: ctypes.CDLL | None) -> torch.Tensor:
+    """[n, B, T, C]: each token's input mixed with the one before it (the carried-over `shift` [B, C] for the first)
+    by each of the n mixes [n, 1, 1, C]."""
+    if native is not None:
+        return native_prompt.token_shift(native, x, shift, mixes)
+    return torch.addcmul(x, _shifted(x, shift) - x, mixes.view(-1, 1, 1, x.shape[-1]))
+
+
 def _vec(c: int) -> nn.Parameter:
     return nn.Parameter(torch.empty(1, 1, c))
 
@@ -120,6 +130,7 @@ class TimeMix(nn.Module):
         self.output = nn.Linear(C, C, bias=False)
         self.ln_x = nn.GroupNorm(H, C, eps=GROUP_NORM_EPS)
         self.merged: MergedProjections | None = None  # set at load time for fp16 decode on a CPU (not a weight)
+        self.native: ctypes.CDLL | None = None  # set at load time for CPU inference in fp32 (native_prompt)
 
     def forward(
         self, x: torch.Tensor, shift: torch.Tensor, wkv: torch.Tensor, v_first: torch.Tensor | None,
@@ -127,33 +138,54 @@ class TimeMix(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         B, T, C = x.shape
         H, N = self.n_head, self.head_size
-        mix = torch.stack((self.x_r, self.x_k, self.x_w, self.x_a, self.x_v, self.x_g))
-        mixes = torch.addcmul(x, _shifted(x, shift) - x, mix)  # the six token-shift mixes in one op, MIXES order
+        native = native_prompt.usable(self.native, x)
+        mix = torch.stack((self.x_r, self.x_k, self.x_w, self.x_a, self.x_v, self.x_g))  # MIXES order
+        mixes = _token_mixes(x, shift, mix, native)
         if self.merged is not None and B * T <= MERGED_MAX_ROWS:  # fp16 decode on a CPU: two products, not eleven
             r, k, v, w, a, v_lora, g = (t.view(B, T, C) for t in self.merged(mixes.view(len(MIXES), B * T, C)))
         else:
             r, k, v, w, a, v_lora, g = self._projections(*mixes.unbind(0))
-        w = self.w0 + w  # decay pre-activation; the kernel makes the decay in fp32
-        a = torch.sigmoid(self.a0 + a)
-
-        kk = F.normalize((k * self.k_k).view(B, T, H, N), dim=-1, p=2.0)  # normalised before k is rescaled below
-        k = torch.addcmul(k, k * self.k_a, a - 1)  # k (1 + (a - 1) k_a)
         if self.layer_id == 0:
             v_first = v
-        else:
-            v = v + (v_first - v) * torch.sigmoid(self.v0 + v_lora)
+        w, k, v, a, b = self._kernel_inputs(w, k, v, a, v_first, v_lora, native)
 
         heads = lambda t: t.view(B, T, H, N)  # noqa: E731
-        args = (heads(r), heads(w), heads(k), heads(v), -kk, kk * heads(a), wkv, mask, wkv_out)
+        args = (heads(r), heads(w), heads(k), heads(v), heads(a), heads(b), wkv, mask, wkv_out)
         if torch.is_autocast_enabled(x.device.type):  # mixed-precision training: the kernels keep their own precision
             with torch.autocast(x.device.type, enabled=False):
                 y, wkv = wkv7(*args)
         else:
             y, wkv = wkv7(*args)
+        return self.output(self._gated_output(y, r, k, v, g, native)), wkv, v_first
 
-        y = F.group_norm(y.reshape(B * T, C), H, self.ln_x.weight, self.ln_x.bias, eps=GROUP_NORM_EPS)
-        y = torch.addcmul(y.view(B, T, H, N), (heads(r) * heads(k) * self.r_k).sum(dim=-1, keepdim=True), heads(v))
-        return self.output(y.view(B, T, C) * g), wkv, v_first
+    def _kernel_inputs(
+        self, w: torch.Tensor, k: torch.Tensor, v: torch.Tensor, a: torch.Tensor, v_first: torch.Tensor,
+        v_lora: torch.Tensor | None, native: ctypes.CDLL | None,
+    ) -> tuple[torch.Tensor, ...]:
+        """The recurrence's w (pre-activation), k, v, a and b, [B, T, C], from the products (w, a, v_lora: the LoRAs'
+        outputs before their biases)."""
+        if native is not None:
+            return native_prompt.attention_inputs(native, self, w, k, v, a, v_first, v_lora)
+        B, T, C = k.shape
+        w = self.w0 + w  # decay pre-activation; the kernel makes the decay in fp32
+        a = torch.sigmoid(self.a0 + a)
+        kk = F.normalize((k * self.k_k).view(B, T, self.n_head, self.head_size), dim=-1, p=2.0).view(B, T, C)
+        k = torch.addcmul(k, k * self.k_a, a - 1)  # k (1 + (a - 1) k_a), from the key before its normalised copy
+        if self.layer_id > 0:
+            v = v + (v_first - v) * torch.sigmoid(self.v0 + v_lora)
+        return w, k, v, -kk, kk * a
+
+    def _gated_output(
+        self, y: torch.Tensor, r: torch.Tensor, k: torch.Tensor, v: torch.Tensor, g: torch.Tensor,
+        native: ctypes.CDLL | None,
+    ) -> torch.Tensor:
+        """The heads' group-normed WKV output y [B, T, H, N] plus the bonus (r . k r_k) v, times the gate: [B, T, C]."""
+        if native is not None:
+            return native_prompt.attention_output(native, self, y, r, k, v, g)
+        B, T, H, N = y.shape
+        y = F.group_norm(y.reshape(B * T, H * N), H, self.ln_x.weight, self.ln_x.bias, eps=GROUP_NORM_EPS).view(B, T, H, N)
+        bonus = (r.view(B, T, H, N) * k.view(B, T, H, N) * self.r_k).sum(dim=-1, keepdim=True)
+        return torch.addcmul(y, bonus, v.view(B, T, H, N)).view(B, T, H * N) * g
 
     def _projections(
         self, xr: torch.Tensor, xk: torch.Tensor, xw: torch.Tensor, xa: torch.Tensor, xv: torch.Tensor, xg: torch.Tensor
@@ -170,9 +202,10 @@ class ChannelMix(nn.Module):
         self.x_k = _vec(cfg.n_embd)
         self.key = nn.Linear(cfg.n_embd, cfg.dim_ffn, bias=False)
         self.value = nn.Linear(cfg.dim_ffn, cfg.n_embd, bias=False)
+        self.native: ctypes.CDLL | None = None  # set at load time for CPU inference in fp32 (native_prompt)
 
     def forward(self, x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-        k = self.key(torch.addcmul(x, _shifted(x, shift) - x, self.x_k))
+        k = self.key(_token_mixes(x, shift, self.x_k, native_prompt.usable(self.native, x))[0])
         if k.requires_grad:
             return self.value(torch.relu(k).square())
         # inference: in place, so the widest activation (4x the width) is not copied twice: a 1k-token prefill of
@@ -271,6 +304,9 @@ class RWKV7(nn.Module):
             model.fused_decoder = FusedDecoder.of(model)
             if fp16_weights and model.fused_decoder is None:  # PyTorch's kernels: fewer, merged one-row products
                 merge_projections(model)
+            prompt_ops = native_prompt.library(config.head_size, compute)
+            for block in model.blocks:
+                block.att.native = block.ffn.native = prompt_ops
             cpu_native.library()  # the C recurrence is built (once per machine) now, not in the first prompt: ~1 s
         return model.eval()
 

@@ -1,5 +1,5 @@
 /* One RWKV-7 (x070) decode step through every layer in one call, on a CPU: fp16, bf16 or int8 matrices, fp32 math
- * and state.
+ * and state; and a prompt's element-wise time-mix work (at the end of this file), which shares the heads' code.
  *
  * Why by hand: a one-token step is ~1,500 small PyTorch operations, and on a 2-core CPU their dispatch costs as much
  * as streaming the weights; fbgemm's fp16 product of one row also reads its matrix below the bandwidth a plain sum
@@ -209,41 +209,74 @@ static void layer_norm(const float *x, const float *w, const float *b, float *y,
 #define LN_EPS 1e-5f
 #define GROUP_NORM_EPS 64e-5f
 
-/* One head of one sequence: decay, a, the normalised key, the value mix, the WKV update (wkv7_simd.h), the head's
- * group norm and bonus, times the gate: yg[N]. The state S is [N][N] (value i, key j). */
-static void head_step(const Layer *ly, int layer, int h, int N, float *r, float *k, float *v, const float *v_first,
-                      const float *wl, const float *al, const float *vl, const float *gl, const float *S_in,
-                      float *S_out, float *yg) {
-    const int o = h * N;
-    float w[N], decay[N], a[N], kk[N], b[N], y[N];
+/* The recurrence's inputs for one head of one token (every pointer at the head's first channel): w becomes the decay's
+ * pre-activation (w0 + its LoRA's output), k the rescaled key, v the value mixed with layer 0's (v0 NULL: layer 0,
+ * unchanged); al, the a LoRA's output, becomes the update's a (-kk, the normalised key) and ub its b (kk a).
+ * al may be ua. */
+static inline void head_inputs(int N, const float *w0, const float *a0, const float *v0, const float *k_k,
+                               const float *k_a, float *w, float *k, float *v, const float *v_first, const float *al,
+                               const float *vl, float *ua, float *ub) {
+    float a[N], kk[N];
+    __m256 sq = _mm256_setzero_ps();
     for (int j = 0; j < N; j += 8) {
-        _mm256_storeu_ps(w + j, _mm256_add_ps(_mm256_loadu_ps(ly->w0 + o + j), _mm256_loadu_ps(wl + j)));
-        _mm256_storeu_ps(a + j, sigmoid8(_mm256_add_ps(_mm256_loadu_ps(ly->a0 + o + j), _mm256_loadu_ps(al + j))));
+        _mm256_storeu_ps(w + j, _mm256_add_ps(_mm256_loadu_ps(w0 + j), _mm256_loadu_ps(w + j)));
+        _mm256_storeu_ps(a + j, sigmoid8(_mm256_add_ps(_mm256_loadu_ps(a0 + j), _mm256_loadu_ps(al + j))));
+        __m256 kj = _mm256_mul_ps(_mm256_loadu_ps(k + j), _mm256_loadu_ps(k_k + j));
+        _mm256_storeu_ps(kk + j, kj);
+        sq = _mm256_fmadd_ps(kj, kj, sq);
     }
-    wkv7_decays(w, decay, N);
-    for (int j = 0; j < N; j++) kk[j] = k[j] * ly->k_k[o + j];
-    const float inv = 1.0f / fmaxf(sqrtf(dot8(kk, kk, N)), 1e-12f);
-    for (int j = 0; j < N; j++) {
-        k[j] = k[j] + (k[j] * ly->k_a[o + j]) * (a[j] - 1.0f);
-        kk[j] *= inv;
-        b[j] = kk[j] * a[j];
-        kk[j] = -kk[j]; /* the update's a */
+    const __m256 inv = _mm256_set1_ps(1.0f / fmaxf(sqrtf(hsum8(sq)), 1e-12f)), one = _mm256_set1_ps(1.0f);
+    for (int j = 0; j < N; j += 8) {
+        __m256 aj = _mm256_loadu_ps(a + j), kj = _mm256_loadu_ps(k + j), kkj = _mm256_mul_ps(_mm256_loadu_ps(kk + j), inv);
+        /* k (1 + (a - 1) k_a), as k + (k k_a)(a - 1) */
+        _mm256_storeu_ps(k + j, _mm256_fmadd_ps(_mm256_mul_ps(kj, _mm256_loadu_ps(k_a + j)), _mm256_sub_ps(aj, one), kj));
+        _mm256_storeu_ps(ub + j, _mm256_mul_ps(kkj, aj));
+        _mm256_storeu_ps(ua + j, _mm256_sub_ps(_mm256_setzero_ps(), kkj));
     }
-    if (layer > 0)
+    if (v0)
         for (int i = 0; i < N; i += 8) {
             __m256 vi = _mm256_loadu_ps(v + i);
-            __m256 mix = sigmoid8(_mm256_add_ps(_mm256_loadu_ps(ly->v0 + o + i), _mm256_loadu_ps(vl + i)));
-            _mm256_storeu_ps(v + i, _mm256_fmadd_ps(_mm256_sub_ps(_mm256_loadu_ps(v_first + o + i), vi), mix, vi));
+            __m256 mix = sigmoid8(_mm256_add_ps(_mm256_loadu_ps(v0 + i), _mm256_loadu_ps(vl + i)));
+            _mm256_storeu_ps(v + i, _mm256_fmadd_ps(_mm256_sub_ps(_mm256_loadu_ps(v_first + i), vi), mix, vi));
         }
-    wkv7_step_rows(N, S_in, S_out, r, decay, k, v, kk, b, y);
-    float mean = 0.0f, var = 0.0f, bonus = 0.0f;
-    for (int i = 0; i < N; i++) mean += y[i];
-    mean /= N;
-    for (int i = 0; i < N; i++) var += (y[i] - mean) * (y[i] - mean);
-    float scale = 1.0f / sqrtf(var / N + GROUP_NORM_EPS);
-    for (int j = 0; j < N; j++) bonus += r[j] * k[j] * ly->r_k[o + j];
-    for (int i = 0; i < N; i++)
-        yg[i] = ((y[i] - mean) * scale * ly->lnx_w[o + i] + ly->lnx_b[o + i] + bonus * v[i]) * gl[i];
+}
+
+/* One head's output of one token from its WKV output y: group norm, plus the bonus (r . (k r_k)) v, times the gate g.
+ * out may be y. */
+static inline void head_output(int N, const float *lnx_w, const float *lnx_b, const float *r_k, const float *y,
+                               const float *r, const float *k, const float *v, const float *g, float *out) {
+    __m256 s = _mm256_setzero_ps(), bs = _mm256_setzero_ps();
+    for (int i = 0; i < N; i += 8) {
+        s = _mm256_add_ps(s, _mm256_loadu_ps(y + i));
+        bs = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_loadu_ps(r + i), _mm256_loadu_ps(k + i)), _mm256_loadu_ps(r_k + i), bs);
+    }
+    const __m256 mean = _mm256_set1_ps(hsum8(s) / N), bonus = _mm256_set1_ps(hsum8(bs));
+    __m256 sq = _mm256_setzero_ps();
+    for (int i = 0; i < N; i += 8) {
+        __m256 d = _mm256_sub_ps(_mm256_loadu_ps(y + i), mean);
+        sq = _mm256_fmadd_ps(d, d, sq);
+    }
+    const __m256 scale = _mm256_set1_ps(1.0f / sqrtf(hsum8(sq) / N + GROUP_NORM_EPS));
+    for (int i = 0; i < N; i += 8) {
+        __m256 norm = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(y + i), mean), scale),
+                                      _mm256_loadu_ps(lnx_w + i), _mm256_loadu_ps(lnx_b + i));
+        __m256 yi = _mm256_fmadd_ps(bonus, _mm256_loadu_ps(v + i), norm);
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(yi, _mm256_loadu_ps(g + i)));
+    }
+}
+
+/* One head of one sequence's decode step: its inputs, the WKV update (wkv7_simd.h), its gated output yg[N]. The state
+ * S is [N][N] (value i, key j); w, k, v and al are scratch the step may overwrite. */
+static void head_step(const Layer *ly, int layer, int h, int N, float *r, float *k, float *v, const float *v_first,
+                      float *w, float *al, const float *vl, const float *gl, const float *S_in, float *S_out,
+                      float *yg) {
+    const int o = h * N;
+    float decay[N], b[N], y[N];
+    head_inputs(N, ly->w0 + o, ly->a0 + o, layer > 0 ? ly->v0 + o : NULL, ly->k_k + o, ly->k_a + o, w, k, v,
+                v_first + o, al, vl, al, b);
+    wkv7_decays(w, decay, N);
+    wkv7_step_rows(N, S_in, S_out, r, decay, k, v, al, b, y);
+    head_output(N, ly->lnx_w + o, ly->lnx_b + o, ly->r_k + o, y, r, k, v, gl, yg);
 }
 
 /* x [B][C]: the embeddings in, the last layer's output out. State in: att/ffn shift [L][B][C], wkv [L][B][H][N][N];
@@ -346,4 +379,50 @@ int rwkv7_matvec(const void *W, const float *scale, int rows, int K, const float
     matvec(W, scale, rows, K, x, K, y, rows, B, STORE, packs ? packs + pack * omp_get_thread_num() : NULL, fmt);
     free(packs);
     return 0;
+}
+
+/* A prompt's element-wise time-mix work, between PyTorch's matrix products and the prompt recurrence
+ * (kernels/wkv7_cpu.c). Why by hand: as ~25 PyTorch operations per layer, each a pass over [T][C] or more, it took
+ * ~17% of a 1,024-token prompt of the 0.1B shape on a 2-core CPU; here it is three passes. Activations fp32
+ * [rows][C], C = H N. */
+
+/* out [n][B][T][C] = x + (x of the token before - x) mix[m] for the n mixes [n][C]; the token before t = 0 is
+ * shift [B][C]. */
+void rwkv7_token_shift(int B, int T, int C, int n, const float *x, const float *shift, const float *mix, float *out) {
+    const long rows = (long)B * T;
+#pragma omp parallel for schedule(static)
+    for (long bt = 0; bt < rows; bt++) {
+        const float *cur = x + bt * C, *prev = bt % T ? cur - C : shift + bt / T * C;
+        for (int c = 0; c < C; c += 8) {
+            __m256 xc = _mm256_loadu_ps(cur + c), d = _mm256_sub_ps(_mm256_loadu_ps(prev + c), xc);
+            for (int m = 0; m < n; m++)
+                _mm256_storeu_ps(out + ((long)m * rows + bt) * C + c,
+                                 _mm256_fmadd_ps(d, _mm256_loadu_ps(mix + (long)m * C + c), xc));
+        }
+    }
+}
+
+/* head_inputs for every head of `rows` tokens, in place: w, k, v (v0, v_first and vl NULL in layer 0) and a, which
+ * becomes the update's a; its b into b. */
+void rwkv7_attention_inputs(int rows, int H, int N, const float *w0, const float *a0, const float *v0,
+                            const float *k_k, const float *k_a, float *w, float *k, float *v, const float *v_first,
+                            float *a, const float *vl, float *b) {
+#pragma omp parallel for schedule(static)
+    for (long rh = 0; rh < (long)rows * H; rh++) {
+        const long o = rh * N;
+        const int c = (int)(rh % H) * N;
+        head_inputs(N, w0 + c, a0 + c, v0 ? v0 + c : NULL, k_k + c, k_a + c, w + o, k + o, v + o,
+                    v_first ? v_first + o : NULL, a + o, vl ? vl + o : NULL, a + o, b + o);
+    }
+}
+
+/* head_output for every head of `rows` tokens, written over y. */
+void rwkv7_attention_output(int rows, int H, int N, const float *lnx_w, const float *lnx_b, const float *r_k, float *y,
+                            const float *r, const float *k, const float *v, const float *g) {
+#pragma omp parallel for schedule(static)
+    for (long rh = 0; rh < (long)rows * H; rh++) {
+        const long o = rh * N;
+        const int c = (int)(rh % H) * N;
+        head_output(N, lnx_w + c, lnx_b + c, r_k + c, y + o, r + o, k + o, v + o, g + o, y + o);
+    }
 }

@@ -1,7 +1,7 @@
-"""The CPU decode step of `native_kernels.c` (fp16, bf16 or int8 matrices), compiled on first use for this CPU
-(`kernels.native_build`).
+"""The CPU decode step of `native_kernels.c` (fp16, bf16 or int8 matrices) and a prompt's element-wise time-mix work,
+compiled on first use for this CPU (`kernels.native_build`).
 
-Where it cannot be built (no compiler, no AVX2/F16C/FMA) the models decode with PyTorch's kernels instead;
+Where it cannot be built (no compiler, no AVX2/F16C/FMA) the models use PyTorch's operations instead;
 `MODRWKV_NATIVE=0` chooses that too (for comparisons).
 """
 from __future__ import annotations
@@ -38,11 +38,14 @@ PROTOTYPES = (
     ("rwkv7_decode", (ctypes.POINTER(Model), ctypes.c_int) + (ctypes.c_void_p,) * 7, ctypes.c_int),
     ("rwkv7_matvec", (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
                       ctypes.c_int, ctypes.c_int), ctypes.c_int),
+    ("rwkv7_token_shift", (ctypes.c_int,) * 4 + (ctypes.c_void_p,) * 4, None),
+    ("rwkv7_attention_inputs", (ctypes.c_int,) * 3 + (ctypes.c_void_p,) * 12, None),
+    ("rwkv7_attention_output", (ctypes.c_int,) * 3 + (ctypes.c_void_p,) * 8, None),
 )
 
 
 def library() -> ctypes.CDLL | None:
-    """The decode step for this CPU, or None where it cannot be built or is turned off (see kernels.native_build)."""
+    """The kernels for this CPU, or None where they cannot be built or are turned off (see kernels.native_build)."""
     return native_build.load(SOURCE, PROTOTYPES)
 
 

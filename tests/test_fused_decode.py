@@ -14,6 +14,7 @@ from modrwkv.config import RWKV7Config
 from modrwkv.cpu_linear import fp16_weights_supported
 from modrwkv.quantization import Int8Linear
 from modrwkv.random_weights import random_state_dict
+from tests.eager_model import pytorch_ops
 
 pytestmark = pytest.mark.skipif(
     not fp16_weights_supported() or native_kernels.library() is None,
@@ -32,9 +33,7 @@ def fused(small_weights) -> RWKV7:
 @pytest.fixture(scope="module")
 def eager(small_weights) -> RWKV7:
     """The same fp16 matrices (fbgemm's), stepped by PyTorch."""
-    model = RWKV7.from_state_dict(small_weights, dtype="fp16")
-    model.fused_decoder = None
-    return model
+    return pytorch_ops(RWKV7.from_state_dict(small_weights, dtype="fp16"))
 
 
 def assert_same_state(got, want) -> None:
@@ -84,8 +83,7 @@ def test_a_vocabulary_that_does_not_tile_keeps_fbgemms_head_in_the_fused_step():
     odd = RWKV7Config.shape(n_layer=2, n_embd=128, vocab_size=250)
     weights = random_state_dict(odd, seed=3)
     fused = RWKV7.from_state_dict(weights, dtype="fp16")
-    eager = RWKV7.from_state_dict(weights, dtype="fp16")
-    eager.fused_decoder = None
+    eager = pytorch_ops(RWKV7.from_state_dict(weights, dtype="fp16"))
     assert fused.fused_decoder is not None
     with torch.inference_mode():
         got, _ = fused(torch.tensor([[7], [9]]))
@@ -125,7 +123,7 @@ def bf16_pair(small_weights) -> tuple[RWKV7, RWKV7]:
     rounded = {k: v.to(torch.bfloat16).float() for k, v in small_weights.items()}
     fused = RWKV7.from_state_dict(small_weights, dtype="bf16")
     assert fused.fused_decoder is not None
-    return fused, RWKV7.from_state_dict(rounded)
+    return fused, pytorch_ops(RWKV7.from_state_dict(rounded))
 
 
 def test_a_bf16_fused_step_is_fp32_arithmetic_on_the_bf16_weights(bf16_pair):
