@@ -103,7 +103,7 @@ static inline __attribute__((always_inline)) void tile_one(const char *w, const 
     finish_rows(y, t, scale, 16, op);
 }
 
-/* The inputs of a batch packed for tile_half, [B / 8 groups][K][8]: a column's eight inputs side by side, so the
+/* The inputs of a batch packed for tile_four, [B / 8 groups][K][8]: a column's eight inputs side by side, so the
  * micro-kernel broadcasts them from one pointer at constant offsets (eight row pointers spilled out of registers):
  * cold matrices at a batch of 8, 10 interleaved rounds, means: 768 x 768 32.5 -> 30.1 ms, 3072 x 768 25.3 -> 22.2,
  * 768 x 3072 21.3 -> 16.8; a whole fp16 step of the 0.1B shape at a batch of 8, 16 rounds: 32.6 -> 29.4 ms (medians).
@@ -117,44 +117,69 @@ static void pack_inputs(const float *x, int ldx, int B, int K, float *xT) {
         }
 }
 
-/* Eight rows (one half of a tile) of NB <= 8 sequences, nb of them real, their inputs packed (xT [K][8]): each
- * widened column of weights meets every sequence's input (broadcast), NB sums in flight and no horizontal sums, like
- * a GEMM micro-kernel: one widening per NB multiply-adds. Inlined with NB a constant, so the sums stay in registers.
+/* A whole tile (sixteen rows) for NB <= 4 sequences, nb of them real, their inputs packed (xT: the first's, in a
+ * [K][8] pack): each pair of widened columns meets every sequence's inputs (broadcast), 2 NB sums in flight and no
+ * horizontal sums, like a GEMM micro-kernel. Inlined with NB a constant, so the sums stay in registers.
  *
- * Batched products do enough work per weight that the hardware prefetcher alone left them waiting on memory. Each
- * half of a tile runs over the whole tile (the second from cache), so prefetching a fixed distance ahead of the
- * columns being read left memory idle during the second half; instead both halves prefetch the next tile (`next`:
- * this half's share of it), spread evenly over their columns. Cold 768 x 768 / 3072 x 768 / 768 x 3072 fp16
- * matrices at a batch of 8 (15 interleaved rounds, mean): 38.5 -> 33.8, 20.4 -> 17.7, 21.7 -> 19.9 ms, against
- * prefetching 256 columns ahead. A thread's last tile prefetches past its share, and past a matrix's end, which only
- * prefetches: it never faults. */
-static inline __attribute__((always_inline)) void tile_half(const char *w, const float *scale, int K, const float *xT,
+ * Batched products do enough work per weight that the hardware prefetcher alone left them waiting on memory. The
+ * passes over a tile (one per four sequences, the second from cache) prefetch the next tile between them (`next`:
+ * this pass's share of it, `share` bytes per column), spread evenly over their columns: prefetching a fixed distance
+ * ahead left memory idle during a second pass. A thread's last tile prefetches past its share, and past a matrix's
+ * end, which only prefetches: it never faults.
+ *
+ * Sixteen rows by four sequences, two columns a step, against eight rows by eight sequences a column a step (the
+ * previous micro-kernel: nine loads for eight multiply-adds), fp16, a batch of 8, 2 threads, best of 10-300 runs
+ * outside Python: 768 x 768 / 3072 x 768 / 768 x 3072 in cache 138 -> 159, 131 -> 156, 130 -> 155 GFLOP/s; the 100 MB
+ * vocabulary head streamed from memory 107 -> 120 GFLOP/s. A whole step of the 0.1B shape at a batch of 8 (12
+ * interleaved rounds, medians): fp16 33.3 -> 26.1 ms, int8 28.2 -> 23.5 ms; at a batch of 4, fp16 16.8 -> 15.3 ms. */
+static inline __attribute__((always_inline)) void tile_four(const char *w, const float *scale, int K, const float *xT,
                                                             float *y, int ldy, int nb, int op, const char *next,
-                                                            const int NB, const int fmt) {
-    const int col = 16 * elem_bytes(fmt), share = 8 * elem_bytes(fmt);
-    __m256 acc[8];
-    for (int b = 0; b < NB; b++) acc[b] = _mm256_setzero_ps();
-    for (int k = 0; k < K; k++) {
-        __m256 wk = widen8(w + (long)col * k, fmt);
+                                                            const int share, const int NB, const int fmt) {
+    const int col = 16 * elem_bytes(fmt), half = 8 * elem_bytes(fmt);
+    __m256 lo[4], hi[4];
+    for (int b = 0; b < NB; b++) lo[b] = hi[b] = _mm256_setzero_ps();
+    int k = 0;
+    for (; k + 2 <= K; k += 2) {
         _mm_prefetch(next + (long)share * k, _MM_HINT_T0);
-        for (int b = 0; b < NB; b++) acc[b] = _mm256_fmadd_ps(wk, _mm256_broadcast_ss(xT + 8L * k + b), acc[b]);
+        const char *c0 = w + (long)col * k, *c1 = c0 + col;
+        __m256 l0 = widen8(c0, fmt), h0 = widen8(c0 + half, fmt), l1 = widen8(c1, fmt), h1 = widen8(c1 + half, fmt);
+        for (int b = 0; b < NB; b++) {
+            __m256 x0 = _mm256_broadcast_ss(xT + 8L * k + b);
+            lo[b] = _mm256_fmadd_ps(l0, x0, lo[b]);
+            hi[b] = _mm256_fmadd_ps(h0, x0, hi[b]);
+        }
+        for (int b = 0; b < NB; b++) {
+            __m256 x1 = _mm256_broadcast_ss(xT + 8L * k + 8 + b);
+            lo[b] = _mm256_fmadd_ps(l1, x1, lo[b]);
+            hi[b] = _mm256_fmadd_ps(h1, x1, hi[b]);
+        }
     }
-    float t[8 * 8]; /* stored with constant indices: indexing `acc` by nb would keep it in memory inside the loop */
-    for (int b = 0; b < NB; b++) _mm256_storeu_ps(t + 8 * b, acc[b]);
-    for (int b = 0; b < nb; b++) finish_rows(y + (long)b * ldy, t + 8 * b, scale, 8, op);
+    if (k < K) {
+        __m256 l0 = widen8(w + (long)col * k, fmt), h0 = widen8(w + (long)col * k + half, fmt);
+        for (int b = 0; b < NB; b++) {
+            __m256 x0 = _mm256_broadcast_ss(xT + 8L * k + b);
+            lo[b] = _mm256_fmadd_ps(l0, x0, lo[b]);
+            hi[b] = _mm256_fmadd_ps(h0, x0, hi[b]);
+        }
+    }
+    float t[4 * 16]; /* stored with constant indices: indexing the sums by nb would keep them in memory in the loop */
+    for (int b = 0; b < NB; b++) {
+        _mm256_storeu_ps(t + 16 * b, lo[b]);
+        _mm256_storeu_ps(t + 16 * b + 8, hi[b]);
+    }
+    for (int b = 0; b < nb; b++) finish_rows(y + (long)b * ldy, t + 16 * b, scale, 16, op);
 }
 
+/* One tile for nb <= 8 sequences (a group of the packed inputs): a pass per four of them. */
 static inline __attribute__((always_inline)) void tile_batch(const char *w, const float *scale, int K,
                                                              const float *xT, float *y, int ldy, int nb, int op,
                                                              const int fmt) {
-    const long bytes = 16L * K * elem_bytes(fmt); /* a tile's */
-    for (int part = 0; part < 2; part++) {
-        const char *wp = w + 8 * elem_bytes(fmt) * part, *next = w + bytes + bytes / 2 * part;
-        const float *sp = scale ? scale + 8 * part : NULL;
-        float *yp = y + 8 * part;
-        if (nb <= 2) tile_half(wp, sp, K, xT, yp, ldy, nb, op, next, 2, fmt);
-        else if (nb <= 4) tile_half(wp, sp, K, xT, yp, ldy, nb, op, next, 4, fmt);
-        else tile_half(wp, sp, K, xT, yp, ldy, nb, op, next, 8, fmt);
+    const int col = 16 * elem_bytes(fmt), passes = (nb + 3) / 4, share = col / passes;
+    for (int g = 0; g < nb; g += 4) {
+        const char *next = w + (long)col * K + (long)share * K * (g / 4);
+        const int n = nb - g < 4 ? nb - g : 4;
+        if (n <= 2) tile_four(w, scale, K, xT + g, y + (long)g * ldy, ldy, n, op, next, share, 2, fmt);
+        else tile_four(w, scale, K, xT + g, y + (long)g * ldy, ldy, n, op, next, share, 4, fmt);
     }
 }
 

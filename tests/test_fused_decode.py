@@ -41,7 +41,7 @@ def assert_same_state(got, want) -> None:
         torch.testing.assert_close(getattr(got, part), getattr(want, part), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("batch", [1, 2, 3, 9])
+@pytest.mark.parametrize("batch", [1, 2, 3, 6, 9])
 def test_fused_steps_give_the_eager_steps_logits_and_state(fused, eager, batch):
     """Eight greedy steps after a prompt, at batches the kernel takes in groups of 2, 4 and 8 (9: a group of 8 and
     one sequence left over)."""
@@ -170,7 +170,7 @@ def int8_pair(small_weights) -> tuple[RWKV7, RWKV7]:
     return fused, reference
 
 
-@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("batch", [1, 3, 6])
 def test_an_int8_fused_step_is_fp32_arithmetic_on_the_dequantized_weights(int8_pair, batch):
     fused, reference = int8_pair
     with torch.inference_mode():
