@@ -79,8 +79,8 @@ def default_cpu_dtype() -> str:
     ~100x slower than fp32; there fp16 weights with fp32 arithmetic win: on a 2-core avx2 EPYC, 0.1B shape,
     the three formats interleaved in one process decoded at best 29.1 tok/s (fp16), 25.0 (int8, whose x86 kernel
     is compute-bound here) and 14.6 (fp32), and prefilled 1k tokens at 527, 498 and 413 tok/s. Both fp16 and
-    int8 have since gained the native decode step: fp16 decodes at 54-65 tok/s there and prefills at 575-588,
-    int8 at 89 and 491; int8, which rounds every weight to 8 bits, is offered, not chosen.
+    int8 have since gained the native decode step: fp16 decodes at 65-72 tok/s there and prefills at 627-674
+    (README "Performance"), int8 at 123 and 617; int8, which rounds every weight to 8 bits, is offered, not chosen.
     """
     try:
         flags = set(open("/proc/cpuinfo").read().split())
