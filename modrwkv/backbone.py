@@ -15,12 +15,12 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from kernels import cpu_native, wkv7
+from modrwkv import native_prompt
 from modrwkv.checkpoint import CheckpointError, infer_config, read_state_dict, to_blinkdl
 from modrwkv.config import RWKV7Config
 from modrwkv.cpu_linear import check_fp16_range, fp16_linears, fp16_weights_supported, pack_linears, packing_supported
 from modrwkv.fused_decode import FusedDecoder
 from modrwkv.merged_projections import MAX_ROWS as MERGED_MAX_ROWS
-from modrwkv import native_prompt
 from modrwkv.merged_projections import LORAS, MIXES, MergedProjections, merge_projections
 from modrwkv.quantization import Int8Linear, quantize_linears
 from modrwkv.sources import resolve_source
@@ -79,8 +79,9 @@ def default_cpu_dtype() -> str:
     ~100x slower than fp32; there fp16 weights with fp32 arithmetic win: on a 2-core avx2 EPYC, 0.1B shape,
     the three formats interleaved in one process decoded at best 29.1 tok/s (fp16), 25.0 (int8, whose x86 kernel
     is compute-bound here) and 14.6 (fp32), and prefilled 1k tokens at 527, 498 and 413 tok/s. Both fp16 and
-    int8 have since gained the native decode step: fp16 decodes at 65-72 tok/s there and prefills at 627-674
-    (README "Performance"), int8 at 123 and 617; int8, which rounds every weight to 8 bits, is offered, not chosen.
+    int8 have since gained the native decode step: fp16 decodes at 62-83 tok/s there and prefills at 606-674
+    (README "Performance"), int8 at 102-123 and 562-617; int8, which rounds every weight to 8 bits, is offered,
+    not chosen.
     """
     try:
         flags = set(open("/proc/cpuinfo").read().split())
@@ -183,7 +184,8 @@ class TimeMix(nn.Module):
         if native is not None:
             return native_prompt.attention_output(native, self, y, r, k, v, g)
         B, T, H, N = y.shape
-        y = F.group_norm(y.reshape(B * T, H * N), H, self.ln_x.weight, self.ln_x.bias, eps=GROUP_NORM_EPS).view(B, T, H, N)
+        y = F.group_norm(y.reshape(B * T, H * N), H, self.ln_x.weight, self.ln_x.bias, eps=GROUP_NORM_EPS)
+        y = y.view(B, T, H, N)
         bonus = (r.view(B, T, H, N) * k.view(B, T, H, N) * self.r_k).sum(dim=-1, keepdim=True)
         return torch.addcmul(y, bonus, v.view(B, T, H, N)).view(B, T, H * N) * g
 

@@ -302,9 +302,11 @@ static inline void head_inputs(int N, const float *w0, const float *a0, const fl
     }
     const __m256 inv = _mm256_set1_ps(1.0f / fmaxf(sqrtf(hsum8(sq)), 1e-12f)), one = _mm256_set1_ps(1.0f);
     for (int j = 0; j < N; j += 8) {
-        __m256 aj = _mm256_loadu_ps(a + j), kj = _mm256_loadu_ps(k + j), kkj = _mm256_mul_ps(_mm256_loadu_ps(kk + j), inv);
+        __m256 aj = _mm256_loadu_ps(a + j), kj = _mm256_loadu_ps(k + j);
+        __m256 kkj = _mm256_mul_ps(_mm256_loadu_ps(kk + j), inv);
         /* k (1 + (a - 1) k_a), as k + (k k_a)(a - 1) */
-        _mm256_storeu_ps(k + j, _mm256_fmadd_ps(_mm256_mul_ps(kj, _mm256_loadu_ps(k_a + j)), _mm256_sub_ps(aj, one), kj));
+        __m256 kka = _mm256_mul_ps(kj, _mm256_loadu_ps(k_a + j));
+        _mm256_storeu_ps(k + j, _mm256_fmadd_ps(kka, _mm256_sub_ps(aj, one), kj));
         _mm256_storeu_ps(ub + j, _mm256_mul_ps(kkj, aj));
         _mm256_storeu_ps(ua + j, _mm256_sub_ps(_mm256_setzero_ps(), kkj));
     }
@@ -323,7 +325,8 @@ static inline void head_output(int N, const float *lnx_w, const float *lnx_b, co
     __m256 s = _mm256_setzero_ps(), bs = _mm256_setzero_ps();
     for (int i = 0; i < N; i += 8) {
         s = _mm256_add_ps(s, _mm256_loadu_ps(y + i));
-        bs = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_loadu_ps(r + i), _mm256_loadu_ps(k + i)), _mm256_loadu_ps(r_k + i), bs);
+        __m256 rk = _mm256_mul_ps(_mm256_loadu_ps(r + i), _mm256_loadu_ps(k + i));
+        bs = _mm256_fmadd_ps(rk, _mm256_loadu_ps(r_k + i), bs);
     }
     const __m256 mean = _mm256_set1_ps(hsum8(s) / N), bonus = _mm256_set1_ps(hsum8(bs));
     __m256 sq = _mm256_setzero_ps();

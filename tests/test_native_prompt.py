@@ -50,8 +50,9 @@ def test_the_recurrences_inputs_match_pytorchs_operations(torch_model, layer):
     att = torch_model.blocks[layer].att
     w, k, v, a, v_first, v_lora = (_random(2, 5, 128, seed=10 + i) for i in range(6))
     want = att._kernel_inputs(w.clone(), k.clone(), v.clone(), a.clone(), v_first, v_lora if layer else None, None)
+    later = layer > 0
     with torch.inference_mode():
-        got = native_prompt.attention_inputs(LIB, att, w, k, v, a, v_first if layer else None, v_lora if layer else None)
+        got = native_prompt.attention_inputs(LIB, att, w, k, v, a, v_first if later else None, v_lora if later else None)
     for name, g, t in zip("wkvab", got, want):
         torch.testing.assert_close(g, t, **TOL, msg=lambda m, name=name: f"{name}: {m}")
 
