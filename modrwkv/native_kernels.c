@@ -461,7 +461,7 @@ int rwkv7_matvec(const void *W, const float *scale, int rows, int K, const float
 
 /* A prompt's element-wise time-mix work, between PyTorch's matrix products and the prompt recurrence
  * (kernels/wkv7_cpu.c). Why by hand: as ~25 PyTorch operations per layer, each a pass over [T][C] or more, it took
- * ~17% of a 1,024-token prompt of the 0.1B shape on a 2-core CPU; here it is three passes. Activations fp32
+ * ~15% of a 1,024-token prompt of the 0.1B shape on a 2-core CPU; here it is three passes. Activations fp32
  * [rows][C], C = H N. */
 
 /* out [n][B][T][C] = x + (x of the token before - x) mix[m] for the n mixes [n][C]; the token before t = 0 is

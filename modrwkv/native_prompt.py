@@ -2,7 +2,7 @@
 shift's mixes, the recurrence's inputs, and the heads' normed, gated output, one pass each. The matrix products stay
 PyTorch's and the recurrence is `kernels.wkv7`'s; the results match the PyTorch operations up to fp32 rounding.
 
-As ~25 PyTorch operations per layer these took ~17% of a 1,024-token prompt of the 0.1B shape on a 2-core CPU.
+As ~25 PyTorch operations per layer these took ~15% of a 1,024-token prompt of the 0.1B shape on a 2-core CPU.
 """
 from __future__ import annotations
 
