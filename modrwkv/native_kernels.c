@@ -103,47 +103,63 @@ static inline __attribute__((always_inline)) void tile_one(const char *w, const 
     finish_rows(y, t, scale, 16, op);
 }
 
-/* Two tiles of one sequence at once, a and b, from two places in memory: one thread reading two streams kept
- * more reads in flight than one stream with prefetches a tile ahead (a 100 MB fp16 head at batch 1, 2 threads, 30
- * runs outside Python: 22.8 -> 26.8 GB/s mean, as fast as a plain vector sum of the same bytes; a whole fp16 step
- * of the 0.1B shape, 16 interleaved rounds, medians: 15.5 -> 14.2 ms). int8 tiles, half the bytes for the same
- * work, still gain from prefetching the next tiles (8.25 -> 7.82 ms; fp16 lost 4% with it). */
+/* Two tiles at once, a and b, from two places in memory, for NB = 1 or 2 sequences (inputs x[ld k + b]: ld 1 for
+ * one sequence's own inputs, 8 for a packed pair): one thread reading two streams kept more reads in flight than one
+ * stream with prefetches a tile ahead (a 100 MB fp16 head at batch 1, 2 threads, 30 runs outside Python: 22.8 ->
+ * 26.8 GB/s mean, as fast as a plain vector sum of the same bytes; a whole fp16 step of the 0.1B shape, 16
+ * interleaved rounds, medians: 15.5 -> 14.2 ms). int8 tiles, half the bytes for the same work, still gain from
+ * prefetching the next tiles (8.25 -> 7.82 ms; fp16 lost 4% with it). Eight sums either way: one sequence takes two
+ * columns a step. */
 static inline __attribute__((always_inline)) void tile_two(const char *wa, const char *wb, const float *sa,
-                                                           const float *sb, int K, const float *x, float *ya,
-                                                           float *yb, int op, const int fmt) {
-    const int col = 16 * elem_bytes(fmt), half = 8 * elem_bytes(fmt);
+                                                           const float *sb, int K, const float *x, const int ld,
+                                                           float *ya, float *yb, int ldy, int op, const int NB,
+                                                           const int fmt) {
+    const int col = 16 * elem_bytes(fmt), half = 8 * elem_bytes(fmt), U = 2 / NB; /* columns a step */
     __m256 la[2], ha[2], lb[2], hb[2];
-    for (int u = 0; u < 2; u++) la[u] = ha[u] = lb[u] = hb[u] = _mm256_setzero_ps();
+    for (int j = 0; j < 2; j++) la[j] = ha[j] = lb[j] = hb[j] = _mm256_setzero_ps();
     int k = 0;
-    for (; k + 2 <= K; k += 2) {
+    for (; k + U <= K; k += U) {
         if (fmt == INT8 && (k & 3) == 0) { /* the next tiles' four columns: one line each */
             _mm_prefetch(wa + (long)col * (K + k), _MM_HINT_T0);
             _mm_prefetch(wb + (long)col * (K + k), _MM_HINT_T0);
         }
-        for (int u = 0; u < 2; u++) {
+        for (int u = 0; u < U; u++) {
             const long at = (long)col * (k + u);
-            __m256 xk = _mm256_broadcast_ss(x + k + u);
-            la[u] = _mm256_fmadd_ps(widen8(wa + at, fmt), xk, la[u]);
-            ha[u] = _mm256_fmadd_ps(widen8(wa + at + half, fmt), xk, ha[u]);
-            lb[u] = _mm256_fmadd_ps(widen8(wb + at, fmt), xk, lb[u]);
-            hb[u] = _mm256_fmadd_ps(widen8(wb + at + half, fmt), xk, hb[u]);
+            const __m256 a0 = widen8(wa + at, fmt), a1 = widen8(wa + at + half, fmt);
+            const __m256 b0 = widen8(wb + at, fmt), b1 = widen8(wb + at + half, fmt);
+            for (int b = 0; b < NB; b++) {
+                const int j = u * NB + b;
+                __m256 xk = _mm256_broadcast_ss(x + (long)ld * (k + u) + b);
+                la[j] = _mm256_fmadd_ps(a0, xk, la[j]);
+                ha[j] = _mm256_fmadd_ps(a1, xk, ha[j]);
+                lb[j] = _mm256_fmadd_ps(b0, xk, lb[j]);
+                hb[j] = _mm256_fmadd_ps(b1, xk, hb[j]);
+            }
         }
     }
-    if (k < K) {
+    if (k < K) { /* one sequence, K odd */
         const long at = (long)col * k;
-        __m256 xk = _mm256_broadcast_ss(x + k);
+        __m256 xk = _mm256_broadcast_ss(x + (long)ld * k);
         la[0] = _mm256_fmadd_ps(widen8(wa + at, fmt), xk, la[0]);
         ha[0] = _mm256_fmadd_ps(widen8(wa + at + half, fmt), xk, ha[0]);
         lb[0] = _mm256_fmadd_ps(widen8(wb + at, fmt), xk, lb[0]);
         hb[0] = _mm256_fmadd_ps(widen8(wb + at + half, fmt), xk, hb[0]);
     }
-    float t[32];
-    _mm256_storeu_ps(t, _mm256_add_ps(la[0], la[1]));
-    _mm256_storeu_ps(t + 8, _mm256_add_ps(ha[0], ha[1]));
-    _mm256_storeu_ps(t + 16, _mm256_add_ps(lb[0], lb[1]));
-    _mm256_storeu_ps(t + 24, _mm256_add_ps(hb[0], hb[1]));
-    finish_rows(ya, t, sa, 16, op);
-    finish_rows(yb, t + 16, sb, 16, op);
+    if (NB == 1) {
+        la[0] = _mm256_add_ps(la[0], la[1]), ha[0] = _mm256_add_ps(ha[0], ha[1]);
+        lb[0] = _mm256_add_ps(lb[0], lb[1]), hb[0] = _mm256_add_ps(hb[0], hb[1]);
+    }
+    float t[2 * 32]; /* stored with constant indices, so the sums stay in registers */
+    for (int b = 0; b < NB; b++) {
+        _mm256_storeu_ps(t + 32 * b, la[b]);
+        _mm256_storeu_ps(t + 32 * b + 8, ha[b]);
+        _mm256_storeu_ps(t + 32 * b + 16, lb[b]);
+        _mm256_storeu_ps(t + 32 * b + 24, hb[b]);
+    }
+    for (int b = 0; b < NB; b++) {
+        finish_rows(ya + (long)b * ldy, t + 32 * b, sa, 16, op);
+        finish_rows(yb + (long)b * ldy, t + 32 * b + 16, sb, 16, op);
+    }
 }
 
 /* The inputs of a batch packed for tile_four, [B / 8 groups][K][8]: a column's eight inputs side by side, so the
@@ -235,17 +251,25 @@ static inline __attribute__((always_inline)) void matvec_of(const void *W, const
     int nt = omp_get_num_threads(), t = omp_get_thread_num(), tiles = rows / 16;
     int t0 = (int)((long)tiles * t / nt), t1 = (int)((long)tiles * (t + 1) / nt);
     const long bytes = 16L * K * elem_bytes(fmt); /* a tile's */
-    if (B == 1) { /* the share's first and second halves side by side, then an odd tile left over */
+    if (B > 1) pack_inputs(x, ldx, B, K, xT);
+    /* the share's first and second halves side by side, then an odd tile left over; int8 pairs computed two
+     * streams at a time ran slower (a step at batch 2: 9.8 -> 11.8 ms), widening int8 costs more */
+    if (B == 1 || (B == 2 && fmt != INT8)) {
         const int h = (t1 - t0) / 2;
-        for (int i = t0; i < t0 + h; i++)
-            tile_two((const char *)W + i * bytes, (const char *)W + (i + h) * bytes, scale ? scale + 16 * i : NULL,
-                     scale ? scale + 16 * (i + h) : NULL, K, x, y + 16 * i, y + 16 * (i + h), op, fmt);
-        if ((t1 - t0) % 2)
+        for (int i = t0; i < t0 + h; i++) {
+            const char *wa = (const char *)W + i * bytes, *wb = wa + h * bytes;
+            const float *sa = scale ? scale + 16 * i : NULL, *sb = scale ? scale + 16 * (i + h) : NULL;
+            if (B == 1) tile_two(wa, wb, sa, sb, K, x, 1, y + 16 * i, y + 16 * (i + h), ldy, op, 1, fmt);
+            else tile_two(wa, wb, sa, sb, K, xT, 8, y + 16 * i, y + 16 * (i + h), ldy, op, 2, fmt);
+        }
+        if ((t1 - t0) % 2 == 0) return;
+        if (B == 1) {
             tile_one((const char *)W + (t1 - 1) * bytes, scale ? scale + 16 * (t1 - 1) : NULL, K, x,
                      y + 16 * (t1 - 1), op, fmt);
-        return;
+            return;
+        }
+        t0 = t1 - 1; /* a pair's odd tile: below */
     }
-    pack_inputs(x, ldx, B, K, xT);
     for (int tile = t0; tile < t1; tile++) {
         const char *w = (const char *)W + tile * bytes;
         const float *s = scale ? scale + 16 * tile : NULL;
