@@ -61,7 +61,7 @@ class FusedDecoder:
         The LoRAs are read in fp16 (in bf16 for a bf16 model): the fp32 LoRAs of fp16 and int8 models hold
         fp16-rounded values (the model's loader rounds them), so prompts compute with the same values."""
         fmt = _format(model.blocks[0].att.key)
-        if fmt is None or model.config.head_size % 8 or model.device.type != "cpu":  # heads run 8 lanes wide
+        if fmt is None or model.config.head_size % native_kernels.HEAD_LANES or model.device.type != "cpu":
             return None
         for block in model.blocks:
             att, ffn = block.att, block.ffn

@@ -74,8 +74,9 @@ static inline void finish_rows(float *y, const float *sums, const float *scale, 
     for (int i = 0; i < n; i++) finish(y + i, scale ? sums[i] * scale[i] : sums[i], op);
 }
 
-/* Sixteen rows of one sequence: four steps of k at a time into separate sums, so eight FMAs are in flight. The next
- * tile is prefetched as this one is read, a tile ahead: int8 tiles, read twice as fast per byte, then waited less on
+/* Sixteen rows of one sequence (the tile left over when a thread's share is odd; tile_two takes the rest): four steps
+ * of k at a time into separate sums, so eight FMAs are in flight. The next tile is prefetched as this one is read, a
+ * tile ahead (measured when it took every tile): int8 tiles, read twice as fast per byte, then waited less on
  * memory (whole step at batch 1, 0.1B shape, 16 interleaved rounds: 9.48 -> 8.30 ms; fp16 14.78 -> 14.64). */
 static inline __attribute__((always_inline)) void tile_one(const char *w, const float *scale, int K, const float *x,
                                                            float *y, int op, const int fmt) {
@@ -296,6 +297,16 @@ static float *input_packs(int B, int K, long *per_thread, int *failed) {
     return packs;
 }
 
+/* One token's n token-shift mixes: out[m * stride + c] = x[c] + (prev[c] - x[c]) mix[m][c], C a multiple of 8. */
+static inline void mix_row(const float *x, const float *prev, const float *mix, int n, int C, long stride,
+                           float *out) {
+    for (int c = 0; c < C; c += 8) {
+        __m256 xc = _mm256_loadu_ps(x + c), d = _mm256_sub_ps(_mm256_loadu_ps(prev + c), xc);
+        for (int m = 0; m < n; m++)
+            _mm256_storeu_ps(out + m * stride + c, _mm256_fmadd_ps(d, _mm256_loadu_ps(mix + (long)m * C + c), xc));
+    }
+}
+
 static void layer_norm(const float *x, const float *w, const float *b, float *y, int C, float eps) {
     float mean = 0.0f, var = 0.0f;
     for (int i = 0; i < C; i++) mean += x[i];
@@ -414,11 +425,7 @@ int rwkv7_decode(const Model *m, int B, float *x, const float *att_in, const flo
             float *xb = x + (long)b * C;
             if (l == 0) layer_norm(xb, m->ln0_w, m->ln0_b, xb, C, LN_EPS);
             layer_norm(xb, ly->ln1_w, ly->ln1_b, xa + (long)b * C, C, LN_EPS);
-            for (int i = 0; i < 6; i++)
-                for (int c = 0; c < C; c++) {
-                    float cur = xa[(long)b * C + c];
-                    mixes[((long)i * B + b) * C + c] = cur + (xa_prev[(long)b * C + c] - cur) * ly->mix[i * C + c];
-                }
+            mix_row(xa + (long)b * C, xa_prev + (long)b * C, ly->mix, 6, C, (long)B * C, mixes + (long)b * C);
         }
         /* down: r, k, v and the LoRA hiddens (tanh for the decay, sigmoid for the gate), one barrier for all */
         const float *mr = mixes, *mk = mixes + (long)B * C, *mw = mixes + 2L * B * C, *ma = mixes + 3L * B * C;
@@ -453,10 +460,7 @@ int rwkv7_decode(const Model *m, int B, float *x, const float *att_in, const flo
 #pragma omp for schedule(static)
         for (int b = 0; b < B; b++) {
             layer_norm(x + (long)b * C, ly->ln2_w, ly->ln2_b, xf + (long)b * C, C, LN_EPS);
-            for (int c = 0; c < C; c++) {
-                float cur = xf[(long)b * C + c];
-                mixes[(long)b * C + c] = cur + (xf_prev[(long)b * C + c] - cur) * ly->ffn_mix[c];
-            }
+            mix_row(xf + (long)b * C, xf_prev + (long)b * C, ly->ffn_mix, 1, C, 0, mixes + (long)b * C);
         }
         matvec(ly->Fk, ly->Fk_s, F, C, mixes, C, hid, F, B, RELU_SQ, xT, m->fmt);
 #pragma omp barrier
@@ -495,12 +499,7 @@ void rwkv7_token_shift(int B, int T, int C, int n, const float *x, const float *
 #pragma omp parallel for schedule(static)
     for (long bt = 0; bt < rows; bt++) {
         const float *cur = x + bt * C, *prev = bt % T ? cur - C : shift + bt / T * C;
-        for (int c = 0; c < C; c += 8) {
-            __m256 xc = _mm256_loadu_ps(cur + c), d = _mm256_sub_ps(_mm256_loadu_ps(prev + c), xc);
-            for (int m = 0; m < n; m++)
-                _mm256_storeu_ps(out + ((long)m * rows + bt) * C + c,
-                                 _mm256_fmadd_ps(d, _mm256_loadu_ps(mix + (long)m * C + c), xc));
-        }
+        mix_row(cur, prev, mix, n, C, rows * C, out + bt * C);
     }
 }
 

@@ -15,6 +15,7 @@ from kernels import native_build
 
 SOURCE = Path(__file__).with_name("native_kernels.c")
 TILE_ROWS = 16  # a matrix is stored in tiles of sixteen rows, column by column
+HEAD_LANES = 8  # the per-head code works on eight channels at a time: head sizes must be a multiple of it
 FORMATS = {torch.float16: 0, torch.bfloat16: 1, torch.int8: 2}  # the kernel's matrix formats (FP16, BF16, INT8)
 
 

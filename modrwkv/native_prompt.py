@@ -13,12 +13,9 @@ from torch import nn
 
 from modrwkv import native_kernels
 
-LANES = 8  # the kernels work on eight channels at a time: the head size must be a multiple of it
-
-
 def library(head_size: int, dtype: torch.dtype) -> ctypes.CDLL | None:
     """The native kernels for a CPU model computing in `dtype`, or None where they do not apply or cannot be built."""
-    if dtype != torch.float32 or head_size % LANES:
+    if dtype != torch.float32 or head_size % native_kernels.HEAD_LANES:
         return None
     return native_kernels.library()
 
@@ -57,15 +54,13 @@ def attention_inputs(
     v_lora the LoRAs' outputs before their biases; v_first and v_lora None in layer 0. Overwrites w, k, v and a
     where they are contiguous (the caller's own fresh products)."""
     w, k, v, a = (t.contiguous() for t in (w, k, v, a))
-    if att.layer_id > 0:
-        v_first, v_lora = v_first.contiguous(), v_lora.contiguous()
+    v_first, v_lora = (None, None) if att.layer_id == 0 else (v_first.contiguous(), v_lora.contiguous())
     b = torch.empty_like(k)
     vectors = [_vector(att.w0), _vector(att.a0), _vector(att.v0) if att.layer_id > 0 else None,
                _vector(att.k_k), _vector(att.k_a)]
     lib.rwkv7_attention_inputs(
         k.numel() // k.shape[-1], att.n_head, att.head_size, *(_ptr(t) for t in vectors),
-        w.data_ptr(), k.data_ptr(), v.data_ptr(), _ptr(v_first if att.layer_id > 0 else None), a.data_ptr(),
-        _ptr(v_lora if att.layer_id > 0 else None), b.data_ptr(),
+        w.data_ptr(), k.data_ptr(), v.data_ptr(), _ptr(v_first), a.data_ptr(), _ptr(v_lora), b.data_ptr(),
     )
     return w, k, v, a, b
 
