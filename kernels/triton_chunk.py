@@ -16,12 +16,16 @@ applying each map with two small products while its [BV, N] slice of the state s
 fused kernel over the same value blocks, walking the chunks in reverse from the chunk-start states the forward stored;
 its intra-chunk C x C matrices are recomputed by each of the N / BV programs of a head.
 
-Every product runs on the tensor cores as 3xTF32 (each fp32 operand split into a TF32 head and tail, three products):
-fp32-level accuracy, where plain TF32 keeps 10 mantissa bits (far from 1e-5). FMA dots ("ieee") are exact too, but
-Triton gives each thread whole operand rows of an FMA dot, and at N = 64 that spilled kilobytes per thread to local
-memory. Accumulation, decay factors and the state are fp32; inputs may be fp32/bf16/fp16 and are cast on load.
+With fp32 inputs every product runs on the tensor cores as 3xTF32 (each fp32 operand split into a TF32 head and tail,
+three products): fp32-level accuracy, where plain TF32 keeps 10 mantissa bits (far from 1e-5). FMA dots ("ieee") are
+exact too, but Triton gives each thread whole operand rows of an FMA dot, and at N = 64 that spilled kilobytes per thread
+to local memory. bf16/fp16 inputs take plain TF32 products in the forward: 10 mantissa bits are more than bf16 carries
+(7) and as many as fp16, and one product instead of three (see `launch_for`). Accumulation, decay factors and the state
+are fp32 in every case; inputs are cast on load. The backward always runs 3xTF32.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
 
 import torch
 import triton
@@ -29,16 +33,15 @@ import triton.language as tl
 
 from kernels.triton_recurrent import program_tile
 
-# Chunk length: 1/G_s stays below exp(0.6065 * C), finite in fp32 up to C = 64; 32 balances the sequential loop over
-# chunks against the C^3 cost of the inverse (H100, bf16, B=1, T=4096: 6.0M tok/s at 32, 4.1-4.7M at 16).
-CHUNK_SIZE = 32
+# Chunk length: 1/G_s stays below exp(0.6065 * C), finite in fp32 up to C = 64. The backward's C x C tiles were tuned
+# at 32 and are not taken beyond it.
+CHUNK_SIZE, MAX_BACKWARD_CHUNK = 32, 32
 # Value rows per program: the state slice [BV, N] and its gradient stay in registers in the backward.
 BLOCK_V = 32
-# Every tl.dot: fp32-accurate on the tensor cores (see the module docstring).
-DOT: tl.constexpr = tl.constexpr("tf32x3")
+# Products of fp32 inputs and of every backward: fp32-accurate on the tensor cores (see the module docstring).
+DOT = "tf32x3"
 # Warps per program. ptxas left to itself gave some 4-warp versions of these kernels 32 registers and kilobytes of
 # local memory (seen with ptxas 13.4 for sm_90a), hence the explicit register cap of 255 (the hardware maximum).
-# H100, B=1, T=4096: intra 8 / state 4 warps 6.0M tok/s, 4 / 4 5.2M, 8 / 8 5.4M; the backward 4 or 8: the same.
 INTRA_WARPS, STATE_WARPS, BWD_WARPS = 8, 4, 8
 MAX_REGISTERS = 255
 
@@ -73,13 +76,13 @@ def _log_decay(w_ptr, offs, cols, kmask, off, ti, C: tl.constexpr):
 
 
 @triton.jit
-def _unit_lower_inverse(A, ti, LOG2C: tl.constexpr):
+def _unit_lower_inverse(A, ti, LOG2C: tl.constexpr, PREC: tl.constexpr):
     """(I - A)^-1 for strictly lower triangular A, as the product of (I + A^(2^p)), p < log2(C)."""
     M = tl.where(ti[:, None] == ti[None, :], 1.0, 0.0) + A
     P = A
     for _ in tl.static_range(LOG2C - 1):
-        P = tl.dot(P, P, input_precision=DOT)
-        M = M + tl.dot(M, P, input_precision=DOT)
+        P = tl.dot(P, P, input_precision=PREC)
+        M = M + tl.dot(M, P, input_precision=PREC)
     return M
 
 
@@ -87,7 +90,7 @@ def _unit_lower_inverse(A, ti, LOG2C: tl.constexpr):
 def _chunk(
     c, bb, hh, T, r_ptr, w_ptr, k_ptr, v_ptr, a_ptr, b_ptr, mask_ptr,
     rows, cols, row_ok, col_ok,
-    H: tl.constexpr, N: tl.constexpr, C: tl.constexpr, LOG2C: tl.constexpr, HAS_MASK: tl.constexpr,
+    H: tl.constexpr, N: tl.constexpr, C: tl.constexpr, LOG2C: tl.constexpr, HAS_MASK: tl.constexpr, PREC: tl.constexpr,
 ):
     """Load chunk c of one (b, h) and build everything the backward needs that does not involve the state."""
     ti, t, on = _chunk_rows(c, bb, T, mask_ptr, C, HAS_MASK)
@@ -112,11 +115,11 @@ def _chunk(
     k_end = k * to_end
     strict = ti[:, None] > ti[None, :]
     incl = ti[:, None] >= ti[None, :]
-    A_ab = tl.where(strict, tl.dot(a_in, tl.trans(b_in), input_precision=DOT), 0.0)
-    A_ak = tl.where(strict, tl.dot(a_in, tl.trans(k_in), input_precision=DOT), 0.0)
-    A_rb = tl.where(incl, tl.dot(r_in, tl.trans(b_in), input_precision=DOT), 0.0)
-    A_rk = tl.where(incl, tl.dot(r_in, tl.trans(k_in), input_precision=DOT), 0.0)
-    M = _unit_lower_inverse(A_ab, ti, LOG2C)
+    A_ab = tl.where(strict, tl.dot(a_in, tl.trans(b_in), input_precision=PREC), 0.0)
+    A_ak = tl.where(strict, tl.dot(a_in, tl.trans(k_in), input_precision=PREC), 0.0)
+    A_rb = tl.where(incl, tl.dot(r_in, tl.trans(b_in), input_precision=PREC), 0.0)
+    A_rk = tl.where(incl, tl.dot(r_in, tl.trans(k_in), input_precision=PREC), 0.0)
+    M = _unit_lower_inverse(A_ab, ti, LOG2C, PREC)
     return (t, on, offs, sig, lw, lg_end, e_in, g, inv, to_end, v,
             a_in, r_in, b_in, k_in, b_end, k_end, A_ab, A_ak, A_rb, A_rk, M)
 
@@ -125,7 +128,7 @@ def _chunk(
 def _chunk_intra_kernel(
     r_ptr, w_ptr, k_ptr, v_ptr, a_ptr, b_ptr, mask_ptr, q_ptr, yv_ptr, g_ptr, l_ptr, d_ptr,
     T, NC, H: tl.constexpr, N: tl.constexpr, C: tl.constexpr, LOG2C: tl.constexpr, BK: tl.constexpr,
-    HAS_MASK: tl.constexpr,
+    HAS_MASK: tl.constexpr, PREC: tl.constexpr,
 ):
     # grid: (NC, B * H), every chunk at once. With W_a = M a~ and U_v = M A_ak V, the chunk's effect on any starting
     # state S_0 is affine:  Y = Q S_0^T + Y_v  and  S_C = S_0 diag(G_C) + S_0 L + D, where
@@ -146,26 +149,26 @@ def _chunk_intra_kernel(
     _, lw, lg, lg_end = _log_decay(w_ptr, offs, cols, io, off, ti, C)
     a_in = _load_live(a_ptr, offs, cols, io, off) * tl.exp(lg - lw)
     b_in = _load_live(b_ptr, offs, cols, io, off) * tl.exp(-lg)
-    M = _unit_lower_inverse(tl.where(ti[:, None] > ti[None, :], tl.dot(a_in, tl.trans(b_in), input_precision=DOT), 0.0),
-                            ti, LOG2C)
+    M = _unit_lower_inverse(tl.where(ti[:, None] > ti[None, :], tl.dot(a_in, tl.trans(b_in), input_precision=PREC), 0.0),
+                            ti, LOG2C, PREC)
     k_in = _load_live(k_ptr, offs, cols, io, off) * tl.exp(-lg)
     v = _load_live(v_ptr, offs, cols, io, off)
-    A_ak = tl.where(ti[:, None] > ti[None, :], tl.dot(a_in, tl.trans(k_in), input_precision=DOT), 0.0)
-    Wa = tl.dot(M, a_in, input_precision=DOT)
-    Uv = tl.dot(M, tl.dot(A_ak, v, input_precision=DOT), input_precision=DOT)
+    A_ak = tl.where(ti[:, None] > ti[None, :], tl.dot(a_in, tl.trans(k_in), input_precision=PREC), 0.0)
+    Wa = tl.dot(M, a_in, input_precision=PREC)
+    Uv = tl.dot(M, tl.dot(A_ak, v, input_precision=PREC), input_precision=PREC)
     r_in = tl.load(r_ptr + offs + cols[None, :], mask=io, other=0.0).to(tl.float32) * tl.exp(lg)
     incl = ti[:, None] >= ti[None, :]
-    A_rb = tl.where(incl, tl.dot(r_in, tl.trans(b_in), input_precision=DOT), 0.0)
-    tl.store(q_ptr + offs + cols[None, :], r_in + tl.dot(A_rb, Wa, input_precision=DOT), mask=io)
-    A_rk = tl.where(incl, tl.dot(r_in, tl.trans(k_in), input_precision=DOT), 0.0)
-    yv = tl.dot(A_rb, Uv, input_precision=DOT) + tl.dot(A_rk, v, input_precision=DOT)
+    A_rb = tl.where(incl, tl.dot(r_in, tl.trans(b_in), input_precision=PREC), 0.0)
+    tl.store(q_ptr + offs + cols[None, :], r_in + tl.dot(A_rb, Wa, input_precision=PREC), mask=io)
+    A_rk = tl.where(incl, tl.dot(r_in, tl.trans(k_in), input_precision=PREC), 0.0)
+    yv = tl.dot(A_rb, Uv, input_precision=PREC) + tl.dot(A_rk, v, input_precision=PREC)
     tl.store(yv_ptr + offs + cols[None, :], yv, mask=io)
     # b^ = b G_C / G_s and k^ likewise, from b~ and k~ (b~ G_C): G_C / G_s directly would cost two more live tiles
     g_end = tl.exp(lg_end)[None, :]
     b_end = b_in * g_end
     tl.store(g_ptr + (bh * NC + c) * N + cols[None, :], g_end, mask=col_ok[None, :])
-    low_rank = tl.dot(tl.trans(Wa), b_end, input_precision=DOT)
-    d = tl.dot(tl.trans(Uv), b_end, input_precision=DOT) + tl.dot(tl.trans(v), k_in * g_end, input_precision=DOT)
+    low_rank = tl.dot(tl.trans(Wa), b_end, input_precision=PREC)
+    d = tl.dot(tl.trans(Uv), b_end, input_precision=PREC) + tl.dot(tl.trans(v), k_in * g_end, input_precision=PREC)
     nn = (bh * NC + c) * N * N + cols[:, None] * N + cols[None, :]
     ok = col_ok[:, None] & col_ok[None, :]
     tl.store(l_ptr + nn, low_rank, mask=ok)
@@ -176,7 +179,7 @@ def _chunk_intra_kernel(
 def _chunk_state_kernel(
     s0_ptr, q_ptr, yv_ptr, g_ptr, l_ptr, d_ptr, y_ptr, s_ptr, h_ptr,
     T, NC, H: tl.constexpr, N: tl.constexpr, C: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-    STORE_STATES: tl.constexpr,
+    STORE_STATES: tl.constexpr, PREC: tl.constexpr,
 ):
     # grid: (B * H, cdiv(N, BV)); walks the chunks in order with its [BV, N] slice of the state in registers.
     # h [B, H, NC, N, N] gets each chunk's starting state when the backward will need it.
@@ -191,13 +194,13 @@ def _chunk_state_kernel(
         offs = ((bb * T + t[:, None]) * H + hh) * N
         q = tl.load(q_ptr + offs + cols[None, :], mask=(t < T)[:, None] & col_ok[None, :], other=0.0)
         vmask = (t < T)[:, None] & row_ok[None, :]
-        y = tl.dot(q, tl.trans(S), input_precision=DOT) + tl.load(yv_ptr + offs + rows[None, :], mask=vmask, other=0.0)
+        y = tl.dot(q, tl.trans(S), input_precision=PREC) + tl.load(yv_ptr + offs + rows[None, :], mask=vmask, other=0.0)
         tl.store(y_ptr + offs + rows[None, :], y.to(y_ptr.dtype.element_ty), mask=vmask)
         base = (bh * NC + c) * N * N
         low_rank = tl.load(l_ptr + base + cols[:, None] * N + cols[None, :], mask=ok, other=0.0)
         g_end = tl.load(g_ptr + (bh * NC + c) * N + cols, mask=col_ok, other=1.0)
         d = tl.load(d_ptr + base + s_tile, mask=s_ok, other=0.0)
-        S = S * g_end[None, :] + tl.dot(S, low_rank, input_precision=DOT) + d
+        S = S * g_end[None, :] + tl.dot(S, low_rank, input_precision=PREC) + d
     tl.store(s_ptr + bh * N * N + s_tile, S, mask=s_ok)
 
 
@@ -206,7 +209,7 @@ def _chunk_bwd_kernel(
     r_ptr, w_ptr, k_ptr, v_ptr, a_ptr, b_ptr, mask_ptr, h_ptr, dy_ptr, dsT_ptr,
     dr_ptr, dw_ptr, dk_ptr, dv_ptr, da_ptr, db_ptr, ds0_ptr,
     T, NC, B, H: tl.constexpr, N: tl.constexpr, C: tl.constexpr, LOG2C: tl.constexpr,
-    BK: tl.constexpr, BV: tl.constexpr, HAS_MASK: tl.constexpr,
+    BK: tl.constexpr, BV: tl.constexpr, HAS_MASK: tl.constexpr, PREC: tl.constexpr,
 ):
     # grid: (B * H, cdiv(N, BV)); walks the chunks in reverse carrying dS = dL/dS_C for this value block.
     # dv and dS_0 belong to this block's value rows and are final; dr, dw, dk, da, db sum over all value rows, so each
@@ -222,41 +225,41 @@ def _chunk_bwd_kernel(
         (t, on, offs, sig, lw, lg_end, e_in, g, inv, to_end, v,
          a_in, r_in, b_in, k_in, b_end, k_end, A_ab, A_ak, A_rb, A_rk, M) = _chunk(
             c, bb, hh, T, r_ptr, w_ptr, k_ptr, v_ptr, a_ptr, b_ptr, mask_ptr,
-            rows, cols, row_ok, col_ok, H, N, C, LOG2C, HAS_MASK)
+            rows, cols, row_ok, col_ok, H, N, C, LOG2C, HAS_MASK, PREC)
         S = tl.load(h_ptr + (bh * NC + c) * N * N + s_tile, mask=s_ok, other=0.0)
-        U = tl.dot(M, tl.dot(a_in, tl.trans(S), input_precision=DOT) + tl.dot(A_ak, v, input_precision=DOT),
-                   input_precision=DOT)
+        U = tl.dot(M, tl.dot(a_in, tl.trans(S), input_precision=PREC) + tl.dot(A_ak, v, input_precision=PREC),
+                   input_precision=PREC)
         vmask = (t < T)[:, None] & row_ok[None, :]
         dy = tl.load(dy_ptr + offs + rows[None, :], mask=vmask, other=0.0).to(tl.float32)
         gend = tl.exp(lg_end)
         # S_C = S_0 diag(G_C) + U^T b^ + V^T k^
-        dU = tl.dot(b_end, tl.trans(dS), input_precision=DOT)
-        db_end = tl.dot(U, dS, input_precision=DOT)
-        dv = tl.dot(k_end, tl.trans(dS), input_precision=DOT)
-        dk_end = tl.dot(v, dS, input_precision=DOT)
+        dU = tl.dot(b_end, tl.trans(dS), input_precision=PREC)
+        db_end = tl.dot(U, dS, input_precision=PREC)
+        dv = tl.dot(k_end, tl.trans(dS), input_precision=PREC)
+        dk_end = tl.dot(v, dS, input_precision=PREC)
         dlg_end = tl.sum(S * dS, axis=0) * gend
         dS = dS * gend[None, :]
         # Y = r~ S_0^T + A_rb U + A_rk V
-        dr_in = tl.dot(dy, S, input_precision=DOT)
-        dS += tl.dot(tl.trans(dy), r_in, input_precision=DOT)
-        dU += tl.dot(tl.trans(A_rb), dy, input_precision=DOT)
-        dv += tl.dot(tl.trans(A_rk), dy, input_precision=DOT)
-        dA_rb = tl.where(incl, tl.dot(dy, tl.trans(U), input_precision=DOT), 0.0)
-        dA_rk = tl.where(incl, tl.dot(dy, tl.trans(v), input_precision=DOT), 0.0)
+        dr_in = tl.dot(dy, S, input_precision=PREC)
+        dS += tl.dot(tl.trans(dy), r_in, input_precision=PREC)
+        dU += tl.dot(tl.trans(A_rb), dy, input_precision=PREC)
+        dv += tl.dot(tl.trans(A_rk), dy, input_precision=PREC)
+        dA_rb = tl.where(incl, tl.dot(dy, tl.trans(U), input_precision=PREC), 0.0)
+        dA_rk = tl.where(incl, tl.dot(dy, tl.trans(v), input_precision=PREC), 0.0)
         # U = M (a~ S_0^T + A_ak V), M = (I - A_ab)^-1: the right-hand side gets Gr = M^T dU, A_ab gets Gr U^T
-        Gr = tl.dot(tl.trans(M), dU, input_precision=DOT)
-        da_in = tl.dot(Gr, S, input_precision=DOT)
-        dS += tl.dot(tl.trans(Gr), a_in, input_precision=DOT)
-        dv += tl.dot(tl.trans(A_ak), Gr, input_precision=DOT)
-        dA_ak = tl.where(strict, tl.dot(Gr, tl.trans(v), input_precision=DOT), 0.0)
-        dA_ab = tl.where(strict, tl.dot(Gr, tl.trans(U), input_precision=DOT), 0.0)
+        Gr = tl.dot(tl.trans(M), dU, input_precision=PREC)
+        da_in = tl.dot(Gr, S, input_precision=PREC)
+        dS += tl.dot(tl.trans(Gr), a_in, input_precision=PREC)
+        dv += tl.dot(tl.trans(A_ak), Gr, input_precision=PREC)
+        dA_ak = tl.where(strict, tl.dot(Gr, tl.trans(v), input_precision=PREC), 0.0)
+        dA_ab = tl.where(strict, tl.dot(Gr, tl.trans(U), input_precision=PREC), 0.0)
         # the four C x C products back to the tilded vectors
-        da_in += tl.dot(dA_ab, b_in, input_precision=DOT) + tl.dot(dA_ak, k_in, input_precision=DOT)
-        dr_in += tl.dot(dA_rb, b_in, input_precision=DOT) + tl.dot(dA_rk, k_in, input_precision=DOT)
-        db_in = (tl.dot(tl.trans(dA_ab), a_in, input_precision=DOT)
-                 + tl.dot(tl.trans(dA_rb), r_in, input_precision=DOT))
-        dk_in = (tl.dot(tl.trans(dA_ak), a_in, input_precision=DOT)
-                 + tl.dot(tl.trans(dA_rk), r_in, input_precision=DOT))
+        da_in += tl.dot(dA_ab, b_in, input_precision=PREC) + tl.dot(dA_ak, k_in, input_precision=PREC)
+        dr_in += tl.dot(dA_rb, b_in, input_precision=PREC) + tl.dot(dA_rk, k_in, input_precision=PREC)
+        db_in = (tl.dot(tl.trans(dA_ab), a_in, input_precision=PREC)
+                 + tl.dot(tl.trans(dA_rb), r_in, input_precision=PREC))
+        dk_in = (tl.dot(tl.trans(dA_ak), a_in, input_precision=PREC)
+                 + tl.dot(tl.trans(dA_rk), r_in, input_precision=PREC))
         # through the decay factors: x~ = x exp(+-lg ...), so d(log-decay) collects x~ dx~ with the exponent's sign
         dlg = dr_in * r_in + da_in * a_in - db_in * b_in - dk_in * k_in - db_end * b_end - dk_end * k_end
         dlg_end += tl.sum(db_end * b_end + dk_end * k_end, axis=0)
@@ -277,10 +280,71 @@ def _chunk_bwd_kernel(
     tl.store(ds0_ptr + bh * N * N + s_tile, dS, mask=s_ok)
 
 
-def _blocks(N: int) -> tuple[int, int, int]:
+def _blocks(N: int, block_v: int = BLOCK_V) -> tuple[int, int, int]:
     BK = max(16, triton.next_power_of_2(N))  # tl.dot needs every dimension >= 16
-    BV = min(BLOCK_V, BK)
+    BV = min(block_v, BK)
     return BK, BV, triton.cdiv(N, BV)
+
+
+@dataclass(frozen=True)
+class ChunkLaunch:
+    """How a forward is launched: chunk length, warps of its two kernels, value rows per state-pass program, and the
+    tensor-core precision of its products."""
+    chunk: int = CHUNK_SIZE
+    intra_warps: int = INTRA_WARPS
+    state_warps: int = STATE_WARPS
+    block_v: int = BLOCK_V
+    precision: str = DOT
+
+
+def launch_for(batch_heads: int, dtype: torch.dtype, grad: bool = False) -> ChunkLaunch:
+    """The forward launch measured fastest for B * H heads of inputs in `dtype` (`grad`: a backward will follow).
+
+    Few heads leave most SMs idle, so the sequential state pass dominates: longer chunks (fewer sequential steps) and
+    16 value rows per program (twice the programs) win there; many heads fill the GPU with intra-chunk work, where
+    smaller tiles and 4 warps (two programs per SM at 255 registers) win. H200, T = 4096, the two passes timed apart
+    for every chunk length, warp count and value block, then end to end (Mtok/s, this launch vs the old fixed one):
+      bf16, TF32:   B*H = 12: 14.4 (C 64) vs 5.9;  24: 19.8 vs 8.6;  32: 8.6 vs 3.5;  96: 33.8 vs 12.2;  192: 37.6 vs 12.3
+      fp32, 3xTF32: B*H = 12: 6.8 (C 32) vs 5.9;  24: 9.4 vs 8.6;  32: 4.0 (C 16) vs 3.5;  96: 15.2 vs 12.2;  192: 15.2 vs 12.3
+    (fla's chunk_rwkv7 on the same bf16 inputs: 5.9, -, 4.4, 20.8, 25.4).
+    """
+    if dtype == torch.float32:
+        if batch_heads < 32:
+            return ChunkLaunch(chunk=32, intra_warps=8, block_v=16, precision=DOT)
+        return ChunkLaunch(chunk=16, intra_warps=4, block_v=16 if batch_heads < 64 else 32, precision=DOT)
+    chunk = 64 if batch_heads <= 16 and not grad else 32
+    return ChunkLaunch(chunk=chunk, intra_warps=8 if chunk == 64 else 4, block_v=16 if batch_heads < 128 else 32,
+                       precision="tf32")
+
+
+def intra_chunk_maps(r, w, k, v, a, b, mask_arg, has_mask: bool, launch: ChunkLaunch):  # noqa: ANN001, ANN201
+    """First pass: every chunk's affine map of its starting state, (Q, Y_v, G_C, L, D) (see _chunk_intra_kernel)."""
+    B, T, H, N = r.shape
+    BK, _, _ = _blocks(N, launch.block_v)
+    C = launch.chunk
+    NC = triton.cdiv(T, C)
+    # fp32: Q and Y_v like the inputs, G_C one N-vector, L and D one N x N each per chunk
+    q, yv = (torch.empty(B, T, H, N, device=r.device) for _ in range(2))
+    g_end = torch.empty(B, H, NC, N, device=r.device)
+    low_rank, d = (torch.empty(B, H, NC, N, N, device=r.device) for _ in range(2))
+    _chunk_intra_kernel[(NC, B * H)](
+        r, w, k, v, a, b, mask_arg, q, yv, g_end, low_rank, d,
+        T, NC, H=H, N=N, C=C, LOG2C=C.bit_length() - 1, BK=BK, HAS_MASK=has_mask, PREC=launch.precision,
+        num_warps=launch.intra_warps, maxnreg=MAX_REGISTERS,
+    )
+    return q, yv, g_end, low_rank, d
+
+
+def state_pass(state, maps, y, new_state, h, store: bool, launch: ChunkLaunch) -> None:  # noqa: ANN001
+    """Second pass: the chunks in order, each map applied to the state; writes y, the final state and (with `store`)
+    every chunk's starting state into h."""
+    B, T, H, N = y.shape
+    BK, BV, NV = _blocks(N, launch.block_v)
+    _chunk_state_kernel[(B * H, NV)](
+        state, *maps, y, new_state, h,
+        T, maps[2].shape[2], H=H, N=N, C=launch.chunk, BK=BK, BV=BV, STORE_STATES=store, PREC=launch.precision,
+        num_warps=launch.state_warps, maxnreg=MAX_REGISTERS,
+    )
 
 
 class _WKV7Chunk(torch.autograd.Function):
@@ -289,31 +353,24 @@ class _WKV7Chunk(torch.autograd.Function):
         B, T, H, N = r.shape
         r, w, k, v, a, b = (x.contiguous() for x in (r, w, k, v, a, b))
         state = state.contiguous()
-        BK, BV, NV = _blocks(N)
-        NC = triton.cdiv(T, chunk_size)
         store = any(ctx.needs_input_grad)
+        launch = launch_for(B * H, r.dtype, grad=store)
+        if chunk_size is not None:
+            if store and chunk_size > MAX_BACKWARD_CHUNK:
+                raise ValueError(f"wkv7_triton_chunk: chunk_size {chunk_size} has no backward (at most "
+                                 f"{MAX_BACKWARD_CHUNK} when gradients are needed)")
+            launch = replace(launch, chunk=chunk_size)
+        NC = triton.cdiv(T, launch.chunk)
         y = torch.empty_like(r)
         new_state = torch.empty_like(state)
         # chunk-start states for the backward: B*H*NC*N*N fp32, only when a gradient is wanted
         h = state.new_empty(B, H, NC, N, N) if store else new_state
         mask_arg = mask.to(torch.int8).contiguous() if mask is not None else new_state  # unread without HAS_MASK
-        # per-chunk affine maps (fp32): Q and Y_v like the inputs, G_C one N-vector, L and D one N x N each per chunk
-        q, yv = (torch.empty(B, T, H, N, device=r.device) for _ in range(2))
-        g_end = torch.empty(B, H, NC, N, device=r.device)
-        low_rank, d = (torch.empty(B, H, NC, N, N, device=r.device) for _ in range(2))
-        _chunk_intra_kernel[(NC, B * H)](
-            r, w, k, v, a, b, mask_arg, q, yv, g_end, low_rank, d,
-            T, NC, H=H, N=N, C=chunk_size, LOG2C=chunk_size.bit_length() - 1, BK=BK, HAS_MASK=mask is not None,
-            num_warps=INTRA_WARPS, maxnreg=MAX_REGISTERS,
-        )
-        _chunk_state_kernel[(B * H, NV)](
-            state, q, yv, g_end, low_rank, d, y, new_state, h,
-            T, NC, H=H, N=N, C=chunk_size, BK=BK, BV=BV, STORE_STATES=store,
-            num_warps=STATE_WARPS, maxnreg=MAX_REGISTERS,
-        )
+        maps = intra_chunk_maps(r, w, k, v, a, b, mask_arg, mask is not None, launch)
+        state_pass(state, maps, y, new_state, h, store, launch)
         if store:
             ctx.save_for_backward(r, w, k, v, a, b, mask_arg, h)
-            ctx.has_mask, ctx.chunk_size = mask is not None, chunk_size
+            ctx.has_mask, ctx.chunk_size = mask is not None, launch.chunk
         return y, new_state
 
     @staticmethod
@@ -330,7 +387,7 @@ class _WKV7Chunk(torch.autograd.Function):
             r, w, k, v, a, b, mask_arg, h, dy.contiguous(), dstate,
             dr, dw, dk, dv, da, db, dstate0,
             T, h.shape[2], B, H=H, N=N, C=ctx.chunk_size, LOG2C=ctx.chunk_size.bit_length() - 1, BK=BK, BV=BV,
-            HAS_MASK=ctx.has_mask, num_warps=BWD_WARPS, maxnreg=MAX_REGISTERS,
+            HAS_MASK=ctx.has_mask, PREC=DOT, num_warps=BWD_WARPS, maxnreg=MAX_REGISTERS,
         )
         # glue: sum the per-value-block partials of the key-side gradients, back to the inputs' dtypes
         dr, dw, dk, da, db = (g.sum(0).to(x.dtype) for g, x in ((dr, r), (dw, w), (dk, k), (da, a), (db, b)))
@@ -346,12 +403,13 @@ def wkv7_triton_chunk(
     b: torch.Tensor,
     state: torch.Tensor,
     mask: torch.Tensor | None = None,
-    chunk_size: int = CHUNK_SIZE,
+    chunk_size: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Same contract as `kernels.wkv7`, differentiable in r, w, k, v, a, b and state.
 
-    chunk_size: a power of two from 16 to 64 (tl.dot's minimum tile; beyond 64, 1/G_s can overflow fp32).
+    chunk_size: a power of two from 16 to 64 (tl.dot's minimum tile; beyond 64, 1/G_s can overflow fp32), at most 32
+    when gradients are needed; None takes `launch_for`'s, measured fastest for this many batch-heads and dtype.
     """
-    if chunk_size not in (16, 32, 64):
+    if chunk_size not in (None, 16, 32, 64):
         raise ValueError(f"wkv7_triton_chunk: chunk_size must be 16, 32 or 64, found {chunk_size}")
     return _WKV7Chunk.apply(r, w, k, v, a, b, state, mask, chunk_size)
