@@ -25,7 +25,8 @@ from modrwkv.state import RWKVState
 
 class FusedDecoder:
     """Embeddings [B, C] and a state in, the last layer's output [B, C] (fp32) and a new state (in the given state's
-    dtypes) out; the given state is kept. The arithmetic is fp32 whatever the weights' format.
+    dtypes) out; the given state is kept. The arithmetic is fp32 whatever the weights' format, except that bf16
+    products take bf16-rounded inputs where the CPU has AVX512_BF16 (`native_kernels.bf16_pairs`).
 
     Not an nn.Module: its tensors are a layout of the model's weights, not weights of their own.
     """
@@ -33,6 +34,7 @@ class FusedDecoder:
     def __init__(self, model: nn.Module, lib: ctypes.CDLL, fmt: torch.dtype):
         cfg = model.config
         self._lib = lib
+        self._pairs = fmt == torch.bfloat16 and native_kernels.bf16_pairs(lib)  # every matrix is bf16 then
         self._keep: list[torch.Tensor] = []  # every tensor the kernel points into stays alive with the decoder
         att1 = model.blocks[1].att if cfg.n_layer > 1 else None
         ranks = [getattr(model.blocks[0].att, f"{n}1").shape[1] for n in ("w", "a")]
@@ -43,7 +45,7 @@ class FusedDecoder:
                 setattr(self._layers[i], name, None if t is None else self._hold(t))
         # a vocabulary that does not tile, or a head in another format, is multiplied by the model's own head
         native_head = native_kernels.tileable(model.head.out_features) and _format(model.head) == fmt
-        self._head, self._head_scale = _tiled(model.head) if native_head else (None, None)
+        self._head, self._head_scale = _tiled(model.head, self._pairs) if native_head else (None, None)
         self._model_head = None if native_head else model.head
         ln0 = model.blocks[0].ln0
         lora_fmt = torch.bfloat16 if model.blocks[0].att.w1.dtype == torch.bfloat16 else torch.float16
@@ -72,18 +74,22 @@ class FusedDecoder:
             if not all(native_kernels.tileable(m.shape[0]) and native_kernels.tileable(m.shape[1]) for m in loras):
                 return None
         lib = native_kernels.library()  # built only for a model that can use it
-        return None if lib is None else cls(model, lib, fmt)
+        if lib is None:
+            return None
+        cfg = model.config
+        if fmt == torch.bfloat16 and native_kernels.bf16_pairs(lib) and (cfg.n_embd % 2 or cfg.dim_ffn % 2):
+            return None  # pairs of columns need an even number of them (LoRA ranks tile, so they are even)
+        return cls(model, lib, fmt)
 
-    @staticmethod
-    def _layer_tensors(block: nn.Module) -> dict[str, torch.Tensor | None]:
+    def _layer_tensors(self, block: nn.Module) -> dict[str, torch.Tensor | None]:
         att, ffn = block.att, block.ffn
         vec = lambda t: t.detach().float().reshape(-1)  # noqa: E731
         # LoRAs are used as x @ w1 [C, D]: tiled as [D, C] (rows = outputs), w2 [D, C] as [C, D]
-        lora = lambda n: native_kernels.tile(getattr(att, n).t()) if hasattr(att, n) else None  # noqa: E731
+        lora = lambda n: native_kernels.tile(getattr(att, n).t(), self._pairs) if hasattr(att, n) else None  # noqa: E731
         mixes = torch.cat([getattr(att, f"x_{n}").detach().float().reshape(1, -1) for n in MIXES])  # the kernel's order too
         matrices = {"Wr": att.receptance, "Wk": att.key, "Wv": att.value, "Wo": att.output,
                     "Fk": ffn.key, "Fv": ffn.value}
-        tiled = {name: _tiled(linear) for name, linear in matrices.items()}
+        tiled = {name: _tiled(linear, self._pairs) for name, linear in matrices.items()}
         return {
             "ln1_w": vec(block.ln1.weight), "ln1_b": vec(block.ln1.bias), "ln2_w": vec(block.ln2.weight),
             "ln2_b": vec(block.ln2.bias), "mix": mixes, "w0": vec(att.w0), "a0": vec(att.a0),
@@ -127,8 +133,9 @@ def _format(linear: nn.Module) -> torch.dtype | None:
     return torch.bfloat16 if linear.weight.dtype == torch.bfloat16 else None
 
 
-def _tiled(linear: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """A Linear layer's matrix tiled for the kernel, and its rows' scales (int8) or None."""
+def _tiled(linear: nn.Module, pairs: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A Linear layer's matrix tiled for the kernel (bf16 `pairs` of columns, see native_kernels.bf16_pairs), and its
+    rows' scales (int8) or None."""
     if isinstance(linear, Int8Linear):
         return native_kernels.tile(linear.qweight), linear.scale.detach().float().contiguous()
-    return native_kernels.tile(linear.weight), None
+    return native_kernels.tile(linear.weight, pairs), None

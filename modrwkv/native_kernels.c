@@ -7,6 +7,8 @@
  * fp32 accumulation) with the element-wise work fused around them, split over OpenMP threads (PyTorch's own OpenMP
  * runtime: the library links the same libgomp). Built at first use by kernels/native_build.py for the CPU it runs on.
  *
+ * bf16 products on CPUs with AVX512_BF16 take bf16-rounded inputs instead (see matvec_pairs).
+ *
  * Layout: matrices are tiled (see matvec; a LoRA's down-projection w1 [C][D] is tiled as its transpose [D][C]), the
  * LoRAs in fp16 or bf16, the others in the model's format; vectors fp32; activations [B][C]. The decode step reads
  * the state from one set of buffers and writes another.
@@ -243,6 +245,104 @@ static inline __attribute__((always_inline)) void tile_batch(const char *w, cons
     }
 }
 
+#if defined(__AVX512BF16__) && defined(__AVX512F__)
+/* bf16 matrices on CPUs with AVX512_BF16: each product instruction (vdpbf16ps) multiplies sixteen rows by two columns,
+ * bf16 weights times bf16-rounded inputs, summed in fp32 (what the bf16 prompt's GEMMs compute); widening the weights
+ * to fp32 for FMAs instead left a batch-8 step compute-bound. Tiles hold pairs of columns: [rows / 16][K / 2][16][2]
+ * (K even), so one 64-byte load is one instruction's weights. */
+#define BF16_PAIRS 1
+
+/* x [K] (K even) rounded to bf16, two inputs per 32-bit word: the operand a pair of columns broadcasts */
+static void to_pairs(const float *x, int K, uint32_t *xp) {
+    for (int k = 0; k < K; k += 32) {
+        const int n = K - k < 32 ? K - k : 32;
+        const __mmask16 lo = n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1);
+        const __mmask16 hi = n >= 32 ? 0xFFFF : n > 16 ? (__mmask16)((1u << (n - 16)) - 1) : 0;
+        const __mmask16 words = n == 32 ? 0xFFFF : (__mmask16)((1u << (n / 2)) - 1);
+        __m512bh p = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, x + k + 16), _mm512_maskz_loadu_ps(lo, x + k));
+        _mm512_mask_storeu_epi32(xp + k / 2, words, (__m512i)p);
+    }
+}
+
+/* One tile (sixteen rows) for NB <= 8 sequences, nb of them real: a sum per sequence in one register; the next tile
+ * (`next`) is prefetched a line per pair of columns as this one is read. */
+static inline __attribute__((always_inline)) void tile_pairs(const uint32_t *w, int K2, const uint32_t *xp, int ldxp,
+                                                             float *y, int ldy, int nb, int op, const char *next,
+                                                             const int NB) {
+    __m512 acc[8];
+    for (int b = 0; b < NB; b++) acc[b] = _mm512_setzero_ps();
+    for (int j = 0; j < K2; j++) {
+        _mm_prefetch(next + 64L * j, _MM_HINT_T0);
+        const __m512bh wv = (__m512bh)_mm512_loadu_si512(w + 16L * j);
+        for (int b = 0; b < NB; b++)
+            acc[b] = _mm512_dpbf16_ps(acc[b], wv, (__m512bh)_mm512_set1_epi32((int)xp[(long)b * ldxp + j]));
+    }
+    float t[16];
+    for (int b = 0; b < nb; b++) {
+        _mm512_storeu_ps(t, acc[b]);
+        finish_rows(y + (long)b * ldy, t, NULL, 16, op);
+    }
+}
+
+/* Two tiles of one sequence at once, two streams in flight (as tile_two does for the other formats), each with two
+ * sums (even and odd pairs of columns) so that four products are in flight. */
+static inline __attribute__((always_inline)) void tile_pairs_two(const uint32_t *wa, const uint32_t *wb, int K2,
+                                                                 const uint32_t *xp, float *ya, float *yb, int op) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;
+    int j = 0;
+    for (; j + 2 <= K2; j += 2) {
+        const __m512bh x0 = (__m512bh)_mm512_set1_epi32((int)xp[j]), x1 = (__m512bh)_mm512_set1_epi32((int)xp[j + 1]);
+        a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_loadu_si512(wa + 16L * j), x0);
+        b0 = _mm512_dpbf16_ps(b0, (__m512bh)_mm512_loadu_si512(wb + 16L * j), x0);
+        a1 = _mm512_dpbf16_ps(a1, (__m512bh)_mm512_loadu_si512(wa + 16L * j + 16), x1);
+        b1 = _mm512_dpbf16_ps(b1, (__m512bh)_mm512_loadu_si512(wb + 16L * j + 16), x1);
+    }
+    if (j < K2) {
+        const __m512bh x0 = (__m512bh)_mm512_set1_epi32((int)xp[j]);
+        a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_loadu_si512(wa + 16L * j), x0);
+        b0 = _mm512_dpbf16_ps(b0, (__m512bh)_mm512_loadu_si512(wb + 16L * j), x0);
+    }
+    float t[32];
+    _mm512_storeu_ps(t, _mm512_add_ps(a0, a1));
+    _mm512_storeu_ps(t + 16, _mm512_add_ps(b0, b1));
+    finish_rows(ya, t, NULL, 16, op);
+    finish_rows(yb, t + 16, NULL, 16, op);
+}
+
+/* matvec_of for bf16 pair tiles: this thread's share of the tiles; one sequence takes the share's two halves side by
+ * side, a batch eight sequences a pass; xp: room for B * K / 2 words, this thread's */
+static void matvec_pairs(const void *W, int rows, int K, const float *x, int ldx, float *y, int ldy, int B, int op,
+                         uint32_t *xp) {
+    const int nt = omp_get_num_threads(), t = omp_get_thread_num(), tiles = rows / 16, K2 = K / 2;
+    int t0 = (int)((long)tiles * t / nt);
+    const int t1 = (int)((long)tiles * (t + 1) / nt);
+    const long words = 16L * K2; /* a tile's */
+    for (int b = 0; b < B; b++) to_pairs(x + (long)b * ldx, K, xp + (long)b * K2);
+    if (B == 1) {
+        const int h = (t1 - t0) / 2;
+        for (int i = t0; i < t0 + h; i++)
+            tile_pairs_two((const uint32_t *)W + words * i, (const uint32_t *)W + words * (i + h), K2, xp, y + 16 * i,
+                           y + 16 * (i + h), op);
+        t0 += 2 * h; /* an odd tile left: below */
+    }
+    for (int tile = t0; tile < t1; tile++) {
+        const uint32_t *w = (const uint32_t *)W + words * tile;
+        const char *next = (const char *)(w + words);
+        for (int b = 0; b < B; b += 8) {
+            const int nb = B - b < 8 ? B - b : 8;
+            const uint32_t *xb = xp + (long)b * K2;
+            float *yb = y + (long)b * ldy + 16 * tile;
+            if (nb == 1) tile_pairs(w, K2, xb, K2, yb, ldy, nb, op, next, 1);
+            else if (nb == 2) tile_pairs(w, K2, xb, K2, yb, ldy, nb, op, next, 2);
+            else if (nb <= 4) tile_pairs(w, K2, xb, K2, yb, ldy, nb, op, next, 4);
+            else tile_pairs(w, K2, xb, K2, yb, ldy, nb, op, next, 8);
+        }
+    }
+}
+#else
+#define BF16_PAIRS 0
+#endif
+
 /* y[b][j] (op)= scale[j] W[j] . x[b] for this thread's share of the rows j (scale NULL: 1). W is packed in tiles of
  * sixteen rows, column by column ([rows / 16][K][16]), so each thread reads one sequential stream; rows % 16 == 0.
  * xT: this thread's room for the packed inputs of a batch (B > 1), ceil(B / 8) * 8 * K floats. */
@@ -283,15 +383,19 @@ static inline __attribute__((always_inline)) void matvec_of(const void *W, const
 static void matvec(const void *W, const float *scale, int rows, int K, const float *x, int ldx, float *y, int ldy,
                    int B, int op, float *xT, int fmt) {
     if (fmt == INT8) matvec_of(W, scale, rows, K, x, ldx, y, ldy, B, op, xT, INT8);
+#if BF16_PAIRS
+    else if (fmt == BF16) matvec_pairs(W, rows, K, x, ldx, y, ldy, B, op, (uint32_t *)xT);
+#else
     else if (fmt == BF16) matvec_of(W, NULL, rows, K, x, ldx, y, ldy, B, op, xT, BF16);
+#endif
     else matvec_of(W, NULL, rows, K, x, ldx, y, ldy, B, op, xT, FP16);
 }
 
-/* Room for each thread's packed inputs (see matvec_of) of B sequences of up to K inputs; NULL for one sequence
- * (none needed) or when out of memory (*failed set). */
+/* Room for each thread's packed inputs (see matvec_of; bf16 pairs take half as many words) of B sequences of up to
+ * K inputs; NULL for one sequence (none needed, except by bf16 pairs) or when out of memory (*failed set). */
 static float *input_packs(int B, int K, long *per_thread, int *failed) {
     *per_thread = (long)((B + 7) / 8) * 8 * K;
-    if (B == 1) return NULL;
+    if (B == 1 && !BF16_PAIRS) return NULL;
     float *packs = malloc(sizeof(float) * *per_thread * omp_get_max_threads());
     *failed = packs == NULL;
     return packs;
@@ -473,6 +577,9 @@ int rwkv7_decode(const Model *m, int B, float *x, const float *att_in, const flo
 }
 
 
+
+/* Whether bf16 matrices are tiled in pairs of columns (see matvec_pairs) by this build. */
+int rwkv7_bf16_pairs(void) { return BF16_PAIRS; }
 
 /* y [B][rows] = x [B][K] . W^T (times the rows' scales for int8) for a tiled W, on all threads: the vocabulary head
  * of a decode step. */

@@ -39,6 +39,7 @@ PROTOTYPES = (
     ("rwkv7_decode", (ctypes.POINTER(Model), ctypes.c_int) + (ctypes.c_void_p,) * 7, ctypes.c_int),
     ("rwkv7_matvec", (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
                       ctypes.c_int, ctypes.c_int), ctypes.c_int),
+    ("rwkv7_bf16_pairs", (), ctypes.c_int),
     ("rwkv7_token_shift", (ctypes.c_int,) * 4 + (ctypes.c_void_p,) * 4, None),
     ("rwkv7_attention_inputs", (ctypes.c_int,) * 3 + (ctypes.c_void_p,) * 12, None),
     ("rwkv7_attention_output", (ctypes.c_int,) * 3 + (ctypes.c_void_p,) * 8, None),
@@ -54,18 +55,27 @@ def tileable(rows: int) -> bool:
     return rows % TILE_ROWS == 0
 
 
-def tile(weight: torch.Tensor) -> torch.Tensor:
+def bf16_pairs(lib: ctypes.CDLL) -> bool:
+    """Whether this build multiplies bf16 matrices a pair of columns at a time (CPUs with AVX512_BF16): then they are
+    tiled with `pairs=True`, need an even number of columns, and their products take bf16-rounded inputs."""
+    return bool(lib.rwkv7_bf16_pairs())
+
+
+def tile(weight: torch.Tensor, pairs: bool = False) -> torch.Tensor:
     """[rows, K] -> tiles of sixteen rows stored column by column, [rows / 16, K, 16]: each thread of a product reads
     one sequential stream, and each widened column serves every sequence of a batch. bf16 and int8 weights keep
-    their format, any other becomes fp16."""
+    their format, any other becomes fp16. `pairs` (bf16, K even): two columns at a time, [rows / 16, K / 2, 16, 2]."""
     rows, K = weight.shape
     dtype = weight.dtype if weight.dtype in (torch.bfloat16, torch.int8) else torch.float16
-    return weight.detach().to(dtype).reshape(rows // TILE_ROWS, TILE_ROWS, K).transpose(1, 2).contiguous()
+    tiles = weight.detach().to(dtype).reshape(rows // TILE_ROWS, TILE_ROWS, K)
+    if pairs:
+        return tiles.reshape(rows // TILE_ROWS, TILE_ROWS, K // 2, 2).transpose(1, 2).contiguous()
+    return tiles.transpose(1, 2).contiguous()
 
 
 def matvec(lib: ctypes.CDLL, tiled: torch.Tensor, x: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
     """x [B, K] -> x @ W^T [B, rows] for a `tile`d W (int8: times `scale`, fp32 [rows]), in fp32."""
-    n, K, _ = tiled.shape
+    n, K = tiled.shape[0], tiled.shape[1] * (2 if tiled.dim() == 4 else 1)
     x = x.float().contiguous()
     y = torch.empty(x.shape[0], n * TILE_ROWS)
     rc = lib.rwkv7_matvec(tiled.data_ptr(), None if scale is None else scale.data_ptr(), n * TILE_ROWS, K,
