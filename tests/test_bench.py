@@ -94,6 +94,19 @@ def test_rounds_measure_every_system_in_turn_and_keep_each_cells_fastest(
     assert {r["system"]: r["decode_tok_s"] for r in out["results"]} == {"modrwkv": 250.0, "rwkv-pkg": 300.0}
 
 
+def test_rounds_measure_the_machine_in_each_round_and_keep_its_fastest(
+    capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modrwkv.bench import machine
+    measures = iter([machine.MachinePerf(100.0, 400.0, 30.0), machine.MachinePerf(150.0, 350.0, 20.0),
+                     machine.MachinePerf(90.0, 380.0, 55.0)])
+    monkeypatch.setattr(machine, "measure_machine", lambda device: next(measures))
+    out = run(capsys, "compare", "--shape", "tiny", "--contexts", "16", "--decode-tokens", "2", "--rounds", "3",
+              "--skip-transformer", "--skip-rwkv-pkg", "--json")
+    assert (out["fp32_gflop_s"], out["bf16_gflop_s"], out["bandwidth_gb_s"]) == (150.0, 400.0, 55.0)
+    assert out["limits"]["decode_tok_s"] == pytest.approx(55e9 / out["weight_bytes_per_token"])
+
+
 @pytest.mark.parametrize("rounds,alive", [(1, False), (2, True)])
 def test_one_round_lets_each_model_go_before_the_next_is_loaded(
     capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, rounds: int, alive: bool

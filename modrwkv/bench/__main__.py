@@ -162,14 +162,18 @@ Runner = Union[RWKVRunner, rwkv_pkg_runner.RWKVPkgRunner, TransformerRunner]
 
 
 def _measure_all(
-    systems: Iterator[tuple[Runner, list[int]]], args: argparse.Namespace, time_prefill: bool, time_decode: bool
+    systems: Iterator[tuple[Runner, list[int]]], args: argparse.Namespace, time_prefill: bool, time_decode: bool,
+    between_rounds: Callable[[], None],
 ) -> list[Measurement]:
     """Every (system, context, batch) cell, `args.rounds` times over in turn, keeping each cell's fastest: drift of
     a shared machine over minutes then reaches every system alike, and the ratios between them hold. One round
-    measures each system as it is built and lets it go; several keep them all for the later rounds."""
+    measures each system as it is built and lets it go; several keep them all for the later rounds.
+    `between_rounds` runs before each round after the first (the machine's measure, taken again)."""
     best: dict[tuple[str, int, int], Measurement] = {}
     kept: list[tuple[Runner, list[int]]] = []
     for n in range(1, args.rounds + 1):
+        if n > 1:
+            between_rounds()
         for runner, batches in systems if n == 1 else kept:
             if args.rounds > 1 and n == 1:
                 kept.append((runner, batches))
@@ -202,9 +206,14 @@ def _timed_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], l
     weights = blinkdl_weights(args.model, args.shape)
     model = RWKV7.from_state_dict(weights, dtype=args.dtype, device=args.device)
     info = machine.machine_info(args.device)
-    _progress("measuring GEMM FLOP/s and read bandwidth ...")
-    perf = machine.measure_machine(args.device)
-    limits = machine.implied_limits(perf, model.dtype, matmul_params_per_token(model), weight_bytes_per_token(model))
+    perfs: list[machine.MachinePerf] = []
+
+    def measure_machine() -> None:  # in every round: the machine drifts like the systems do
+        _progress("measuring GEMM FLOP/s and read bandwidth ...")
+        perfs.append(machine.measure_machine(args.device))
+
+    measure_machine()
+    model_figures = model.dtype, matmul_params_per_token(model), weight_bytes_per_token(model)
     notes: list[str] = []
     decode_step = "native" if model.fused_decoder is not None else "pytorch"
     if time_decode and model.device.type == "cpu":
@@ -214,7 +223,9 @@ def _timed_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], l
     with contextlib.ExitStack() as cleanup:
         systems = _systems(model, weights, args, notes, found, cleanup)
         del model, weights  # the generator holds them only as long as it needs them
-        rows = _measure_all(systems, args, time_prefill, time_decode)
+        rows = _measure_all(systems, args, time_prefill, time_decode, measure_machine)
+    perf = machine.fastest_of(perfs)
+    limits = machine.implied_limits(perf, *model_figures)
     payload = {
         "machine": info.to_dict() | perf.to_dict(),
         "fp32_gflop_s": perf.fp32_gflop_s,

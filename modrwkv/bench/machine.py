@@ -103,6 +103,11 @@ def measure_machine(device: str) -> MachinePerf:
     )
 
 
+def fastest_of(perfs: list[MachinePerf]) -> MachinePerf:
+    """Each figure's best over several measures (one per round): the machine keeps its fastest, as every system does."""
+    return MachinePerf(*(max(getattr(p, f) for p in perfs) for f in ("fp32_gflop_s", "bf16_gflop_s", "read_gb_s")))
+
+
 def implied_limits(perf: MachinePerf, compute_dtype: torch.dtype, matmul_params: int, weight_bytes: int) -> Limits:
     """Limits for a model whose matmuls run in `compute_dtype` (bf16 uses the bf16 GEMM rate, anything else fp32)."""
     gflop_s = perf.bf16_gflop_s if compute_dtype == torch.bfloat16 else perf.fp32_gflop_s
