@@ -392,10 +392,11 @@ static void matvec(const void *W, const float *scale, int rows, int K, const flo
 }
 
 /* Room for each thread's packed inputs (see matvec_of; bf16 pairs take half as many words) of B sequences of up to
- * K inputs; NULL for one sequence (none needed, except by bf16 pairs) or when out of memory (*failed set). */
-static float *input_packs(int B, int K, long *per_thread, int *failed) {
+ * K inputs, for products in the formats fmt and fmt2; NULL for one sequence (none needed, except by bf16 pairs) or
+ * when out of memory (*failed set). */
+static float *input_packs(int B, int K, int fmt, int fmt2, long *per_thread, int *failed) {
     *per_thread = (long)((B + 7) / 8) * 8 * K;
-    if (B == 1 && !BF16_PAIRS) return NULL;
+    if (B == 1 && !(BF16_PAIRS && (fmt == BF16 || fmt2 == BF16))) return NULL;
     float *packs = malloc(sizeof(float) * *per_thread * omp_get_max_threads());
     *failed = packs == NULL;
     return packs;
@@ -507,7 +508,7 @@ int rwkv7_decode(const Model *m, int B, float *x, const float *att_in, const flo
     float *buf = malloc(sizeof(float) * per * B);
     int Kmax = C > F ? C : F, failed = 0;
     long pack;
-    float *packs = input_packs(B, Kmax > D ? Kmax : D, &pack, &failed);
+    float *packs = input_packs(B, Kmax > D ? Kmax : D, m->fmt, m->lora_fmt, &pack, &failed);
     if (!buf || failed) {
         free(buf);
         free(packs);
@@ -586,7 +587,7 @@ int rwkv7_bf16_pairs(void) { return BF16_PAIRS; }
 int rwkv7_matvec(const void *W, const float *scale, int rows, int K, const float *x, float *y, int B, int fmt) {
     long pack;
     int failed = 0;
-    float *packs = input_packs(B, K, &pack, &failed);
+    float *packs = input_packs(B, K, fmt, fmt, &pack, &failed);
     if (failed) return 1;
 #pragma omp parallel
     matvec(W, scale, rows, K, x, K, y, rows, B, STORE, packs ? packs + pack * omp_get_thread_num() : NULL, fmt);
