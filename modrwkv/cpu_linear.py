@@ -14,9 +14,12 @@ from torch import nn
 from modrwkv.linear_swap import replace_linears
 
 BATCH_HINT = 8  # the row count oneDNN blocks the packed layout for; any row count works with it
-# Above this many rows (prefill) MKL on the dense weight is faster here: in a whole prefill oneDNN's calls also
-# slowed the ops around them (~2.8 s vs 2.0 s for 1k tokens of the 0.1B shape), and unpacking costs <5% of the GEMM.
-PACKED_MAX_ROWS = 64
+# On the avx2 EPYC, above this many rows (prefill) MKL on the dense weight was faster: in a whole prefill oneDNN's
+# calls also slowed the ops around them (~2.8 s vs 2.0 s for 1k tokens of the 0.1B shape), and unpacking cost <5% of
+# the GEMM. On an AVX-512 EPYC (Zen 4) the packed weight was faster at every row count, unpacking included (a 1k
+# prefill of the 0.1B shape, 8 interleaved rounds, paired medians: bf16 12% and fp32 15% faster), so there it takes
+# every product (None: no limit).
+PACKED_MAX_ROWS = None if torch.backends.cpu.get_cpu_capability().startswith("AVX512") else 64
 
 
 def _pack(weight: torch.Tensor) -> torch.Tensor:
@@ -47,7 +50,7 @@ class PackedLinear(nn.Module):
         self.packed = _pack(weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.numel() // self.in_features <= PACKED_MAX_ROWS:
+        if PACKED_MAX_ROWS is None or x.numel() // self.in_features <= PACKED_MAX_ROWS:
             return _matmul(x, self.packed)
         return nn.functional.linear(x, self.packed.to_dense())
 
