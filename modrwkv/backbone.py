@@ -76,8 +76,8 @@ def default_cpu_dtype() -> str:
     among those exact to fp32 up to the rounding of their weights where one is fast.
 
     bf16 where the CPU computes it natively (avx512_bf16 / AMX): on a 2-core Zen 4 EPYC (0.1B shape, README
-    "Performance") it prefilled 1k tokens at 1,639 tok/s against fp16's 950 and int8's 842, and decoded like fp16
-    (146 vs 140 tok/s; int8 182). Where bf16 is emulated (avx2 only) it runs
+    "Performance") it prefilled 1k tokens at 1,699 tok/s against fp16's 998 and int8's 937, and decoded at 153 tok/s
+    (fp16 113-140, int8 182-197). Where bf16 is emulated (avx2 only) it runs
     ~100x slower than fp32; there fp16 weights with fp32 arithmetic win: on a 2-core avx2 EPYC, 0.1B shape,
     the three formats interleaved in one process decoded at best 29.1 tok/s (fp16), 25.0 (int8, whose x86 kernel
     is compute-bound here) and 14.6 (fp32), and prefilled 1k tokens at 527, 498 and 413 tok/s. Both fp16 and
