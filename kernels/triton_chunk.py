@@ -312,7 +312,9 @@ def launch_for(batch_heads: int, dtype: torch.dtype, grad: bool = False) -> Chun
         if batch_heads < 32:
             return ChunkLaunch(chunk=32, intra_warps=8, block_v=16, precision=DOT)
         return ChunkLaunch(chunk=16, intra_warps=4, block_v=16 if batch_heads < 64 else 32, precision=DOT)
-    chunk = 64 if batch_heads <= 16 and not grad else 32
+    chunk = 64 if batch_heads <= 16 else 32
+    if grad:
+        chunk = min(chunk, MAX_BACKWARD_CHUNK)
     return ChunkLaunch(chunk=chunk, intra_warps=8 if chunk == 64 else 4, block_v=16 if batch_heads < 128 else 32,
                        precision="tf32")
 

@@ -264,18 +264,17 @@ static void to_pairs(const float *x, int K, uint32_t *xp) {
     }
 }
 
-/* One tile (sixteen rows) for NB <= 8 sequences, nb of them real: a sum per sequence in one register; the next tile
- * (`next`) is prefetched a line per pair of columns as this one is read. */
-static inline __attribute__((always_inline)) void tile_pairs(const uint32_t *w, int K2, const uint32_t *xp, int ldxp,
-                                                             float *y, int ldy, int nb, int op, const char *next,
-                                                             const int NB) {
+/* One tile (sixteen rows) for NB <= 8 sequences, nb of them real, their input pairs K / 2 words apart: a sum per
+ * sequence in one register; the next tile (`next`) is prefetched a line per pair of columns as this one is read. */
+static inline __attribute__((always_inline)) void tile_pairs(const uint32_t *w, int K2, const uint32_t *xp, float *y,
+                                                             int ldy, int nb, int op, const char *next, const int NB) {
     __m512 acc[8];
     for (int b = 0; b < NB; b++) acc[b] = _mm512_setzero_ps();
     for (int j = 0; j < K2; j++) {
         _mm_prefetch(next + 64L * j, _MM_HINT_T0);
         const __m512bh wv = (__m512bh)_mm512_loadu_si512(w + 16L * j);
         for (int b = 0; b < NB; b++)
-            acc[b] = _mm512_dpbf16_ps(acc[b], wv, (__m512bh)_mm512_set1_epi32((int)xp[(long)b * ldxp + j]));
+            acc[b] = _mm512_dpbf16_ps(acc[b], wv, (__m512bh)_mm512_set1_epi32((int)xp[(long)b * K2 + j]));
     }
     float t[16];
     for (int b = 0; b < nb; b++) {
@@ -332,10 +331,10 @@ static void matvec_pairs(const void *W, int rows, int K, const float *x, int ldx
             const int nb = B - b < 8 ? B - b : 8;
             const uint32_t *xb = xp + (long)b * K2;
             float *yb = y + (long)b * ldy + 16 * tile;
-            if (nb == 1) tile_pairs(w, K2, xb, K2, yb, ldy, nb, op, next, 1);
-            else if (nb == 2) tile_pairs(w, K2, xb, K2, yb, ldy, nb, op, next, 2);
-            else if (nb <= 4) tile_pairs(w, K2, xb, K2, yb, ldy, nb, op, next, 4);
-            else tile_pairs(w, K2, xb, K2, yb, ldy, nb, op, next, 8);
+            if (nb == 1) tile_pairs(w, K2, xb, yb, ldy, nb, op, next, 1);
+            else if (nb == 2) tile_pairs(w, K2, xb, yb, ldy, nb, op, next, 2);
+            else if (nb <= 4) tile_pairs(w, K2, xb, yb, ldy, nb, op, next, 4);
+            else tile_pairs(w, K2, xb, yb, ldy, nb, op, next, 8);
         }
     }
 }
