@@ -1,24 +1,36 @@
-"""ModRWKV web app (also the Hugging Face Space entry point): `python app.py [--host H] [--port P] [--share] [--model M] [--mcp]`."""
+"""ModRWKV web app (also the Hugging Face Space entry point):
+`python app.py [--host H] [--port P] [--share] [--model M] [--mcp] [--public]`.
+
+Where an option is not given, Gradio's environment variables apply (GRADIO_SERVER_NAME, GRADIO_SERVER_PORT,
+GRADIO_MCP_SERVER: a Space sets the first to 0.0.0.0), then Gradio's defaults (127.0.0.1, 7860, no MCP).
+MODRWKV_MODEL (comma-separated) names default models as --model does; a Space (SPACE_ID set) serves as --public.
+"""
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import threading
 
-import gradio as gr
+from app import gpu  # noqa: F401 - first: on ZeroGPU, `spaces` must be imported before torch touches CUDA
 
-from app import efficiency, forecast_tab, image_chat, model_bar, models, speech
+import gradio as gr  # noqa: E402
+
+from app import efficiency, forecast_tab, image_chat, model_bar, models, speech  # noqa: E402
 
 MAX_FILE_SIZE = "20mb"  # an hour of MP3 or a 10-minute WAV; larger uploads are refused before they fill the disk
 QUEUE_SIZE = 64  # waiting requests beyond this are told the queue is full
+# uploads and returned files in Gradio's cache: every 10 minutes, those older than an hour are deleted
+DELETE_CACHE = (600, 3600)
 
 
-def build_app() -> gr.Blocks:
-    with gr.Blocks(title="ModRWKV") as demo:
+def build_app(delete_cache: tuple[int, int] = DELETE_CACHE) -> gr.Blocks:
+    with gr.Blocks(title="ModRWKV", delete_cache=delete_cache) as demo:
         gr.Markdown(
-            "# ModRWKV\nA multimodal assistant on RWKV-7: linear-time prefill and a fixed-size state instead of a "
-            f"KV cache. Uploads up to {MAX_FILE_SIZE.upper()}; one request per model at a time on this "
-            f"{models.DEVICE.upper()} (waiting users see their place in the queue)."
+            "# ModRWKV\nA multimodal assistant on RWKV-7, an RNN: linear-time prefill and a fixed-size state instead "
+            "of a KV cache. Chat about an image, transcribe a recording, or forecast a CSV; the Efficiency tab "
+            f"measures RWKV-7 against a Transformer live. Uploads up to {MAX_FILE_SIZE.upper()}; one request per "
+            f"model at a time on this {models.device().upper()} (waiting users see their place in the queue)."
         )
         bar = model_bar.build(first="image")
         with gr.Tab("Image chat") as image_tab:
@@ -35,27 +47,44 @@ def build_app() -> gr.Blocks:
     return demo
 
 
-def serve(host: str = "127.0.0.1", port: int = 7860, share: bool = False, mcp: bool = False, block: bool = True) -> gr.Blocks:
-    """Build the app and serve it; `block=False` returns once it is up (tests, notebooks)."""
+def serve(
+    host: str | None = None,
+    port: int | None = None,
+    share: bool = False,
+    mcp: bool | None = None,
+    block: bool = True,
+    delete_cache: tuple[int, int] = DELETE_CACHE,
+) -> gr.Blocks:
+    """Build the app and serve it; `block=False` returns once it is up (tests, notebooks). None for `host`, `port`
+    and `mcp` leaves them to Gradio's environment variables and defaults."""
     threading.Thread(target=models.load_defaults, daemon=True).start()  # beside start-up, not in a first request
-    demo = build_app().queue(max_size=QUEUE_SIZE)
+    demo = build_app(delete_cache).queue(max_size=QUEUE_SIZE)
     demo.launch(server_name=host, server_port=port, share=share, mcp_server=mcp, max_file_size=MAX_FILE_SIZE,
+                allowed_paths=models.card_files(), state_session_capacity=models.SESSION_CAPACITY,
                 prevent_thread_lock=not block, quiet=not block)
     return demo
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (0.0.0.0 for every one)")
-    parser.add_argument("--port", type=int, default=7860)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", help="interface to listen on (0.0.0.0 for every one); default GRADIO_SERVER_NAME, "
+                                       "else 127.0.0.1")
+    parser.add_argument("--port", type=int, help="default GRADIO_SERVER_PORT, else 7860")
     parser.add_argument("--share", action="store_true", help="also serve through a public gradio.live link")
     parser.add_argument("--model", action="append", default=[],
-                        help="a model to load before serving (catalog key, folder or Hugging Face id); repeatable")
-    parser.add_argument("--mcp", action="store_true", help="also serve the endpoints as MCP tools (needs gradio[mcp])")
+                        help="a model to load before serving and make the default of its tab (catalog key, folder or "
+                             "Hugging Face id); repeatable; default MODRWKV_MODEL")
+    parser.add_argument("--mcp", action=argparse.BooleanOptionalAction, default=None,
+                        help="also serve the endpoints as MCP tools (needs gradio[mcp]); default GRADIO_MCP_SERVER")
+    parser.add_argument("--public", action="store_true",
+                        help="serve as a public site: the model list only, Hub models below a size limit (always on "
+                             "a Hugging Face Space)")
     args = parser.parse_args(argv)
     if args.mcp and importlib.util.find_spec("mcp") is None:
         parser.error("--mcp needs Gradio's MCP extra: pip install 'gradio[mcp]==6.31.0'")
-    for source in args.model:
+    models.set_public(args.public)
+    sources = args.model or [s.strip() for s in os.environ.get("MODRWKV_MODEL", "").split(",") if s.strip()]
+    for source in sources:
         try:
             models.preload(source)
         except (OSError, ValueError) as e:

@@ -7,12 +7,15 @@ import gradio as gr
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from modrwkv.bench.live import LivePoint, formats, growing_context, live_shapes
+from app import models
+from modrwkv.bench.live import LivePoint, formats, growing_context, live_shapes, peak_bytes, shapes_that_fit
+from modrwkv.bench.machine import memory_available
 from modrwkv.bench.report import human_bytes
 
 RWKV_NAME = "RWKV-7 (state)"
 TRANSFORMER_NAME = "Transformer (KV cache)"
 DEFAULT_SHAPE = "0.1b"
+MAX_CONTEXT = 16384
 
 
 def figure(points: Sequence[LivePoint]) -> go.Figure:
@@ -60,6 +63,12 @@ def measure_efficiency(
     Returns:
         A chart of decode latency and state/KV-cache memory against context, and a summary line, after each point.
     """
+    if shape in live_shapes() and peak_bytes(shape, int(max_context)) > memory_available():
+        raise gr.Error(
+            f"RWKV-7 {shape} and its Transformer need about {human_bytes(peak_bytes(shape, int(max_context)))} up to "
+            f"{int(max_context):,} tokens, more than this server has free ({human_bytes(memory_available())}): "
+            "choose a smaller shape or a shorter context."
+        )
     try:
         points = growing_context(shape, int(max_context), int(step))
     except ValueError as e:
@@ -77,11 +86,13 @@ def build() -> None:
         "RWKV-7 (random weights of the chosen shape) and a Transformer of similar size (SmolLM2-135M; a tiny Llama "
         "for `tiny`) each grow **one** context: every point feeds *step* more tokens (RWKV carries its state, the "
         "Transformer extends its KV cache), then times a few decode steps. Measured on this server's CPU, one run "
-        f"at a time; each run loads its own models: {formats()}."
+        f"at a time, in the queue of the model requests; each run loads its own models: {formats()}. Only the shapes "
+        "that fit in this server's free memory at the longest context are offered."
     )
+    fitting = shapes_that_fit(MAX_CONTEXT, memory_available()) or live_shapes()[-1:]  # the tiny test shape
     with gr.Row():
-        shape = gr.Dropdown(live_shapes(), value=DEFAULT_SHAPE, label="RWKV-7 shape")
-        max_context = gr.Slider(256, 16384, value=2048, step=256, label="Max context (tokens)")
+        shape = gr.Dropdown(fitting, value=DEFAULT_SHAPE if DEFAULT_SHAPE in fitting else fitting[0], label="RWKV-7 shape")
+        max_context = gr.Slider(256, MAX_CONTEXT, value=2048, step=256, label="Max context (tokens)")
         step = gr.Slider(64, 2048, value=256, step=64, label="Step (tokens per point)")
     with gr.Row():
         start = gr.Button("Start", variant="primary")
@@ -89,6 +100,7 @@ def build() -> None:
     status = gr.Markdown()
     plot = gr.Plot(label="Latency and memory vs context")
     running = start.click(
-        measure_efficiency, [shape, max_context, step], [plot, status], api_name="efficiency", concurrency_limit=1
+        measure_efficiency, [shape, max_context, step], [plot, status], api_name="efficiency",
+        concurrency_id="model", concurrency_limit=models.model_concurrency(),
     )
     stop.click(None, None, None, cancels=[running], api_name="efficiency_stop", api_visibility="private")

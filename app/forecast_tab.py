@@ -1,7 +1,6 @@
 """Time-series forecast tab: a CSV in; a plot with a 10-90% band, a table, a CSV and a back-test out."""
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import gradio as gr
@@ -9,7 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from app import models
+from app import downloads, gpu, models
 from app.gpu import on_gpu
 from app.model_bar import Selection, model_for
 from modrwkv.encoders.media import load_series
@@ -107,7 +106,7 @@ def figure(x_history: list, history: np.ndarray, x_future: list, p10: np.ndarray
     return fig
 
 
-@on_gpu
+@on_gpu(gpu.FORECAST_SECONDS)
 def forecast(
     path: str | None,
     target_col: str | None = None,
@@ -150,7 +149,7 @@ def forecast(
         x_history, x_future = list(range(len(series))), list(range(len(series), len(series) + horizon))
         table = pd.DataFrame({"step": range(1, horizon + 1)})
     table = table.assign(**{name: _significant(v) for name, v in (("p10", p10), ("p50", p50), ("p90", p90))})
-    csv_path = Path(tempfile.mkdtemp(prefix="modrwkv_forecast_")) / f"forecast_{horizon}.csv"
+    csv_path = downloads.new_file(f"forecast_{horizon}.csv")
     table.to_csv(csv_path, index=False)
 
     # the back-test holds out the last points, so on a short series it checks fewer steps than are forecast
@@ -181,12 +180,9 @@ def _on_upload(path: str | None, selection: Selection | None) -> tuple[dict, dic
 def build(selection: gr.State) -> None:
     """The tab's components and events, inside the caller's Blocks."""
     gr.Markdown(
-        "Upload a CSV with a numeric column (and optionally a date/time column) and forecast it with ModRWKV's "
-        "time-series path (WaveNet encoder → adapter → RWKV-7 → quantile head).\n\n"
-        "The model is the one chosen in the bar above: by default `series-wavenet`, a small offline model trained on "
-        "25 real series (monthly, quarterly and yearly economic and geophysical data) and 4,000 random trend + "
-        "season + noise series; it reads the last 48 points. "
-        "The back-test line compares it with a seasonal-naive baseline on your own series."
+        f"{models.introduction('series')}\n\nUpload a CSV with a numeric column (and optionally a date/time column), "
+        "or try the example, then press Forecast. The back-test line compares the model with a seasonal-naive "
+        "baseline on your own series."
     )
     with gr.Row():
         file = gr.File(label="CSV file", file_types=[".csv"], type="filepath", elem_id="forecast-file")
@@ -197,7 +193,7 @@ def build(selection: gr.State) -> None:
             horizon = gr.Slider(1, MAX_HORIZON, value=12, step=1, label="Horizon (steps)")
             go_btn = gr.Button("Forecast", variant="primary")
     status = gr.Markdown()
-    gr.Examples([[str(EXAMPLE)]], inputs=[file], label="Example (synthetic monthly sales)")
+    gr.Examples([[str(EXAMPLE)]], inputs=[file], label="Try this (synthetic monthly sales)")
     plot = gr.Plot(label="Forecast", elem_id="forecast-plot")
     metrics = gr.Markdown()
     table = gr.Dataframe(label="Forecast table")
@@ -205,5 +201,5 @@ def build(selection: gr.State) -> None:
     file.change(_on_upload, [file, selection], [timestamp, target, status], api_visibility="private")
     go_btn.click(
         forecast, [file, target, horizon, timestamp, selection], [plot, table, download, metrics],
-        api_name="forecast", concurrency_id="model", concurrency_limit=models.MODEL_CONCURRENCY,
+        api_name="forecast", concurrency_id="model", concurrency_limit=models.model_concurrency(),
     )

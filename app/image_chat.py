@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import gradio as gr
 
-from app import models
+from app import gpu, models
 from app.errors import user_errors
 from app.gpu import on_gpu
 from app.model_bar import Selection, model_for
@@ -91,7 +91,7 @@ def _conversation(model: ModRWKV, history: list[Message], current: Conversation 
     return Conversation(model, chat)
 
 
-@on_gpu
+@on_gpu(gpu.CHAT_SECONDS)
 def chat(
     image: str | None,
     message: str,
@@ -186,15 +186,20 @@ def clear_chat() -> tuple[list[Message], None]:
 
 def build(selection: gr.State) -> None:
     """The tab's components and events, inside the caller's Blocks."""
-    conversation = gr.State(None)
-    gr.Markdown(
-        "Ask about an image: attach it with the clip button, paste it, or take a webcam snapshot below. Follow-up questions "
-        f"reuse the conversation's RNN state, so only the new tokens are processed. {LIMITS}"
+    conversation = gr.State(None, time_to_live=models.CONVERSATION_SECONDS)
+    gr.Markdown(models.introduction("image"))
+    chatbot = gr.Chatbot(
+        label="Conversation", height=420, elem_id="chatbot",
+        placeholder="Pick an example below, or attach an image with the clip button (or paste one) and ask about it. "
+                    "Follow-up questions reuse the conversation's RNN state: only the new tokens are processed.",
     )
-    chatbot = gr.Chatbot(label="Conversation", height=460, elem_id="chatbot")
     textbox = gr.MultimodalTextbox(
         placeholder="Ask about an image…", file_types=["image"], sources=["upload"], show_label=False,
         elem_id="chat-input",
+    )
+    gr.Examples(
+        [[{"text": q, "files": [str(EXAMPLES_DIR / f)]}] for f, q in EXAMPLES], inputs=[textbox],
+        label="Try these (easy-VQA test images)",
     )
     with gr.Row():
         stop = gr.Button("Stop", size="sm")
@@ -207,21 +212,18 @@ def build(selection: gr.State) -> None:
         temperature = gr.Slider(0, 2, value=VISION_DEFAULTS.temperature, step=0.05, label="Temperature")
         top_p = gr.Slider(0, 1, value=VISION_DEFAULTS.top_p, step=0.05, label="Top p")
         max_new = gr.Slider(8, 1000, value=200, step=8, label="Max new tokens")
-    gr.Examples(
-        [[{"text": q, "files": [str(EXAMPLES_DIR / f)]}] for f, q in EXAMPLES], inputs=[textbox],
-        label="Examples (easy-VQA test images)",
-    )
+    gr.Markdown(LIMITS)
     # hidden holders give /chat its API signature (image, message, history, ...)
     image_in = gr.File(visible=False)  # no file_types: the library checks the content and says what is accepted
     message_in = gr.Textbox(visible=False)
     chat_inputs = [image_in, message_in, chatbot, temperature, top_p, max_new, conversation, selection]
 
     asked = textbox.submit(take_message, [textbox, webcam], [image_in, message_in, textbox], api_visibility="private")
-    answered = asked.success(chat, chat_inputs, [chatbot, conversation], api_name="chat", concurrency_id="model", concurrency_limit=models.MODEL_CONCURRENCY)
+    answered = asked.success(chat, chat_inputs, [chatbot, conversation], api_name="chat", concurrency_id="model", concurrency_limit=models.model_concurrency())
     answered.then(lambda: gr.update(interactive=True), None, textbox, api_visibility="private")
     again = regenerate.click(retry, [chatbot], [chatbot, image_in, message_in], api_visibility="private")
     reanswered = again.success(chat, chat_inputs, [chatbot, conversation], api_visibility="private",
-                               concurrency_id="model", concurrency_limit=models.MODEL_CONCURRENCY)
+                               concurrency_id="model", concurrency_limit=models.model_concurrency())
     stop.click(lambda: gr.update(interactive=True), None, textbox, cancels=[answered, reanswered],
                api_visibility="private")
     undo_btn.click(undo, [chatbot], [chatbot, textbox], api_visibility="private")

@@ -11,7 +11,7 @@ from functools import partial
 
 import gradio as gr
 
-from app import models
+from app import gpu, models
 from app.errors import user_errors
 from modrwkv.backbone import DTYPES
 from modrwkv.multimodal import ModRWKV
@@ -33,19 +33,23 @@ def default_selection() -> Selection:
 
 
 def model_for(selection: Selection | None, modality: str) -> ModRWKV:
-    """The session's model for `modality` (the default when it chose none), loaded once for all sessions."""
+    """The session's model for `modality` (the default when it chose none), loaded once for all sessions, on the
+    device of this call."""
     choice = (selection or default_selection()).get(modality) or default_selection()[modality]
     with user_errors(f"loading the {models.TAB_NAMES[modality]} model '{choice.key}'"):
-        return models.load(choice.source, choice.dtype)
+        return gpu.placed(models.load(choice.source, choice.dtype))
 
 
 def describe(selection: Selection) -> str:
     rows = " · ".join(f"**{models.TAB_NAMES[m]}**: {c.key} ({c.dtype})" for m, c in selection.items())
-    return f"{rows} · device **{models.DEVICE}**"
+    return f"{rows} · device **{models.device()}**"
 
 
-def load_model(choice: str, dtype: str, selection: Selection | None) -> tuple[Selection, str]:
-    """Load a catalog model, a local folder or a Hugging Face id; it serves the tab of its modality."""
+def load_model(
+    choice: str, dtype: str, selection: Selection | None, progress: gr.Progress = gr.Progress(track_tqdm=True)
+) -> tuple[Selection, str]:
+    """Load a catalog model, a local folder or a Hugging Face id; it serves the tab of its modality.
+    A public server takes only its catalog and Hub ids below its size limit (`models.check_public`)."""
     selection = dict(selection or default_selection())
     text = (choice or "").strip()
     if not text:
@@ -55,6 +59,8 @@ def load_model(choice: str, dtype: str, selection: Selection | None) -> tuple[Se
     entry = models.find(text)
     source = entry.source if entry else text
     with user_errors(f"loading '{text}' (the current models keep serving)"):
+        models.check_public(source)
+        progress(0, desc=f"Loading {text}")  # downloads show their own bars (huggingface_hub's tqdm)
         model = models.load(source, dtype)
     if not model.encoders:
         raise gr.Error(f"'{text}' has no modality encoder: the tabs need a ModRWKV checkpoint (image, audio or series).")
@@ -67,11 +73,15 @@ def _choices(modality: str) -> list[tuple[str, str]]:
     return [(e.label, e.key) for e in models.catalog() if e.modality == modality]
 
 
+def heading(choice: Choice) -> str:
+    return f"Model: {choice.key} ({choice.dtype}) · change"
+
+
 def shown_for(modality: str, selection: Selection | None) -> tuple[dict, dict, dict]:
     """The bar on `modality`'s tab: its models listed, the session's model for it and that model's dtype chosen."""
     choice = (selection or default_selection()).get(modality) or default_selection()[modality]
     return (
-        gr.update(visible=True),
+        gr.update(visible=True, label=heading(choice)),
         gr.update(choices=_choices(modality), value=choice.key, label=f"{models.TAB_NAMES[modality]} model"),
         gr.update(value=choice.dtype),
     )
@@ -80,7 +90,7 @@ def shown_for(modality: str, selection: Selection | None) -> tuple[dict, dict, d
 @dataclass
 class ModelBar:
     selection: gr.State  # the session's Selection, for the tabs to read
-    row: gr.Row
+    row: gr.Accordion
     choice: gr.Dropdown
     dtype: gr.Dropdown
 
@@ -94,22 +104,38 @@ class ModelBar:
                    api_visibility="private")
 
 
+def _heading_after_load(selection: Selection, typed: str) -> dict:
+    entry = models.find(typed or "")
+    loaded = next((c for c in selection.values() if c.key in (typed.strip(), entry and entry.key)), None)
+    return gr.update(label=heading(loaded)) if loaded else gr.update()
+
+
+def _custom_hint() -> str:
+    if models.public():
+        return f"A Hugging Face id (owner/name) of up to {models.MAX_DOWNLOAD_BYTES / 2**30:.0f} GB also works."
+    return "A folder path or a Hugging Face id also works."
+
+
 def build(first: str) -> ModelBar:
-    """The bar's components and events, showing the models of the `first` tab's modality."""
+    """The bar's components and events, showing the models of the `first` tab's modality: a closed section, since a
+    visitor starts with the defaults."""
     selection = gr.State(default_selection())
     chosen = default_selection()[first]
-    with gr.Row(equal_height=True) as row:
-        choice = gr.Dropdown(
-            _choices(first), value=chosen.key, label=f"{models.TAB_NAMES[first]} model", allow_custom_value=True,
-            scale=5, elem_id="model-choice",
-            info="Bundled and demo models work offline; published ones download from the Hugging Face Hub. "
-                 "A folder path or a Hub id also works.",
-        )
-        dtype = gr.Dropdown(
-            list(DTYPES), value=chosen.dtype, label="dtype", scale=1,
-            info="fp16, int8: smaller weights, fp32 math" if models.DEVICE == "cpu" else None,
-        )
-        load_btn = gr.Button("Load", scale=1)
-    status = gr.Markdown(describe(default_selection()))
-    load_btn.click(load_model, [choice, dtype, selection], [selection, status], api_name="load_model")
+    with gr.Accordion(heading(chosen), open=False, elem_id="model-bar") as row:
+        with gr.Row(equal_height=True):
+            choice = gr.Dropdown(
+                _choices(first), value=chosen.key, label=f"{models.TAB_NAMES[first]} model", allow_custom_value=True,
+                scale=5, elem_id="model-choice",
+                info="Bundled and demo models work offline; published checkpoints, for real-world use, download "
+                     f"from the Hugging Face Hub. {_custom_hint()}",
+            )
+            dtype = gr.Dropdown(
+                list(DTYPES), value=chosen.dtype, label="dtype", scale=1,
+                info="fp16, int8: smaller weights, fp32 math" if models.device() == "cpu" else None,
+            )
+            load_btn = gr.Button("Load", scale=1)
+        status = gr.Markdown(describe(default_selection()))
+    loaded = load_btn.click(load_model, [choice, dtype, selection], [selection, status], api_name="load_model",
+                            concurrency_id="model", concurrency_limit=models.model_concurrency())
+    loaded.success(_heading_after_load, [selection, choice], row, api_visibility="private", queue=False)
     return ModelBar(selection, row, choice, dtype)

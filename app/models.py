@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -14,28 +16,56 @@ from pathlib import Path
 
 import torch
 
+from app import gpu
 from modrwkv import RWKV7, RWKVTokenizer, encoders
 from modrwkv.backbone import default_cpu_dtype
 from modrwkv.config import RWKV7Config
 from modrwkv.multimodal import ModRWKV
 from modrwkv.official import RELEASES
 from modrwkv.random_weights import random_state_dict
+from modrwkv.sources import download_size, hub_repo
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "assets" / "models"
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 MODALITIES = ("image", "audio", "series")
 TAB_NAMES = {"image": "Image chat", "audio": "Speech", "series": "Forecast"}
-# requests run at once on the shared models: one on a CPU (each run already uses every core), more on a GPU
-MODEL_CONCURRENCY = 4 if DEVICE == "cuda" else 1
 CACHE_SIZE = 4  # models kept loaded besides those a session still holds; each default is a few MB
+# a session's conversation (one RNN state) is dropped after this long without a message; Gradio also keeps at most
+# SESSION_CAPACITY sessions' states, so the memory of all conversations is bounded
+CONVERSATION_SECONDS = 3600
+SESSION_CAPACITY = 500
+# a public server downloads Hub models up to this size (weights and configs, read from the Hub before downloading)
+MAX_DOWNLOAD_BYTES = int(float(os.environ.get("MODRWKV_MAX_DOWNLOAD_GB", "4")) * 2**30)
 DEMO_PREFIX = "demo:"
 # the untrained demos: (encoder, forecast horizon); forecasts are rolled out beyond the head's horizon
 DEMOS = {"image": ("siglip2", None), "audio": ("whisper", None), "series": ("wavenet", 12)}
 
 
+_public = False
+
+
+def set_public(public: bool) -> None:
+    """Serve as a public site (`--public`), with the guards of `check_public`; a Space (SPACE_ID set) always is."""
+    global _public
+    _public = public
+
+
+def public() -> bool:
+    return _public or bool(os.environ.get("SPACE_ID"))
+
+
+def device() -> str:
+    """The device models load on (see `app.gpu`), e.g. for the page to name it."""
+    return "zerogpu" if gpu.zero_gpu() else gpu.load_device()
+
+
+def model_concurrency() -> int:
+    """Requests run at once on the shared models: one on a CPU (each run already uses every core), more on a GPU."""
+    return 1 if device() == "cpu" else 4
+
+
 def default_dtype() -> str:
     """bf16 on a GPU; on a CPU `default_cpu_dtype()`: bf16 where it is native, else fp16 weights with fp32 arithmetic."""
-    return "bf16" if DEVICE == "cuda" else default_cpu_dtype()
+    return "bf16" if device() != "cpu" else default_cpu_dtype()
 
 
 @dataclass(frozen=True)
@@ -86,10 +116,80 @@ def defaults() -> dict[str, str]:
     return chosen
 
 
+def card_url(entry: Entry) -> str | None:
+    """Where a visitor reads the model card of a bundled model (the Space's page of the file on a Space, else the
+    app's own file route, which `card_files` allows) or of a published one (its Hub page)."""
+    if entry.kind == "published":
+        return f"https://huggingface.co/{entry.source}"
+    card = Path(entry.source) / "README.md"
+    if entry.kind != "bundled" or not card.is_file():
+        return None
+    space = os.environ.get("SPACE_ID")
+    if space and card.resolve().is_relative_to(MODELS_DIR.parent.parent):
+        return f"https://huggingface.co/spaces/{space}/blob/main/{card.resolve().relative_to(MODELS_DIR.parent.parent)}"
+    return f"/gradio_api/file={card.resolve()}"
+
+
+def card_files() -> list[str]:
+    """The bundled model cards, which the server may serve (`launch(allowed_paths=...)`)."""
+    return [str(card.resolve()) for card in sorted(MODELS_DIR.glob("*/README.md"))]
+
+
+def card_summary(entry: Entry) -> str:
+    """What the model can do, in one line: its card's `summary:` (front matter) or first sentence."""
+    card = Path(entry.source) / "README.md"
+    if entry.kind != "bundled" or not card.is_file():
+        notes = {"demo": "an untrained demo with random weights: its outputs mean nothing",
+                 "published": "a published checkpoint", "custom": "a checkpoint named at start-up"}
+        return notes.get(entry.kind, entry.kind)
+    text = card.read_text(encoding="utf-8")
+    front = re.match(r"---\n(.*?)\n---\n", text, re.S)
+    summary = front and re.search(r"^summary:\s*(.+)$", front.group(1), re.M)
+    if summary:
+        return summary.group(1).strip().strip("\"'")
+    body = text[front.end():] if front else text
+    paragraph = next(p for p in body.split("\n\n") if p.strip() and not p.startswith("#"))
+    return re.split(r"(?<=\.)\s", " ".join(paragraph.split()), maxsplit=1)[0]
+
+
+def introduction(modality: str) -> str:
+    """The line that opens a tab: its default model, what it can do, its card, and where better models are."""
+    entry = next(e for e in catalog() if e.key == defaults()[modality])
+    url = card_url(entry)
+    card = f" [Model card]({url})." if url else ""
+    published = any(e.kind == "published" and e.modality == modality for e in catalog())
+    better = " For real-world inputs, open **Model** above and pick a published checkpoint." if published else ""
+    return f"**Default model: {entry.key}** — {card_summary(entry)}{card}{better}"
+
+
 def find(key_or_source: str) -> Entry | None:
     """The catalog entry named `key_or_source` (by key or by source), or None for a custom source."""
     text = key_or_source.strip()
     return next((e for e in catalog() if text in (e.key, e.source, e.label)), None)
+
+
+def check_public(source: str) -> None:
+    """On a public server, refuse what a visitor must not make it load: paths on the server (only the catalog's own
+    folders load), and Hub models whose weights exceed MAX_DOWNLOAD_BYTES (measured before any download).
+
+    Raises ValueError saying why, or SourceUnavailable when the Hub cannot tell the size."""
+    if not public():
+        return
+    entry = find(source)
+    if entry is not None and entry.kind in ("bundled", "demo"):
+        return
+    repo = hub_repo(entry.source if entry else source)
+    if repo is None:
+        raise ValueError(
+            "this public server loads only the models in its list and Hugging Face ids (owner/name), not paths on "
+            "the server"
+        )
+    size = download_size(*repo)
+    if size > MAX_DOWNLOAD_BYTES:
+        raise ValueError(
+            f"'{source}' holds {size / 2**30:.1f} GB of weights; this public server downloads models up to "
+            f"{MAX_DOWNLOAD_BYTES / 2**30:.1f} GB (run the app on your own machine for larger ones)"
+        )
 
 
 _lock = threading.Lock()
@@ -110,7 +210,9 @@ def load(source: str, dtype: str | None = None) -> ModRWKV:
         if key[0].startswith(DEMO_PREFIX):
             model = _demo(key[0][len(DEMO_PREFIX):], key[1])
         else:
-            model = ModRWKV.from_pretrained(key[0], dtype=key[1], device=DEVICE)
+            # on ZeroGPU the model moves to CUDA per call, so it keeps a layout that can move (no CPU packing)
+            model = ModRWKV.from_pretrained(key[0], dtype=key[1], device=gpu.load_device(),
+                                            pack_weights=not gpu.zero_gpu())
         _cache[key] = model
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
@@ -135,9 +237,10 @@ def _demo(modality: str, dtype: str) -> ModRWKV:
     encoder, horizon = DEMOS[modality]
     with torch.random.fork_rng():  # the encoder and adapter draw from torch's global generator
         torch.manual_seed(0)
-        llm = RWKV7.from_state_dict(random_state_dict(RWKV7Config.shape(2, 128), seed=0), dtype=dtype, device=DEVICE)
+        llm = RWKV7.from_state_dict(random_state_dict(RWKV7Config.shape(2, 128), seed=0), dtype=dtype,
+                                    device=gpu.load_device(), pack_weights=not gpu.zero_gpu())
         model = ModRWKV.build(llm, [encoders.build(encoder)], forecast_horizon=horizon)
-    return model.to(DEVICE)  # the encoder, adapter and head are built on the CPU
+    return model.to(gpu.load_device())  # the encoder, adapter and head are built on the CPU
 
 
 def preload(source: str, dtype: str | None = None) -> list[Entry]:

@@ -1,14 +1,13 @@
 """Speech transcription tab: a recording or an upload in, the transcript streamed out, with TXT and SRT downloads."""
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 from typing import Iterator
 
 import gradio as gr
 
-from app import models
+from app import downloads, gpu, models
 from app.errors import user_errors
 from app.gpu import on_gpu
 from app.model_bar import Selection, model_for
@@ -52,12 +51,12 @@ def checked_seconds(audio: str | None) -> float:
 
 
 def _write(text: str, suffix: str) -> str:
-    path = Path(tempfile.mkdtemp(prefix="modrwkv_transcript_")) / f"transcript{suffix}"
+    path = downloads.new_file(f"transcript{suffix}")
     path.write_text(text, encoding="utf-8")
     return str(path)
 
 
-@on_gpu
+@on_gpu(gpu.TRANSCRIBE_SECONDS)
 def transcribe(
     audio: str | None, selection: Selection | None = None
 ) -> Iterator[tuple[str, str, str | None, str | None]]:
@@ -83,7 +82,8 @@ def transcribe(
 
 def build(selection: gr.State) -> None:
     """The tab's components and events, inside the caller's Blocks."""
-    gr.Markdown(f"Record with the microphone or upload a recording. {LIMITS}")
+    gr.Markdown(f"{models.introduction('audio')}\n\nRecord with the microphone, upload a recording or try an example, "
+                f"then press Transcribe. {LIMITS}")
     with gr.Row():
         with gr.Column():
             audio = gr.Audio(sources=["microphone", "upload"], type="filepath", label="Recording", elem_id="speech-audio")
@@ -91,7 +91,7 @@ def build(selection: gr.State) -> None:
                 go_btn = gr.Button("Transcribe", variant="primary")
                 stop = gr.Button("Stop")
             gr.Examples([[str(EXAMPLES_DIR / name)] for name in EXAMPLES], inputs=[audio],
-                        label="Examples (spoken by espeak-ng)")
+                        label="Try these (spoken by espeak-ng)")
         with gr.Column():
             transcript = gr.Textbox(label="Transcript", lines=10, buttons=["copy"], elem_id="speech-transcript")
             info = gr.Markdown(elem_id="speech-info")
@@ -99,5 +99,5 @@ def build(selection: gr.State) -> None:
                 txt = gr.File(label="Transcript (TXT)")
                 srt = gr.File(label="Subtitles (SRT)")
     running = go_btn.click(transcribe, [audio, selection], [transcript, info, txt, srt], api_name="transcribe",
-                           concurrency_id="model", concurrency_limit=models.MODEL_CONCURRENCY, validator=validate)
+                           concurrency_id="model", concurrency_limit=models.model_concurrency(), validator=validate)
     stop.click(None, None, None, cancels=[running], api_visibility="private")

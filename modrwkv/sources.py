@@ -26,15 +26,46 @@ def resolve_source(src: str | Path) -> Path:
         return path
     if path.suffix != ".pth" and path.with_name(path.name + ".pth").exists():
         return path.with_name(path.name + ".pth")
-    text = str(src)
-    parts = text.split("/")
-    looks_local = text.startswith((".", "/", "~")) or "\\" in text or len(parts) < 2
-    if looks_local or not _REPO_ID.match("/".join(parts[:2])):
+    repo = hub_repo(src)
+    if repo is None:
         raise FileNotFoundError(
             f"checkpoint not found: '{src}' is neither an existing file or folder nor a Hugging Face repo id (owner/name)"
         )
-    repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:])
-    return _download(repo_id, filename)
+    return _download(*repo)
+
+
+def hub_repo(src: str | Path) -> tuple[str, str] | None:
+    """(repo id, file in it or "") when `resolve_source` would fetch `src` from the Hub; None for a local path."""
+    text = str(src)
+    path = Path(text).expanduser()
+    if path.exists() or path.with_name(path.name + ".pth").exists():
+        return None
+    parts = text.split("/")
+    if text.startswith((".", "/", "~")) or "\\" in text or len(parts) < 2 or not _REPO_ID.match("/".join(parts[:2])):
+        return None
+    return "/".join(parts[:2]), "/".join(parts[2:])
+
+
+def download_size(repo_id: str, filename: str = "") -> int:
+    """Bytes that `resolve_source` fetches for this repo (or one file of it), read from the Hub's file list before
+    anything is downloaded, so that a server can refuse a model too large for it."""
+    from huggingface_hub import HfApi
+
+    try:
+        files = {f.rfilename: f.size or 0 for f in HfApi().model_info(repo_id, files_metadata=True).siblings or []}
+    except Exception as e:  # noqa: BLE001 - the client's transport errors (httpx) are not OSErrors
+        raise SourceUnavailable(
+            f"could not read the file list of Hugging Face repo '{repo_id}': the Hub is unreachable or the repo is "
+            f"unknown ({type(e).__name__}: {e})"
+        ) from e
+    if filename:
+        if filename not in files:
+            raise SourceUnavailable(f"Hugging Face repo '{repo_id}' has no file '{filename}'")
+        return files[filename]
+    if any(n.endswith(".safetensors") for n in files):  # what _download's snapshot patterns take
+        return sum(size for n, size in files.items() if n.endswith((".safetensors", ".json")))
+    weights = [n for n in files if n.endswith(WEIGHT_SUFFIXES)]
+    return files[weights[0]] if len(weights) == 1 else 0
 
 
 def _download(repo_id: str, filename: str) -> Path:

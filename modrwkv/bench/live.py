@@ -13,9 +13,15 @@ import torch
 from modrwkv.backbone import DTYPES, RWKV7, compute_dtype, default_cpu_dtype, describe_dtype, dtype_name
 from modrwkv.bench.measurement import WARMUP_PROMPT, WARMUP_STEPS
 from modrwkv.bench.rwkv_runner import RWKVRunner, blinkdl_weights
-from modrwkv.bench.shapes import HIDDEN_SHAPES, is_known, shape_names
+from modrwkv.bench.shapes import HIDDEN_SHAPES, is_known, shape_config, shape_names
 from modrwkv.bench.timing import timed
-from modrwkv.bench.transformer_runner import TransformerRunner, baseline_shape, cache_bytes, load_transformer
+from modrwkv.bench.transformer_runner import (
+    TransformerRunner,
+    baseline_shape,
+    cache_bytes,
+    kv_cache_bytes,
+    load_transformer,
+)
 from modrwkv.generation import prefill
 
 DEVICE = "cpu"  # the panel measures the machine that serves it
@@ -24,6 +30,23 @@ DEVICE = "cpu"  # the panel measures the machine that serves it
 def live_shapes() -> list[str]:
     """Every shape `growing_context` accepts, the small test shape included (it makes a quick demo too)."""
     return [*shape_names(), *HIDDEN_SHAPES]
+
+
+def peak_bytes(shape: str, max_context: int) -> int:
+    """An upper estimate of the memory a `growing_context` run holds at `max_context`: the RWKV weights twice (drawn
+    in fp32, then converted), the Transformer's in fp32 and its KV cache in fp32."""
+    config = shape_config(shape)
+    rwkv = 12 * config.n_layer * config.n_embd**2 + 2 * config.vocab_size * config.n_embd  # 4x FFN, LoRAs aside
+    t = baseline_shape(shape)
+    kv_width = t.kv_heads * t.head_dim
+    transformer = t.layers * (2 * t.hidden**2 + 2 * t.hidden * kv_width + 3 * t.hidden * t.intermediate)
+    transformer += 2 * t.vocab * t.hidden
+    return 4 * (2 * rwkv + transformer) + kv_cache_bytes(t, max_context, 1, 4)
+
+
+def shapes_that_fit(max_context: int, memory_bytes: int) -> list[str]:
+    """The shapes of `live_shapes` whose run up to `max_context` fits in `memory_bytes`."""
+    return [s for s in live_shapes() if peak_bytes(s, max_context) <= memory_bytes]
 
 
 @dataclass(frozen=True)

@@ -117,3 +117,18 @@ def implied_limits(perf: MachinePerf, compute_dtype: torch.dtype, matmul_params:
         prefill_tok_s=gflop_s * 1e9 / (2 * matmul_params),
         decode_tok_s=perf.read_gb_s * 1e9 / weight_bytes,
     )
+
+
+def memory_available() -> int:
+    """Bytes this process may still allocate: the machine's available memory, or less where a container's cgroup
+    limit says so (a Space's machine reports the host's memory, its cgroup the Space's share)."""
+    import psutil
+
+    available = psutil.virtual_memory().available
+    limit, usage = Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory.current")
+    try:
+        if limit.read_text().strip() != "max":
+            available = min(available, int(limit.read_text()) - int(usage.read_text()))
+    except (OSError, ValueError):  # cgroup v1 or no cgroup: the machine's figure stands
+        pass
+    return available

@@ -18,12 +18,16 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
   const result = {};
   await page.goto(url, { waitUntil: 'load' });
   await page.waitForSelector('#chat-input textarea', { timeout: 60000 });
-  const modelShown = page.locator('#model-choice input');
-  result.models = { image: await modelShown.inputValue() };
+  // the closed "Model" section names the tab's model in its heading: "Model: <key> (<dtype>) · change"
+  const modelBar = page.locator('#model-bar');
+  const heading = () => page.evaluate(() => document.querySelector('#model-bar').innerText.split('\n')[0]);
+  const shownModel = (text) => text.replace(/^Model: /, '').replace(/ · change$/, '');
+  result.models = { image: shownModel(await heading()) };
   // after a tab switch, the model the bar shows once it has changed
   const shownAfterSwitch = async (before) => {
-    await page.waitForFunction((b) => document.querySelector('#model-choice input').value !== b, before, { timeout: 10000 });
-    return modelShown.inputValue();
+    await page.waitForFunction(
+      (b) => !document.querySelector('#model-bar').innerText.split('\n')[0].includes(b), before, { timeout: 10000 });
+    return shownModel(await heading());
   };
 
   // Image chat: attach the image, ask, and sample the answer while it streams
@@ -74,7 +78,7 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
   await page.screenshot({ path: path.join(shots, '3-speech.png'), fullPage: true });
 
   await page.getByRole('tab', { name: 'Efficiency' }).click();
-  await modelShown.waitFor({ state: 'hidden', timeout: 10000 });
+  await modelBar.waitFor({ state: 'hidden', timeout: 10000 });
   result.models.efficiency = 'hidden';
 
   await browser.close();

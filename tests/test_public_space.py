@@ -1,0 +1,217 @@
+"""The app as a public Hugging Face Space runs it: listening where the platform says, refusing what a visitor must not
+make it load, bounded in the shapes it measures and the files it keeps, and wrapping every model call for ZeroGPU."""
+from __future__ import annotations
+
+import importlib
+import os
+import runpy
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import gradio as gr
+import httpx
+import psutil
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+import app.models
+from app import downloads, efficiency, gpu, models
+from tests.app_server import ROOT, free_port, served_app
+
+CIRCLE = str(ROOT / "assets" / "examples" / "easy_vqa_circle.png")
+SALES = str(ROOT / "assets" / "examples" / "monthly_sales.csv")
+GREEDY = (0, 0.3, 10)
+
+
+def listening_address(pid: int) -> str:
+    """The address the process's listening TCP socket is bound to."""
+    sockets = [c for c in psutil.Process(pid).net_connections(kind="tcp") if c.status == psutil.CONN_LISTEN]
+    assert len(sockets) == 1, sockets
+    return sockets[0].laddr.ip
+
+
+def wait_until_served(url: str, process: subprocess.Popen, seconds: float = 240) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the app exited with {process.returncode}"
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"the app did not answer on {url} within {seconds} s")
+
+
+def start_app(python: str, env: dict[str, str], port: int) -> subprocess.Popen:
+    env = {**os.environ, **env, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    return subprocess.Popen([python, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def test_the_app_listens_on_every_interface_when_gradio_server_name_says_so() -> None:
+    port = free_port()
+    process = start_app(sys.executable, {"GRADIO_SERVER_NAME": "0.0.0.0"}, port)
+    try:
+        wait_until_served(f"http://127.0.0.1:{port}/", process)
+        assert listening_address(process.pid) == "0.0.0.0"
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def test_without_an_address_the_app_listens_on_loopback_only() -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "GRADIO_SERVER_NAME"}
+    process = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until_served(f"http://127.0.0.1:{port}/", process)
+        assert listening_address(process.pid) == "127.0.0.1"
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+@pytest.fixture(scope="module")
+def public_url() -> str:
+    models.set_public(True)
+    try:
+        with served_app() as address:
+            yield address
+    finally:
+        models.set_public(False)
+
+
+def load_error(client: Client, choice: str) -> str:
+    with pytest.raises(AppError) as caught:
+        client.predict(choice, "fp32", api_name="/load_model")
+    return str(caught.value)
+
+
+def answer(client: Client) -> str:
+    history = client.predict(handle_file(CIRCLE), "What shape is in the image?", [], *GREEDY, api_name="/chat")
+    return "".join(block.get("text", "") for block in history[-2]["content"])
+
+
+def test_a_public_server_refuses_paths_on_the_server_and_keeps_serving(public_url: str, tmp_path: Path) -> None:
+    client = Client(public_url, verbose=False)
+    folder = ROOT / "assets" / "models" / "vision-easyvqa"  # a real model folder, but named as a path
+    message = load_error(client, str(tmp_path))
+    assert "not paths on the server" in message and "current models keep serving" in message
+    assert "not paths on the server" in load_error(client, str(folder.parent / ".." / "models" / folder.name))
+    assert answer(client)
+
+
+def test_a_public_server_refuses_a_hub_model_over_its_size_limit_before_downloading(
+    public_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[tuple[str, str]] = []
+    monkeypatch.setattr(app.models, "download_size", lambda repo, file="": asked.append((repo, file)) or 12 * 2**30)
+    monkeypatch.setattr(app.models, "load", lambda *a: pytest.fail("a refused model must not be loaded"))
+    client = Client(public_url, verbose=False)
+    message = load_error(client, "someone/huge-modrwkv")
+    assert asked == [("someone/huge-modrwkv", "")]
+    assert "12.0 GB" in message and "up to 4.0 GB" in message
+    monkeypatch.undo()
+    assert answer(client)
+
+
+def test_a_public_server_loads_its_catalog_models(public_url: str) -> None:
+    client = Client(public_url, verbose=False)
+    status = client.predict("vision-easyvqa", "fp32", api_name="/load_model")
+    assert "vision-easyvqa (fp32)" in status
+
+
+def test_the_efficiency_tab_offers_only_the_shapes_that_fit_in_free_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(efficiency, "memory_available", lambda: 3 * 2**30)
+    with gr.Blocks():
+        efficiency.build()
+        shape = next(b for b in gr.context.Context.root_block.blocks.values()
+                     if isinstance(b, gr.Dropdown) and b.label == "RWKV-7 shape")
+    assert [value for _, value in shape.choices] == ["0.1b", "tiny"]
+    with pytest.raises(gr.Error, match="0.4b .* more than this server has free"):
+        next(efficiency.measure_efficiency("0.4b", 16384, 256))
+
+
+def test_download_files_are_removed_once_old(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(downloads, "ROOT", tmp_path / "downloads")
+    path = downloads.new_file("transcript.txt")
+    path.write_text("hello")
+    assert downloads.sweep(max_age=60) == 0 and path.exists()
+    assert downloads.sweep(max_age=0) == 1 and not path.exists()
+
+
+def test_uploads_and_returned_files_leave_gradio_s_cache(tmp_path: Path) -> None:
+    upload = tmp_path / "my_sales.csv"
+    upload.write_bytes(Path(SALES).read_bytes())
+    port = free_port()
+    demo = runpy.run_path(str(ROOT / "app.py"))["serve"](port=port, block=False, delete_cache=(2, 5))
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        client.predict(handle_file(str(upload)), "", 12, "", api_name="/forecast")
+        cached = {f for files in demo.temp_file_sets for f in files if Path(f).name in (upload.name, "forecast_12.csv")}
+        assert {Path(f).name for f in cached} == {upload.name, "forecast_12.csv"}  # the upload and the returned table
+        deadline = time.monotonic() + 20
+        while any(Path(f).exists() for f in cached) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not [f for f in cached if Path(f).exists()]
+    finally:
+        demo.close()
+
+
+@pytest.fixture
+def zero_gpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A stand-in `spaces` package, as on a ZeroGPU Space, with the tabs imported again under it; its GPU decorator
+    records each function it wraps and the duration asked for."""
+    (tmp_path / "spaces.py").write_text(
+        "wrapped = {}\n"
+        "def GPU(duration=60):\n"
+        "    def wrap(fn):\n"
+        "        wrapped[fn.__module__ + '.' + fn.__name__] = duration\n"
+        "        fn.zero_gpu_duration = duration\n"
+        "        return fn\n"
+        "    return wrap\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    gpu.zero_gpu.cache_clear()
+    tabs = [importlib.import_module(f"app.{name}") for name in ("image_chat", "speech", "forecast_tab")]
+    yield [importlib.reload(tab) for tab in tabs]
+    monkeypatch.undo()
+    sys.modules.pop("spaces", None)
+    gpu.zero_gpu.cache_clear()
+    for tab in tabs:
+        importlib.reload(tab)
+
+
+def test_on_zero_gpu_every_model_call_asks_for_a_gpu(zero_gpu) -> None:
+    image_chat, speech, forecast_tab = zero_gpu
+    import spaces
+
+    assert spaces.wrapped == {
+        "app.image_chat.chat": gpu.CHAT_SECONDS,
+        "app.speech.transcribe": gpu.TRANSCRIBE_SECONDS,
+        "app.forecast_tab.forecast": gpu.FORECAST_SECONDS,
+    }
+
+
+def test_on_zero_gpu_models_load_on_the_cpu_and_move_to_cuda_inside_a_call(
+    zero_gpu, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loads: list[dict] = []
+    monkeypatch.setattr(app.models.ModRWKV, "from_pretrained",
+                        classmethod(lambda cls, src, **kw: loads.append(kw) or MovedModel()))
+    monkeypatch.setattr(app.models.torch.cuda, "is_available", lambda: True)
+    model = app.models.load("some/checkpoint", "bf16")
+    assert loads == [{"dtype": "bf16", "device": "cpu", "pack_weights": False}]
+    assert gpu.placed(model).device == "cuda"
+
+
+class MovedModel:
+    device = "cpu"
+
+    def to(self, device: str) -> "MovedModel":
+        self.device = device
+        return self
