@@ -63,12 +63,14 @@ def measure_efficiency(
     Returns:
         A chart of decode latency and state/KV-cache memory against context, and a summary line, after each point.
     """
-    if shape in live_shapes() and peak_bytes(shape, int(max_context)) > memory_available():
-        raise gr.Error(
-            f"RWKV-7 {shape} and its Transformer need about {human_bytes(peak_bytes(shape, int(max_context)))} up to "
-            f"{int(max_context):,} tokens, more than this server has free ({human_bytes(memory_available())}): "
-            "choose a smaller shape or a shorter context."
-        )
+    if shape in live_shapes():
+        needed, free = peak_bytes(shape, int(max_context)), memory_available()
+        if needed > free:
+            raise gr.Error(
+                f"RWKV-7 {shape} and its Transformer need about {human_bytes(needed)} up to {int(max_context):,} "
+                f"tokens, more than this server has free ({human_bytes(free)}): choose a smaller shape or a shorter "
+                "context."
+            )
     try:
         points = growing_context(shape, int(max_context), int(step))
     except ValueError as e:

@@ -56,8 +56,7 @@ def load_model(
         raise gr.Error("Pick a model from the list, or type a folder path or a Hugging Face id.")
     if dtype not in DTYPES:
         raise gr.Error(f"Unknown dtype '{dtype}'; choose one of {', '.join(DTYPES)}.")
-    entry = models.find(text)
-    source = entry.source if entry else text
+    key, source = _named(text)
     with user_errors(f"loading '{text}' (the current models keep serving)"):
         models.check_public(source)
         progress(0, desc=f"Loading {text}")  # downloads show their own bars (huggingface_hub's tqdm)
@@ -65,7 +64,7 @@ def load_model(
     if not model.encoders:
         raise gr.Error(f"'{text}' has no modality encoder: the tabs need a ModRWKV checkpoint (image, audio or series).")
     for modality in model.encoders:
-        selection[modality] = Choice(entry.key if entry else text, source, dtype)
+        selection[modality] = Choice(key, source, dtype)
     return selection, describe(selection)
 
 
@@ -104,9 +103,15 @@ class ModelBar:
                    api_visibility="private")
 
 
+def _named(text: str) -> tuple[str, str]:
+    """(the key a session stores, the source to load) for what the user picked or typed."""
+    entry = models.find(text)
+    return (entry.key, entry.source) if entry else (text, text)
+
+
 def _heading_after_load(selection: Selection, typed: str) -> dict:
-    entry = models.find(typed or "")
-    loaded = next((c for c in selection.values() if c.key in (typed.strip(), entry and entry.key)), None)
+    key, _ = _named((typed or "").strip())
+    loaded = next((c for c in selection.values() if c.key == key), None)
     return gr.update(label=heading(loaded)) if loaded else gr.update()
 
 

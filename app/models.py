@@ -24,6 +24,7 @@ from modrwkv.multimodal import ModRWKV
 from modrwkv.official import RELEASES
 from modrwkv.random_weights import random_state_dict
 from modrwkv.sources import download_size, hub_repo
+from modrwkv.space import split_front_matter
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "assets" / "models"
 MODALITIES = ("image", "audio", "series")
@@ -142,12 +143,9 @@ def card_summary(entry: Entry) -> str:
         notes = {"demo": "an untrained demo with random weights: its outputs mean nothing",
                  "published": "a published checkpoint", "custom": "a checkpoint named at start-up"}
         return notes.get(entry.kind, entry.kind)
-    text = card.read_text(encoding="utf-8")
-    front = re.match(r"---\n(.*?)\n---\n", text, re.S)
-    summary = front and re.search(r"^summary:\s*(.+)$", front.group(1), re.M)
-    if summary:
-        return summary.group(1).strip().strip("\"'")
-    body = text[front.end():] if front else text
+    meta, body = split_front_matter(card.read_text(encoding="utf-8"))
+    if meta.get("summary"):
+        return str(meta["summary"]).strip()
     paragraph = next(p for p in body.split("\n\n") if p.strip() and not p.startswith("#"))
     return re.split(r"(?<=\.)\s", " ".join(paragraph.split()), maxsplit=1)[0]
 

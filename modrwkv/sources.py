@@ -21,12 +21,10 @@ def resolve_source(src: str | Path) -> Path:
     `src` is a path (a `.pth` may be named without its suffix, as BlinkDL's tools do), a repo id
     `owner/name`, or `owner/name/file.pth` for one file of a repo holding several checkpoints.
     """
-    path = Path(src).expanduser()
-    if path.exists():
-        return path
-    if path.suffix != ".pth" and path.with_name(path.name + ".pth").exists():
-        return path.with_name(path.name + ".pth")
-    repo = hub_repo(src)
+    local = _local_path(src)
+    if local is not None:
+        return local
+    repo = _repo_parts(str(src))
     if repo is None:
         raise FileNotFoundError(
             f"checkpoint not found: '{src}' is neither an existing file or folder nor a Hugging Face repo id (owner/name)"
@@ -34,12 +32,21 @@ def resolve_source(src: str | Path) -> Path:
     return _download(*repo)
 
 
+def _local_path(src: str | Path) -> Path | None:
+    path = Path(src).expanduser()
+    if path.exists():
+        return path
+    if path.suffix != ".pth" and path.with_name(path.name + ".pth").exists():
+        return path.with_name(path.name + ".pth")
+    return None
+
+
 def hub_repo(src: str | Path) -> tuple[str, str] | None:
     """(repo id, file in it or "") when `resolve_source` would fetch `src` from the Hub; None for a local path."""
-    text = str(src)
-    path = Path(text).expanduser()
-    if path.exists() or path.with_name(path.name + ".pth").exists():
-        return None
+    return None if _local_path(src) is not None else _repo_parts(str(src))
+
+
+def _repo_parts(text: str) -> tuple[str, str] | None:
     parts = text.split("/")
     if text.startswith((".", "/", "~")) or "\\" in text or len(parts) < 2 or not _REPO_ID.match("/".join(parts[:2])):
         return None

@@ -13,8 +13,7 @@ What is published: the files git tracks plus untracked files git does not ignore
 minus what a Space does not need (`tests/`, `.ci/`, `.github/`, `.gitignore`, virtual environments,
 `__pycache__`, `node_modules`, tool caches). Without git (not installed, or the root is not the top of a git
 work tree, e.g. a downloaded archive) the tree is walked with the same exclusions plus the `.gitignore` files'
-patterns (blank lines, comments, `!` negation, a trailing `/` for folders, anchored patterns with a `/`,
-`*` `?` `[...]` `**`): git's own rules, less its global and `info/exclude` files.
+patterns, matched by pathspec's GitIgnoreSpec (git's rules), less git's global and `info/exclude` files.
 
 The published README.md gets the Space's YAML front matter (the repository's README is also the GitHub page):
 `sdk: gradio`, `sdk_version` from requirements.txt's `gradio[...]==X` pin, `app_file: app.py`,
@@ -33,6 +32,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
+
+from pathspec import GitIgnoreSpec
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[1]
 LFS_THRESHOLD = 10 * 1024 * 1024  # the Hub refuses plain git files above 10 MiB
@@ -111,98 +112,36 @@ def _git_files(root: Path) -> list[PurePosixPath]:
     return [PurePosixPath(p) for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
 
 
-def _glob_regex(pattern: str) -> str:
-    """A git wildmatch pattern as a regex over a /-separated path: `*` and `?` stay within one name, `**` spans."""
-    out, i, n = [], 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif c == "*":
-            out.append("[^/]*")
-            i += 1
-        elif c == "?":
-            out.append("[^/]")
-            i += 1
-        elif c == "[" and "]" in pattern[i + 2:]:
-            j = pattern.index("]", i + 2)
-            body = pattern[i + 1:j]
-            if body[:1] == "!":
-                body = "^" + body[1:]
-            out.append("[" + body.replace("\\", "\\\\") + "]")
-            i = j + 1
-        elif c == "\\" and i + 1 < n:
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-        else:
-            out.append(re.escape(c))
-            i += 1
-    return "".join(out)
-
-
 def pattern_matches(pattern: str, rel: str) -> bool:
-    """git's matching for .gitignore/.gitattributes: a pattern without a `/` matches a name at any depth;
-    one with a `/` (a leading one dropped) matches the whole path from the file's folder."""
-    if "/" in pattern:
-        return re.fullmatch(_glob_regex(pattern.lstrip("/")), rel) is not None
-    return re.fullmatch(_glob_regex(pattern), rel.rsplit("/", 1)[-1]) is not None
-
-
-@dataclass(frozen=True)
-class _IgnoreRule:
-    base: str  # the folder holding the .gitignore, "" for the root
-    pattern: str
-    negate: bool
-    dir_only: bool
-
-
-def _read_gitignore(path: Path, base: str) -> list[_IgnoreRule]:
-    rules = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        line = line.rstrip()
-        if not line or line.startswith("#"):
-            continue
-        negate = line.startswith("!")
-        if negate:
-            line = line[1:]
-        elif line.startswith("\\"):
-            line = line[1:]
-        dir_only = line.endswith("/")
-        line = line.rstrip("/")
-        if line:
-            rules.append(_IgnoreRule(base, line, negate, dir_only))
-    return rules
-
-
-def _ignored(rel: str, is_dir: bool, rules: list[_IgnoreRule]) -> bool:
-    ignored = False
-    for r in rules:  # the last matching rule wins, as in git
-        if r.base and not rel.startswith(r.base + "/"):
-            continue
-        if r.dir_only and not is_dir:
-            continue
-        if pattern_matches(r.pattern, rel[len(r.base) + 1:] if r.base else rel):
-            ignored = not r.negate
-    return ignored
+    """git's matching of one .gitignore/.gitattributes pattern against a /-separated path (pathspec's wildmatch)."""
+    return GitIgnoreSpec.from_lines([pattern]).match_file(rel)
 
 
 def _walked_files(root: Path) -> list[PurePosixPath]:
     files: list[PurePosixPath] = []
-    rules: list[_IgnoreRule] = []
+    specs: list[tuple[str, GitIgnoreSpec]] = []  # (the folder holding a .gitignore, "" for the root; its rules)
+
+    def ignored(rel: str, is_dir: bool) -> bool:
+        verdict = False
+        for base, spec in specs:  # deeper files come later: the last matching rule wins, as in git
+            if base and not rel.startswith(base + "/"):
+                continue
+            local = rel[len(base) + 1:] if base else rel
+            include = spec.check_file(local + "/" if is_dir else local).include
+            verdict = verdict if include is None else include
+        return verdict
+
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
         base = here.relative_to(root).as_posix()
         base = "" if base == "." else base
         if (here / ".gitignore").is_file():
-            rules += _read_gitignore(here / ".gitignore", base)
+            lines = (here / ".gitignore").read_text(encoding="utf-8", errors="replace").splitlines()
+            specs.append((base, GitIgnoreSpec.from_lines(lines)))
         prefix = base + "/" if base else ""
         # an ignored folder is not entered, so nothing under it can be re-included (git's rule too)
-        dirnames[:] = sorted(d for d in dirnames if d not in EXCLUDED_DIRS and not _ignored(prefix + d, True, rules))
-        files += [PurePosixPath(prefix + f) for f in filenames if not _ignored(prefix + f, False, rules)]
+        dirnames[:] = sorted(d for d in dirnames if d not in EXCLUDED_DIRS and not ignored(prefix + d, True))
+        files += [PurePosixPath(prefix + f) for f in filenames if not ignored(prefix + f, False)]
     return files
 
 
@@ -241,7 +180,7 @@ def goes_to_lfs(root: Path, rel: Path, patterns: list[str]) -> bool:
     """Whether the Hub stores this file in its large-file storage: over 10 MiB, binary, or an LFS pattern's.
     (The Hub decides at upload; this is the same rule, for review.)"""
     path = root / rel
-    return (path.stat().st_size > LFS_THRESHOLD or any(pattern_matches(p, rel.as_posix()) for p in patterns)
+    return (path.stat().st_size > LFS_THRESHOLD or GitIgnoreSpec.from_lines(patterns).match_file(rel.as_posix())
             or _is_binary(path))
 
 

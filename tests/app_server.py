@@ -6,6 +6,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,11 +18,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def served_app(mcp: bool = False) -> Iterator[str]:
-    """The app's URL while it serves."""
+def served_app(mcp: bool = False, **options: Any) -> Iterator[tuple[str, Any]]:
+    """The app's URL while it serves, and its Blocks; `options` go to `app.serve` (e.g. `delete_cache`)."""
     port = free_port()
-    demo = runpy.run_path(str(ROOT / "app.py"))["serve"](port=port, mcp=mcp, block=False)
+    demo = runpy.run_path(str(ROOT / "app.py"))["serve"](port=port, mcp=mcp, block=False, **options)
     try:
-        yield f"http://127.0.0.1:{port}/"
+        yield f"http://127.0.0.1:{port}/", demo
     finally:
         demo.close()

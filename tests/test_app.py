@@ -34,7 +34,7 @@ GREEDY = dict(temperature=0, top_p=0.3, max_new_tokens=10)
 
 @pytest.fixture(scope="module")
 def url() -> str:
-    with served_app(mcp=True) as address:
+    with served_app(mcp=True) as (address, _):
         yield address
 
 

@@ -32,7 +32,7 @@ def url() -> str:
     ) if not ok]
     if missing:
         pytest.skip(f"browser test needs: {', '.join(missing)}")
-    with served_app() as address:
+    with served_app() as (address, _):
         yield address
 
 

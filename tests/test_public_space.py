@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import runpy
 import subprocess
 import sys
 import time
@@ -81,7 +80,7 @@ def test_without_an_address_the_app_listens_on_loopback_only() -> None:
 def public_url() -> str:
     models.set_public(True)
     try:
-        with served_app() as address:
+        with served_app() as (address, _):
             yield address
     finally:
         models.set_public(False)
@@ -149,10 +148,8 @@ def test_download_files_are_removed_once_old(tmp_path: Path, monkeypatch: pytest
 def test_uploads_and_returned_files_leave_gradio_s_cache(tmp_path: Path) -> None:
     upload = tmp_path / "my_sales.csv"
     upload.write_bytes(Path(SALES).read_bytes())
-    port = free_port()
-    demo = runpy.run_path(str(ROOT / "app.py"))["serve"](port=port, block=False, delete_cache=(2, 5))
-    try:
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+    with served_app(delete_cache=(2, 5)) as (url, demo):
+        client = Client(url, verbose=False)
         client.predict(handle_file(str(upload)), "", 12, "", api_name="/forecast")
         cached = {f for files in demo.temp_file_sets for f in files if Path(f).name in (upload.name, "forecast_12.csv")}
         assert {Path(f).name for f in cached} == {upload.name, "forecast_12.csv"}  # the upload and the returned table
@@ -160,8 +157,6 @@ def test_uploads_and_returned_files_leave_gradio_s_cache(tmp_path: Path) -> None
         while any(Path(f).exists() for f in cached) and time.monotonic() < deadline:
             time.sleep(0.5)
         assert not [f for f in cached if Path(f).exists()]
-    finally:
-        demo.close()
 
 
 @pytest.fixture
