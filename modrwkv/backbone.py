@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from kernels import cpu_native, wkv7
+from kernels import wkv7
+from kernels.rwkv7 import cpu_recurrence
 from modrwkv import native_prompt
 from modrwkv.checkpoint import CheckpointError, infer_config, read_state_dict, to_blinkdl
 from modrwkv.config import RWKV7Config
@@ -311,7 +312,7 @@ class RWKV7(nn.Module):
             prompt_ops = native_prompt.library(config.head_size, compute)
             for block in model.blocks:
                 block.att.native = block.ffn.native = prompt_ops
-            cpu_native.library()  # the C recurrence is built (once per machine) now, not in the first prompt: ~1 s
+            cpu_recurrence.library()  # the C recurrence is built (once per machine) now, not in the first prompt: ~1 s
         return model.eval()
 
     @classmethod

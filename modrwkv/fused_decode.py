@@ -2,7 +2,7 @@
 CPU).
 
 Eager PyTorch spends about as long dispatching a decode step's ~1,500 small operations as streaming its weights on a
-2-core CPU; `native_kernels.c` does the layers' work in one call, and matches the eager step up to fp32 rounding.
+2-core CPU; `cpu_decode.c` does the layers' work in one call, and matches the eager step up to fp32 rounding.
 It reads its own copy of the model's matrices, tiled for it: fbgemm's packed copies stay for prompts, which
 fbgemm multiplies 1.2-3x faster than MKL does after widening the tiles (measured at 17-1,024 rows on 2 cores). The
 vocabulary head's tiled copy (96 MiB for the 0.1B shape) made a step 3% faster at batch 1 and 10% at batch 8
@@ -15,10 +15,10 @@ import ctypes
 import torch
 from torch import nn
 
-from modrwkv import native_kernels
+from kernels.rwkv7 import cpu_decode
 from modrwkv.cpu_linear import Fp16Linear
 from modrwkv.merged_projections import LORAS, MIXES
-from modrwkv.native_kernels import Layer, Model
+from kernels.rwkv7.cpu_decode import Layer, Model
 from modrwkv.quantization import Int8Linear
 from modrwkv.state import RWKVState
 
@@ -26,7 +26,7 @@ from modrwkv.state import RWKVState
 class FusedDecoder:
     """Embeddings [B, C] and a state in, the last layer's output [B, C] (fp32) and a new state (in the given state's
     dtypes) out; the given state is kept. The arithmetic is fp32 whatever the weights' format, except that bf16
-    products take bf16-rounded inputs where the CPU has AVX512_BF16 (`native_kernels.bf16_pairs`).
+    products take bf16-rounded inputs where the CPU has AVX512_BF16 (`cpu_decode.bf16_pairs`).
 
     Not an nn.Module: its tensors are a layout of the model's weights, not weights of their own.
     """
@@ -34,7 +34,7 @@ class FusedDecoder:
     def __init__(self, model: nn.Module, lib: ctypes.CDLL, fmt: torch.dtype):
         cfg = model.config
         self._lib = lib
-        self._pairs = fmt == torch.bfloat16 and native_kernels.bf16_pairs(lib)  # every matrix is bf16 then
+        self._pairs = fmt == torch.bfloat16 and cpu_decode.bf16_pairs(lib)  # every matrix is bf16 then
         self._keep: list[torch.Tensor] = []  # every tensor the kernel points into stays alive with the decoder
         att1 = model.blocks[1].att if cfg.n_layer > 1 else None
         ranks = [getattr(model.blocks[0].att, f"{n}1").shape[1] for n in ("w", "a")]
@@ -44,14 +44,14 @@ class FusedDecoder:
             for name, t in self._layer_tensors(block).items():
                 setattr(self._layers[i], name, None if t is None else self._hold(t))
         # a vocabulary that does not tile, or a head in another format, is multiplied by the model's own head
-        native_head = native_kernels.tileable(model.head.out_features) and _format(model.head) == fmt
+        native_head = cpu_decode.tileable(model.head.out_features) and _format(model.head) == fmt
         self._head, self._head_scale = _tiled(model.head, self._pairs) if native_head else (None, None)
         self._model_head = None if native_head else model.head
         ln0 = model.blocks[0].ln0
         lora_fmt = torch.bfloat16 if model.blocks[0].att.w1.dtype == torch.bfloat16 else torch.float16
         self._model = Model(
             cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.head_size, cfg.dim_ffn, *ranks,
-            native_kernels.FORMATS[fmt], native_kernels.FORMATS[lora_fmt],
+            cpu_decode.FORMATS[fmt], cpu_decode.FORMATS[lora_fmt],
             self._hold(ln0.weight.detach().float()), self._hold(ln0.bias.detach().float()), self._layers,
         )
 
@@ -63,21 +63,21 @@ class FusedDecoder:
         The LoRAs are read in fp16 (in bf16 for a bf16 model): the fp32 LoRAs of fp16 and int8 models hold
         fp16-rounded values (the model's loader rounds them), so prompts compute with the same values."""
         fmt = _format(model.blocks[0].att.key)
-        if fmt is None or model.config.head_size % native_kernels.HEAD_LANES or model.device.type != "cpu":
+        if fmt is None or model.config.head_size % cpu_decode.HEAD_LANES or model.device.type != "cpu":
             return None
         for block in model.blocks:
             att, ffn = block.att, block.ffn
             linears = (att.receptance, att.key, att.value, att.output, ffn.key, ffn.value)
             loras = [getattr(att, f"{n}{i}") for n in LORAS for i in (1, 2) if hasattr(att, f"{n}{i}")]
-            if any(_format(m) != fmt or not native_kernels.tileable(m.out_features) for m in linears):
+            if any(_format(m) != fmt or not cpu_decode.tileable(m.out_features) for m in linears):
                 return None
-            if not all(native_kernels.tileable(m.shape[0]) and native_kernels.tileable(m.shape[1]) for m in loras):
+            if not all(cpu_decode.tileable(m.shape[0]) and cpu_decode.tileable(m.shape[1]) for m in loras):
                 return None
-        lib = native_kernels.library()  # built only for a model that can use it
+        lib = cpu_decode.library()  # built only for a model that can use it
         if lib is None:
             return None
         cfg = model.config
-        if fmt == torch.bfloat16 and native_kernels.bf16_pairs(lib) and (cfg.n_embd % 2 or cfg.dim_ffn % 2):
+        if fmt == torch.bfloat16 and cpu_decode.bf16_pairs(lib) and (cfg.n_embd % 2 or cfg.dim_ffn % 2):
             return None  # pairs of columns need an even number of them (LoRA ranks tile, so they are even)
         return cls(model, lib, fmt)
 
@@ -85,7 +85,7 @@ class FusedDecoder:
         att, ffn = block.att, block.ffn
         vec = lambda t: t.detach().float().reshape(-1)  # noqa: E731
         # LoRAs are used as x @ w1 [C, D]: tiled as [D, C] (rows = outputs), w2 [D, C] as [C, D]
-        lora = lambda n: native_kernels.tile(getattr(att, n).t(), self._pairs) if hasattr(att, n) else None  # noqa: E731
+        lora = lambda n: cpu_decode.tile(getattr(att, n).t(), self._pairs) if hasattr(att, n) else None  # noqa: E731
         mixes = torch.cat([getattr(att, f"x_{n}").detach().float().reshape(1, -1) for n in MIXES])  # the kernel's order too
         matrices = {"Wr": att.receptance, "Wk": att.key, "Wv": att.value, "Wo": att.output,
                     "Fk": ffn.key, "Fv": ffn.value}
@@ -109,7 +109,7 @@ class FusedDecoder:
         """The vocabulary head on final normalised states [B, C] -> [B, V]."""
         if self._head is None:
             return self._model_head(hidden)
-        return native_kernels.matvec(self._lib, self._head, hidden, self._head_scale)
+        return cpu_decode.matvec(self._lib, self._head, hidden, self._head_scale)
 
     def __call__(self, embeds: torch.Tensor, state: RWKVState) -> tuple[torch.Tensor, RWKVState]:
         x = embeds.float().contiguous().clone()  # the kernel writes the layers' output over it
@@ -134,8 +134,8 @@ def _format(linear: nn.Module) -> torch.dtype | None:
 
 
 def _tiled(linear: nn.Module, pairs: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """A Linear layer's matrix tiled for the kernel (bf16 `pairs` of columns, see native_kernels.bf16_pairs), and its
+    """A Linear layer's matrix tiled for the kernel (bf16 `pairs` of columns, see cpu_decode.bf16_pairs), and its
     rows' scales (int8) or None."""
     if isinstance(linear, Int8Linear):
-        return native_kernels.tile(linear.qweight), linear.scale.detach().float().contiguous()
-    return native_kernels.tile(linear.weight, pairs), None
+        return cpu_decode.tile(linear.qweight), linear.scale.detach().float().contiguous()
+    return cpu_decode.tile(linear.weight, pairs), None

@@ -41,11 +41,11 @@ def reference_model(blinkdl_pth: Path):
 def fresh_native_build():
     """Native kernels looked up afresh in the test (after it changes the environment) and again after it, so that
     what the test saw (e.g. "cannot be built") is not cached for the tests that follow."""
-    from kernels import native_build
+    from kernels.rwkv7 import build
 
-    native_build.load.cache_clear()
+    build.load.cache_clear()
     yield
-    native_build.load.cache_clear()
+    build.load.cache_clear()
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import logging
 import pytest
 import torch
 
-from modrwkv import RWKV7, native_kernels
+from kernels.rwkv7 import cpu_decode
+from modrwkv import RWKV7
 from modrwkv.backbone import LORA_NAMES
 from modrwkv.config import RWKV7Config
 from modrwkv.cpu_linear import fp16_weights_supported
@@ -18,7 +19,7 @@ from tests.eager_model import pytorch_ops
 from tests.wkv_reference import rel_rms
 
 pytestmark = pytest.mark.skipif(
-    not fp16_weights_supported() or native_kernels.library() is None,
+    not fp16_weights_supported() or cpu_decode.library() is None,
     reason="the native decode step needs an x86 CPU with avx2 and a C compiler",
 )
 PROMPTS = torch.randint(0, 65536, (9, 9), generator=torch.Generator().manual_seed(11))
@@ -108,7 +109,7 @@ def test_without_a_working_compiler_models_decode_with_pytorch(
 ):
     monkeypatch.setenv("MODRWKV_CACHE", str(tmp_path))  # nothing built yet
     monkeypatch.setenv("CC", "false")  # a "compiler" that fails
-    with caplog.at_level(logging.WARNING, logger="kernels.native_build"):
+    with caplog.at_level(logging.WARNING, logger="kernels.rwkv7.build"):
         model = RWKV7.from_state_dict(small_weights, dtype="fp16")
     assert "native CPU kernels not built" in caplog.text
     assert model.fused_decoder is None and all(block.att.merged is not None for block in model.blocks)
@@ -141,7 +142,7 @@ def bf16_steps(bf16_pair, batch: int = 3):
 
 
 def bf16_pairs_built() -> bool:
-    return native_kernels.bf16_pairs(native_kernels.library())
+    return cpu_decode.bf16_pairs(cpu_decode.library())
 
 
 @pytest.mark.skipif(bf16_pairs_built(), reason="this CPU's build multiplies bf16 inputs (AVX512_BF16), tested below")
@@ -170,11 +171,11 @@ def test_a_bf16_step_with_avx512_bf16_rounds_only_the_products_inputs(bf16_pair,
 def test_bf16_pair_products_are_exact_on_bf16_rounded_inputs(batch):
     """Pairs of columns for 1 to 17 sequences (a sequence alone, whole and partial groups of eight), with a column
     count (40) that is not a multiple of the 32 inputs rounded at a time."""
-    lib, g = native_kernels.library(), torch.Generator().manual_seed(3)
+    lib, g = cpu_decode.library(), torch.Generator().manual_seed(3)
     for rows, K in ((768, 768), (64, 40), (48, 3072)):
         W = torch.randn(rows, K, generator=g).bfloat16()
         x = torch.randn(batch, K, generator=g)
-        got = native_kernels.matvec(lib, native_kernels.tile(W, pairs=True), x)
+        got = cpu_decode.matvec(lib, cpu_decode.tile(W, pairs=True), x)
         assert rel_rms(got, x.bfloat16().double() @ W.double().t()) <= 1e-6
 
 

@@ -5,19 +5,20 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kernels import cpu_native, wkv7
-from kernels.torch_chunk import wkv7_chunk
-from kernels.torch_recurrent import wkv7_recurrent, wkv7_step
+from kernels import wkv7
+from kernels.rwkv7 import cpu_recurrence
+from kernels.rwkv7.torch_chunk import wkv7_chunk
+from kernels.rwkv7.torch_recurrent import wkv7_recurrent, wkv7_step
 from tests.wkv_reference import B, H, N, assert_matches_reference, make_inputs, reference, rel_rms
 
 FP32_TOL = 1e-5
 
 
 def native(*args):  # noqa: ANN001, ANN201
-    lib = cpu_native.library()
+    lib = cpu_recurrence.library()
     if lib is None:
         pytest.skip("the C recurrence needs a C compiler with OpenMP")
-    return cpu_native.wkv7_native(lib, *args)
+    return cpu_recurrence.wkv7_native(lib, *args)
 
 
 MULTI_TOKEN_PATHS = {

@@ -21,9 +21,10 @@ import torch  # noqa: E402
 
 pytest.importorskip("triton")
 
-from kernels import dispatch, wkv7  # noqa: E402
-from kernels.triton_chunk import DOT, MAX_BACKWARD_CHUNK, launch_for, wkv7_triton_chunk  # noqa: E402
-from kernels.triton_recurrent import wkv7_triton_recurrent  # noqa: E402
+from kernels import wkv7
+from kernels.rwkv7 import dispatch  # noqa: E402
+from kernels.rwkv7.triton_chunk import DOT, MAX_BACKWARD_CHUNK, launch_for, wkv7_triton_chunk  # noqa: E402
+from kernels.rwkv7.triton_recurrent import wkv7_triton_recurrent  # noqa: E402
 from tests.wkv_reference import B, H, N, make_inputs, reference, rel_rms  # noqa: E402
 
 T = 37  # not a multiple of any chunk size: the last chunk is partial
@@ -203,7 +204,7 @@ def test_dispatcher_keeps_cpu_tensors_on_torch_unless_forced(monkeypatch, spied_
 
 def test_without_triton_auto_falls_back_and_forced_triton_says_why(monkeypatch):
     # None in sys.modules makes `import` raise ImportError, as on a machine without triton
-    for name in ("triton", "kernels.triton_chunk", "kernels.triton_recurrent"):
+    for name in ("triton", "kernels.rwkv7.triton_chunk", "kernels.rwkv7.triton_recurrent"):
         monkeypatch.setitem(sys.modules, name, None)
     dispatch._triton_paths.cache_clear()
     try:

@@ -1,28 +1,13 @@
-"""The WKV-7 recurrence as a float64 per-token loop of its defining formula, and RWKV-7-like random inputs.
-
-Every kernel test (PyTorch paths and Triton) compares against this, written independently of kernels/.
-"""
+"""RWKV-7-like random inputs for the WKV kernel tests, and their comparison with the float64 reference
+(`kernels.rwkv7.naive`)."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
+from kernels.rwkv7.naive import wkv7_naive as reference
+
 B, H, N = 2, 2, 64
-
-
-def reference(r, w, k, v, a, b, state, mask=None):
-    """float64: S = S diag(decay) + (S a) b^T + v k^T, y = S r, token by token; masked tokens keep S."""
-    r, w, k, v, a, b, S = (x.double() for x in (r, w, k, v, a, b, state))
-    decay = torch.exp(-0.6065306597126334 * torch.sigmoid(w))
-    ys = []
-    for t in range(r.shape[1]):
-        new = (S * decay[:, t, :, None, :] + (S @ a[:, t, :, :, None]) * b[:, t, :, None, :]
-               + v[:, t, :, :, None] * k[:, t, :, None, :])
-        if mask is not None:
-            new = torch.where(mask[:, t, None, None, None], new, S)
-        S = new
-        ys.append((S @ r[:, t, :, :, None]).squeeze(-1))
-    return torch.stack(ys, dim=1), S
 
 
 def make_inputs(T: int, seed: int = 0) -> list[torch.Tensor]:

@@ -217,7 +217,7 @@ def _timed_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], l
     notes: list[str] = []
     decode_step = "native" if model.fused_decoder is not None else "pytorch"
     if time_decode and model.device.type == "cpu":
-        notes.append("modrwkv decode step: " + ("all layers in one native call (modrwkv/native_kernels.c)"
+        notes.append("modrwkv decode step: " + ("all layers in one native call (modrwkv/cpu_decode.c)"
                                                if decode_step == "native" else "PyTorch, operation by operation"))
     found: dict[str, str] = {}
     with contextlib.ExitStack() as cleanup:

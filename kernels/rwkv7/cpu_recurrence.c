@@ -4,13 +4,10 @@
  * with the state held in L1 for the whole sequence. Why by hand: the chunked PyTorch form does more FLOPs in
  * many small matmuls and intermediate tensors; the plain recurrence, a head per thread, needs 5.4 GFLOP for 12 layers
  * of a 1,024-token prompt of the 0.1B shape. Inputs [B][T][H][N] contiguous, N a multiple of 16; mask [B][T] (NULL:
- * every step counts; a masked step leaves S as it was). Needs AVX2 and FMA (native_build compiles for this CPU).
- *
- * Measured on those 12 layers (2-core AMD EPYC, 15 interleaved rounds, medians): PyTorch's chunked form 536-668 ms;
- * this recurrence with glibc's expf and the compiler's vectors 233 ms; with the AVX2 code below 97 ms. */
+ * every step counts; a masked step leaves S as it was). Needs AVX2 and FMA (build.py compiles for this CPU). */
 #include <string.h>
 
-#include "wkv7_simd.h"
+#include "simd.h"
 
 /* out[i] = sum_j St[j][i] c[j] for 8 values i (St transposed, row stride N): two sums for odd and even j, so two
  * multiply-adds are in flight. */

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from kernels.torch_recurrent import log_decay, masked_inputs
+from kernels.rwkv7.torch_recurrent import log_decay, masked_inputs
 
 CHUNK_SIZE = 32  # measured on CPU: as fast as 64 from T=256 up, faster below, and more accurate
 

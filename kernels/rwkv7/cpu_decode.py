@@ -1,7 +1,7 @@
-"""The CPU decode step of `native_kernels.c` (fp16, bf16 or int8 matrices) and a prompt's element-wise time-mix work,
-compiled on first use for this CPU (`kernels.native_build`).
+"""The one-token RWKV-7 decode step of `cpu_decode.c` (fp16, bf16 or int8 matrices, fp32 math), compiled on first
+use for this CPU (`build`), and the tiled matrix layout it reads.
 
-Where it cannot be built (no compiler, no AVX2/F16C/FMA) the models use PyTorch's operations instead;
+Where it cannot be built (no compiler, no AVX2/F16C/FMA) callers use PyTorch's operations instead;
 `MODRWKV_NATIVE=0` chooses that too (for comparisons).
 """
 from __future__ import annotations
@@ -11,16 +11,16 @@ from pathlib import Path
 
 import torch
 
-from kernels import native_build
+from kernels.rwkv7 import build
 
-SOURCE = Path(__file__).with_name("native_kernels.c")
+SOURCE = Path(__file__).with_name("cpu_decode.c")
 TILE_ROWS = 16  # a matrix is stored in tiles of sixteen rows, column by column
-HEAD_LANES = 8  # the per-head code works on eight channels at a time: head sizes must be a multiple of it
+HEAD_LANES = 8  # the per-head code (heads.h) works on eight channels at a time: head sizes must be a multiple of it
 FORMATS = {torch.float16: 0, torch.bfloat16: 1, torch.int8: 2}  # the kernel's matrix formats (FP16, BF16, INT8)
 
 
 class Layer(ctypes.Structure):
-    """One layer's tensors as the decode step reads them (names as in native_kernels.c)."""
+    """One layer's tensors as the decode step reads them (names as in cpu_decode.c)."""
 
     VECTORS = ("ln1_w", "ln1_b", "ln2_w", "ln2_b", "mix", "w0", "a0", "v0", "k_k", "k_a", "r_k", "lnx_w", "lnx_b", "ffn_mix")
     MATRICES = ("Wr", "Wk", "Wv", "Wo", "w1", "a1", "v1", "g1", "w2", "a2", "v2", "g2", "Fk", "Fv")
@@ -40,15 +40,12 @@ PROTOTYPES = (
     ("rwkv7_matvec", (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
                       ctypes.c_int, ctypes.c_int), ctypes.c_int),
     ("rwkv7_bf16_pairs", (), ctypes.c_int),
-    ("rwkv7_token_shift", (ctypes.c_int,) * 4 + (ctypes.c_void_p,) * 4, None),
-    ("rwkv7_attention_inputs", (ctypes.c_int,) * 3 + (ctypes.c_void_p,) * 12, None),
-    ("rwkv7_attention_output", (ctypes.c_int,) * 3 + (ctypes.c_void_p,) * 8, None),
 )
 
 
 def library() -> ctypes.CDLL | None:
-    """The kernels for this CPU, or None where they cannot be built or are turned off (see kernels.native_build)."""
-    return native_build.load(SOURCE, PROTOTYPES)
+    """The kernels for this CPU, or None where they cannot be built or are turned off (see `build`)."""
+    return build.load(SOURCE, PROTOTYPES)
 
 
 def tileable(rows: int) -> bool:

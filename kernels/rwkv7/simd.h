@@ -1,5 +1,5 @@
-/* AVX2 pieces of the WKV-7 recurrence on a CPU, shared by the prompt kernel (wkv7_cpu.c) and the model's one-token
- * decode step (modrwkv/native_kernels.c): the decay, and one token's update of a head's state in its stored layout.
+/* AVX2 pieces of the WKV-7 recurrence on a CPU, shared by the prompt recurrence (cpu_recurrence.c) and the one-token
+ * decode step (cpu_decode.c): the decay, and one token's update of a head's state in its stored layout.
  *   S' = S diag(decay) + (S a) b^T + v k^T,   y = S' r,   decay = exp(-0.6065306597126334 * sigmoid(w)),
  * S [N][N] indexed (value i, key j); N a multiple of 8; fp32. */
 #ifndef WKV7_SIMD_H

@@ -1,6 +1,6 @@
 """Chunked Triton WKV-7 (prefill and training): forward and backward kernels behind one autograd.Function.
 
-Same algebra as `kernels.torch_chunk`. Within a chunk of C tokens, with G_t = prod_{i<=t} decay_i (per key channel),
+Same algebra as `kernels.rwkv7.torch_chunk`. Within a chunk of C tokens, with G_t = prod_{i<=t} decay_i (per key channel),
 u_t = S_{t-1} a_t and the tilded vectors a~_t = a_t G_{t-1}, r~_t = r_t G_t, b~_s = b_s / G_s, k~_s = k_s / G_s,
 b^_s = b_s G_C / G_s, k^_s = k_s G_C / G_s:
     (I - A_ab) U = a~ S_0^T + A_ak V          A_ab = strict_tril(a~ b~^T), A_ak = strict_tril(a~ k~^T)
@@ -31,7 +31,7 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.triton_recurrent import program_tile
+from kernels.rwkv7.triton_recurrent import program_tile
 
 # Chunk length: 1/G_s stays below exp(0.6065 * C), finite in fp32 up to C = 64. The backward's C x C tiles were tuned
 # at 32 and are not taken beyond it.

@@ -4,7 +4,7 @@ Every path computes, per batch b and head h, with the fp32 state S laid out (val
     S_t = S_{t-1} diag(decay_t) + (S_{t-1} a_t) b_t^T + v_t k_t^T,   y_t = S_t r_t,
     decay_t = exp(-0.6065306597126334 * sigmoid(w_t))  (made in fp32 from the pre-activation w).
 
-CUDA tensors run the Triton kernels when triton is installed; CPU tensors the recurrence in C (`wkv7_cpu.c`) for
+CUDA tensors run the Triton kernels when triton is installed; CPU tensors the recurrence in C (`cpu_recurrence.c`) for
 inference where it can be built, else (and with gradients) the torch paths. MODRWKV_WKV_BACKEND=torch, native or triton
 forces one (triton on CPU needs TRITON_INTERPRET=1, which the tests set); unset or "auto" picks by device.
 """
@@ -16,9 +16,9 @@ from collections.abc import Callable
 
 import torch
 
-from kernels import cpu_native
-from kernels.torch_chunk import wkv7_chunk
-from kernels.torch_recurrent import wkv7_recurrent, wkv7_step
+from kernels.rwkv7 import cpu_recurrence
+from kernels.rwkv7.torch_chunk import wkv7_chunk
+from kernels.rwkv7.torch_recurrent import wkv7_recurrent, wkv7_step
 
 # Below this many tokens the per-token loop beats the chunked matmuls on CPU (2 cores, B=1, H=12, N=64, fp32:
 # T=8 recurrent 0.6-0.9 ms vs chunked 1.2-1.6 ms; T=16 1.2-1.8 vs 1.2-1.5 ms; T=1024 77-125 vs 42-68 ms).
@@ -84,8 +84,8 @@ def _triton_paths() -> tuple[Callable, Callable] | None:
     read when the kernels are defined, so a late import honours a flag set after `kernels` was imported.
     """
     try:
-        from kernels.triton_chunk import wkv7_triton_chunk
-        from kernels.triton_recurrent import wkv7_triton_recurrent
+        from kernels.rwkv7.triton_chunk import wkv7_triton_chunk
+        from kernels.rwkv7.triton_recurrent import wkv7_triton_recurrent
     except ImportError:
         return None
     return wkv7_triton_recurrent, wkv7_triton_chunk
@@ -151,13 +151,13 @@ def _run(r, w, k, v, a, b, state, mask, out):  # noqa: ANN001, ANN202 (wkv7's ar
                 return chunk(r, w, k, v, a, b, state, mask)
             return recurrent(r, w, k, v, a, b, state, mask, out)  # T == 1 compiles its loop-free decode variant
     if backend in ("auto", "native") and not r.is_cuda and not _needs_grad(r, w, k, v, a, b, state):
-        lib = cpu_native.library() if cpu_native.supports(r.shape[-1]) else None
-        if lib is not None:  # 5-7x the chunked torch path at 1,024 tokens (see wkv7_cpu.c)
-            return cpu_native.wkv7_native(lib, r, w, k, v, a, b, state, mask, out)
+        lib = cpu_recurrence.library() if cpu_recurrence.supports(r.shape[-1]) else None
+        if lib is not None:  # the plain recurrence: fewer FLOPs than the chunked form
+            return cpu_recurrence.wkv7_native(lib, r, w, k, v, a, b, state, mask, out)
         if backend == "native":
             raise RuntimeError("wkv7: MODRWKV_WKV_BACKEND=native but the C kernel could not be built (no C compiler, "
                                f"no AVX2, or MODRWKV_NATIVE=0) or does not take head size {r.shape[-1]} (a multiple "
-                               f"of {cpu_native.HEAD_SIZE_MULTIPLE} only)")
+                               f"of {cpu_recurrence.HEAD_SIZE_MULTIPLE} only)")
     if T == 1:
         return wkv7_step(r, w, k, v, a, b, state, mask, out)
     if T < CHUNK_MIN_T:

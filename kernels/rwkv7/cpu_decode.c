@@ -1,11 +1,11 @@
 /* One RWKV-7 (x070) decode step through every layer in one call, on a CPU: fp16, bf16 or int8 matrices, fp32 math
- * and state; and a prompt's element-wise time-mix work (at the end of this file), which shares the heads' code.
+ * and state. The heads' element-wise work is heads.h, shared with a prompt's ops (cpu_prompt.c).
  *
  * Why by hand: a one-token step is ~1,500 small PyTorch operations, and on a 2-core CPU their dispatch costs as much
  * as streaming the weights; fbgemm's fp16 product of one row also reads its matrix below the bandwidth a plain sum
  * reaches. Here each layer is a few matrix-vector products that read their rows once (widened to fp32 in registers,
  * fp32 accumulation) with the element-wise work fused around them, split over OpenMP threads (PyTorch's own OpenMP
- * runtime: the library links the same libgomp). Built at first use by kernels/native_build.py for the CPU it runs on.
+ * runtime: the library links the same libgomp). Built at first use by build.py for the CPU it runs on.
  *
  * bf16 products on CPUs with AVX512_BF16 take bf16-rounded inputs instead (see matvec_pairs).
  *
@@ -24,7 +24,7 @@
 #error "the native decode step needs AVX2, F16C and FMA"
 #endif
 
-#include "../kernels/wkv7_simd.h"
+#include "heads.h"
 
 /* A matrix's format: fp16 or bf16 (the upper half of an fp32) values, or int8 with an fp32 scale per row. */
 enum { FP16, BF16, INT8 };
@@ -401,16 +401,6 @@ static float *input_packs(int B, int K, int fmt, int fmt2, long *per_thread, int
     return packs;
 }
 
-/* One token's n token-shift mixes: out[m * stride + c] = x[c] + (prev[c] - x[c]) mix[m][c], C a multiple of 8. */
-static inline void mix_row(const float *x, const float *prev, const float *mix, int n, int C, long stride,
-                           float *out) {
-    for (int c = 0; c < C; c += 8) {
-        __m256 xc = _mm256_loadu_ps(x + c), d = _mm256_sub_ps(_mm256_loadu_ps(prev + c), xc);
-        for (int m = 0; m < n; m++)
-            _mm256_storeu_ps(out + m * stride + c, _mm256_fmadd_ps(d, _mm256_loadu_ps(mix + (long)m * C + c), xc));
-    }
-}
-
 static void layer_norm(const float *x, const float *w, const float *b, float *y, int C, float eps) {
     float mean = 0.0f, var = 0.0f;
     for (int i = 0; i < C; i++) mean += x[i];
@@ -421,68 +411,7 @@ static void layer_norm(const float *x, const float *w, const float *b, float *y,
 }
 
 #define LN_EPS 1e-5f
-#define GROUP_NORM_EPS 64e-5f
-
-/* The recurrence's inputs for one head of one token (every pointer at the head's first channel): w becomes the decay's
- * pre-activation (w0 + its LoRA's output), k the rescaled key, v the value mixed with layer 0's (v0 NULL: layer 0,
- * unchanged); al, the a LoRA's output, becomes the update's a (-kk, the normalised key) and ub its b (kk a).
- * al may be ua. */
-static inline void head_inputs(int N, const float *w0, const float *a0, const float *v0, const float *k_k,
-                               const float *k_a, float *w, float *k, float *v, const float *v_first, const float *al,
-                               const float *vl, float *ua, float *ub) {
-    float a[N], kk[N];
-    __m256 sq = _mm256_setzero_ps();
-    for (int j = 0; j < N; j += 8) {
-        _mm256_storeu_ps(w + j, _mm256_add_ps(_mm256_loadu_ps(w0 + j), _mm256_loadu_ps(w + j)));
-        _mm256_storeu_ps(a + j, sigmoid8(_mm256_add_ps(_mm256_loadu_ps(a0 + j), _mm256_loadu_ps(al + j))));
-        __m256 kj = _mm256_mul_ps(_mm256_loadu_ps(k + j), _mm256_loadu_ps(k_k + j));
-        _mm256_storeu_ps(kk + j, kj);
-        sq = _mm256_fmadd_ps(kj, kj, sq);
-    }
-    const __m256 inv = _mm256_set1_ps(1.0f / fmaxf(sqrtf(hsum8(sq)), 1e-12f)), one = _mm256_set1_ps(1.0f);
-    for (int j = 0; j < N; j += 8) {
-        __m256 aj = _mm256_loadu_ps(a + j), kj = _mm256_loadu_ps(k + j);
-        __m256 kkj = _mm256_mul_ps(_mm256_loadu_ps(kk + j), inv);
-        /* k (1 + (a - 1) k_a), as k + (k k_a)(a - 1) */
-        __m256 kka = _mm256_mul_ps(kj, _mm256_loadu_ps(k_a + j));
-        _mm256_storeu_ps(k + j, _mm256_fmadd_ps(kka, _mm256_sub_ps(aj, one), kj));
-        _mm256_storeu_ps(ub + j, _mm256_mul_ps(kkj, aj));
-        _mm256_storeu_ps(ua + j, _mm256_sub_ps(_mm256_setzero_ps(), kkj));
-    }
-    if (v0)
-        for (int i = 0; i < N; i += 8) {
-            __m256 vi = _mm256_loadu_ps(v + i);
-            __m256 mix = sigmoid8(_mm256_add_ps(_mm256_loadu_ps(v0 + i), _mm256_loadu_ps(vl + i)));
-            _mm256_storeu_ps(v + i, _mm256_fmadd_ps(_mm256_sub_ps(_mm256_loadu_ps(v_first + i), vi), mix, vi));
-        }
-}
-
-/* One head's output of one token from its WKV output y: group norm, plus the bonus (r . (k r_k)) v, times the gate g.
- * out may be y. */
-static inline void head_output(int N, const float *lnx_w, const float *lnx_b, const float *r_k, const float *y,
-                               const float *r, const float *k, const float *v, const float *g, float *out) {
-    __m256 s = _mm256_setzero_ps(), bs = _mm256_setzero_ps();
-    for (int i = 0; i < N; i += 8) {
-        s = _mm256_add_ps(s, _mm256_loadu_ps(y + i));
-        __m256 rk = _mm256_mul_ps(_mm256_loadu_ps(r + i), _mm256_loadu_ps(k + i));
-        bs = _mm256_fmadd_ps(rk, _mm256_loadu_ps(r_k + i), bs);
-    }
-    const __m256 mean = _mm256_set1_ps(hsum8(s) / N), bonus = _mm256_set1_ps(hsum8(bs));
-    __m256 sq = _mm256_setzero_ps();
-    for (int i = 0; i < N; i += 8) {
-        __m256 d = _mm256_sub_ps(_mm256_loadu_ps(y + i), mean);
-        sq = _mm256_fmadd_ps(d, d, sq);
-    }
-    const __m256 scale = _mm256_set1_ps(1.0f / sqrtf(hsum8(sq) / N + GROUP_NORM_EPS));
-    for (int i = 0; i < N; i += 8) {
-        __m256 norm = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(y + i), mean), scale),
-                                      _mm256_loadu_ps(lnx_w + i), _mm256_loadu_ps(lnx_b + i));
-        __m256 yi = _mm256_fmadd_ps(bonus, _mm256_loadu_ps(v + i), norm);
-        _mm256_storeu_ps(out + i, _mm256_mul_ps(yi, _mm256_loadu_ps(g + i)));
-    }
-}
-
-/* One head of one sequence's decode step: its inputs, the WKV update (wkv7_simd.h), its gated output yg[N]. The state
+/* One head of one sequence's decode step: its inputs, the WKV update (simd.h), its gated output yg[N]. The state
  * S is [N][N] (value i, key j); w, k, v and al are scratch the step may overwrite. */
 static void head_step(const Layer *ly, int layer, int h, int N, float *r, float *k, float *v, const float *v_first,
                       float *w, float *al, const float *vl, const float *gl, const float *S_in, float *S_out,
@@ -592,45 +521,4 @@ int rwkv7_matvec(const void *W, const float *scale, int rows, int K, const float
     matvec(W, scale, rows, K, x, K, y, rows, B, STORE, packs ? packs + pack * omp_get_thread_num() : NULL, fmt);
     free(packs);
     return 0;
-}
-
-/* A prompt's element-wise time-mix work, between PyTorch's matrix products and the prompt recurrence
- * (kernels/wkv7_cpu.c). Why by hand: as ~25 PyTorch operations per layer, each a pass over [T][C] or more, it took
- * ~15% of a 1,024-token prompt of the 0.1B shape on a 2-core CPU; here it is three passes. Activations fp32
- * [rows][C], C = H N. */
-
-/* out [n][B][T][C] = x + (x of the token before - x) mix[m] for the n mixes [n][C]; the token before t = 0 is
- * shift [B][C]. */
-void rwkv7_token_shift(int B, int T, int C, int n, const float *x, const float *shift, const float *mix, float *out) {
-    const long rows = (long)B * T;
-#pragma omp parallel for schedule(static)
-    for (long bt = 0; bt < rows; bt++) {
-        const float *cur = x + bt * C, *prev = bt % T ? cur - C : shift + bt / T * C;
-        mix_row(cur, prev, mix, n, C, rows * C, out + bt * C);
-    }
-}
-
-/* head_inputs for every head of `rows` tokens, in place: w, k, v (v0, v_first and vl NULL in layer 0) and a, which
- * becomes the update's a; its b into b. */
-void rwkv7_attention_inputs(int rows, int H, int N, const float *w0, const float *a0, const float *v0,
-                            const float *k_k, const float *k_a, float *w, float *k, float *v, const float *v_first,
-                            float *a, const float *vl, float *b) {
-#pragma omp parallel for schedule(static)
-    for (long rh = 0; rh < (long)rows * H; rh++) {
-        const long o = rh * N;
-        const int c = (int)(rh % H) * N;
-        head_inputs(N, w0 + c, a0 + c, v0 ? v0 + c : NULL, k_k + c, k_a + c, w + o, k + o, v + o,
-                    v_first ? v_first + o : NULL, a + o, vl ? vl + o : NULL, a + o, b + o);
-    }
-}
-
-/* head_output for every head of `rows` tokens, written over y. */
-void rwkv7_attention_output(int rows, int H, int N, const float *lnx_w, const float *lnx_b, const float *r_k, float *y,
-                            const float *r, const float *k, const float *v, const float *g) {
-#pragma omp parallel for schedule(static)
-    for (long rh = 0; rh < (long)rows * H; rh++) {
-        const long o = rh * N;
-        const int c = (int)(rh % H) * N;
-        head_output(N, lnx_w + c, lnx_b + c, r_k + c, y + o, r + o, k + o, v + o, g + o, y + o);
-    }
 }

@@ -1,4 +1,4 @@
-"""The WKV-7 recurrence in C for CPU inference (`wkv7_cpu.c`, built on first use by `native_build`)."""
+"""The WKV-7 recurrence in C for CPU inference (`cpu_recurrence.c`, built on first use by `build`)."""
 from __future__ import annotations
 
 import ctypes
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
-from kernels import native_build
+from kernels.rwkv7 import build
 
-SOURCE = Path(__file__).with_name("wkv7_cpu.c")
+SOURCE = Path(__file__).with_name("cpu_recurrence.c")
 PROTOTYPES = (("wkv7_forward", (ctypes.c_int,) * 4 + (ctypes.c_void_p,) * 10, None),)
 HEAD_SIZE_MULTIPLE = 16  # the kernel updates sixteen values of a head at a time
 
@@ -19,7 +19,7 @@ def supports(head_size: int) -> bool:
 
 def library() -> ctypes.CDLL | None:
     """The compiled recurrence, or None where it cannot be built or MODRWKV_NATIVE=0."""
-    return native_build.load(SOURCE, PROTOTYPES)
+    return build.load(SOURCE, PROTOTYPES)
 
 
 def wkv7_native(
