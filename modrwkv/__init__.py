@@ -1,10 +1,7 @@
 """ModRWKV: multimodal assistant on the RWKV-7 RNN (linear-time prefill, fixed-size state)."""
-from modrwkv.backbone import RWKV7
-from modrwkv.checkpoint import CheckpointError
-from modrwkv.config import RWKV7Config
 from modrwkv.multimodal import ModRWKV, ModRWKVConfig
+from modrwkv.rwkv7 import RWKV7, CheckpointError, RWKV7Config, RWKVState
 from modrwkv.sources import SourceUnavailable
-from modrwkv.state import RWKVState
 from modrwkv.tokenizer import RWKVTokenizer
 
 __all__ = [

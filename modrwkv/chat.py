@@ -7,7 +7,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from modrwkv.backbone import DTYPES, RWKV7, default_cpu_dtype
+from modrwkv.rwkv7.loading import DTYPES, default_cpu_dtype
+
+from modrwkv.rwkv7.model import RWKV7
 from modrwkv.chat_session import ChatSession
 from modrwkv.sampling import CHAT_DEFAULTS
 from modrwkv.tokenizer import RWKVTokenizer

@@ -6,10 +6,10 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-from modrwkv.backbone import RWKV7
+from modrwkv.rwkv7.model import RWKV7
 from modrwkv.generation import AnswerStart, BatchGeneration, GenerationStats, Prompt, SequenceResult
 from modrwkv.sampling import CHAT_DEFAULTS, GenerationConfig
-from modrwkv.state import RWKVState
+from modrwkv.rwkv7.state import RWKVState
 from modrwkv.tokenizer import RWKVTokenizer
 
 

@@ -13,8 +13,8 @@ import weakref
 
 import torch
 
-from modrwkv.backbone import RWKV7
-from modrwkv.state import RWKVState
+from modrwkv.rwkv7.model import RWKV7
+from modrwkv.rwkv7.state import RWKVState
 
 # Captures and replays share static buffers: one at a time across threads (the app serves several requests on a GPU).
 _LOCK = threading.Lock()

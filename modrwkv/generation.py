@@ -12,10 +12,10 @@ from typing import Iterator, Sequence, Union
 
 import torch
 
-from modrwkv.backbone import RWKV7
+from modrwkv.rwkv7.model import RWKV7
 from modrwkv.decode_graph import decode_step
 from modrwkv.sampling import GenerationConfig, Sampler
-from modrwkv.state import RWKVState
+from modrwkv.rwkv7.state import RWKVState
 from modrwkv.tokenizer import RWKVTokenizer, StreamDecoder
 
 PREFILL_CHUNK = 4096  # bounds activation memory for very long prompts; the state carries across chunks

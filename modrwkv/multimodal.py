@@ -17,15 +17,15 @@ from torch import nn
 
 from modrwkv import encoders
 from modrwkv.adapter import AdapterConfig, ModalityAdapter
-from modrwkv.backbone import RWKV7
-from modrwkv.checkpoint import CheckpointError, read_state_dict
-from modrwkv.config import RWKV7Config
+from modrwkv.rwkv7.model import RWKV7
+from modrwkv.rwkv7.checkpoint import CheckpointError, read_state_dict
+from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.encoders.base import Encoder
 from modrwkv.forecasting import ForecastHead, ForecastHeadConfig
 from modrwkv.official import IMAGE_PAD_ID, RELEASES, adapter_config_from_official, split_official_state_dict
-from modrwkv.quantization import Int8Linear
+from modrwkv.rwkv7.quantization import Int8Linear
 from modrwkv.sources import resolve_source
-from modrwkv.state import RWKVState
+from modrwkv.rwkv7.state import RWKVState
 
 PLACEMENTS = ("prepend", "placeholder")
 

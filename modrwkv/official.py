@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from modrwkv.adapter import AdapterConfig
-from modrwkv.checkpoint import CheckpointError, StateDict, to_blinkdl
+from modrwkv.rwkv7.checkpoint import CheckpointError, StateDict, to_blinkdl
 
 # Token ids. 23/24 are the RWKV World vocab's "\x16"/"\x17": a turn opens with 23 and the assistant's answer ends
 # with 24 (the official generate() stops on token_stop=[24] and bans 0). 65530-65532 exist only in WorldRWKV's

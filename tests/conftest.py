@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from modrwkv.config import RWKV7Config
-from modrwkv.random_weights import random_state_dict
+from modrwkv.rwkv7.config import RWKV7Config
+from modrwkv.rwkv7.random_weights import random_state_dict
 
 SMALL = RWKV7Config.shape(n_layer=3, n_embd=128, head_size=64)  # full 65536 vocab, two heads
 

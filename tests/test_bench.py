@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from modrwkv.backbone import compute_dtype, default_cpu_dtype, describe_dtype
+from modrwkv.rwkv7.loading import compute_dtype, default_cpu_dtype, describe_dtype
 from modrwkv.bench.__main__ import main
 from modrwkv.bench.report import png_export_problem
 from modrwkv.bench.shapes import shape_config
-from modrwkv.cpu_linear import fp16_weights_supported
+from modrwkv.rwkv7.loading import fp16_weights_supported
 
 # BlinkDL's rwkv package is TorchScript, which now warns on every scripted function
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script:DeprecationWarning")
@@ -167,7 +167,7 @@ def test_fp16_on_a_cpu_reads_its_matrices_and_its_loras_at_two_bytes_each() -> N
 
 def test_int8_on_a_cpu_reads_its_loras_at_two_bytes_each() -> None:
     """The native step reads fp16 copies of the int8 model's fp32 LoRAs (which hold fp16 values)."""
-    from modrwkv.backbone import LORA_NAMES
+    from modrwkv.rwkv7.model import LORA_NAMES
     from modrwkv.bench.rwkv_runner import shape_only_model, weight_bytes_per_token
 
     tensors = shape_only_model(None, "tiny", "int8", "cpu").state_dict()

@@ -52,7 +52,7 @@ def test_bundled_series_model_forecasts_the_held_out_windows_as_its_card_says(se
 @pytest.mark.parametrize("dtype", ["fp16", "int8"])
 def test_bundled_series_model_in_the_cpu_formats_forecasts_as_its_card_says(series: list, dtype: str) -> None:
     """fp16 (the app's format on a CPU without native bf16) and int8, each against its own line of the card."""
-    from modrwkv.cpu_linear import fp16_weights_supported
+    from modrwkv.rwkv7.loading import fp16_weights_supported
     from modrwkv.train.recipes.series import format_summary
 
     if dtype == "fp16" and not fp16_weights_supported():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from modrwkv import cpu_linear
+from modrwkv.cpu import linears as cpu_linear
 
 pytestmark = pytest.mark.skipif(not cpu_linear.packing_supported(torch.float32), reason="needs oneDNN (mkldnn)")
 

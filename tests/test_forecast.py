@@ -6,12 +6,12 @@ import pytest
 import torch
 
 from modrwkv import RWKV7, encoders
-from modrwkv.config import RWKV7Config
+from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.encoders.media import MediaError
 from modrwkv.forecasting import ForecastHeadConfig, quantile_loss
 from modrwkv.multimodal import ModRWKV
 from modrwkv.pipelines.forecast import Forecaster
-from modrwkv.random_weights import random_state_dict
+from modrwkv.rwkv7.random_weights import random_state_dict
 
 SERIES = (10 + 3 * np.sin(np.arange(120) * 2 * np.pi / 12)).astype(np.float32)  # monthly-like seasonality
 

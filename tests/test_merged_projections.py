@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from modrwkv import RWKV7
-from modrwkv.cpu_linear import fp16_weights_supported
-from modrwkv.merged_projections import MAX_ROWS
+from modrwkv.rwkv7.loading import fp16_weights_supported
+from modrwkv.rwkv7.model import TimeMix
+from modrwkv.cpu.merged_projections import MAX_ROWS
 
 pytestmark = [
     pytest.mark.skipif(not fp16_weights_supported(), reason="fbgemm's fp16 kernel needs an x86 CPU with avx2"),
@@ -42,6 +43,6 @@ def test_merged_projections_add_nothing_to_the_checkpoint(small_weights):
 
 
 def test_models_for_training_compute_each_projection_by_itself(small_weights):
-    """pack_weights=False keeps the plain layers autograd differentiates."""
+    """pack_weights=False keeps the model's own modules, which autograd differentiates."""
     model = RWKV7.from_state_dict(small_weights, dtype="fp16", pack_weights=False)
-    assert all(block.att.merged is None for block in model.blocks)
+    assert all(type(block.att) is TimeMix for block in model.blocks)

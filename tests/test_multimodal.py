@@ -10,10 +10,10 @@ from safetensors.torch import save_file
 
 from modrwkv import RWKV7, encoders
 from modrwkv.adapter import AdapterConfig
-from modrwkv.config import RWKV7Config
+from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.multimodal import ModRWKV
 from modrwkv.official import IMAGE_PAD_ID
-from modrwkv.random_weights import random_state_dict
+from modrwkv.rwkv7.random_weights import random_state_dict
 from tests.fla_layout import to_fla
 from tests.test_encoders import hub_layout_folder
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from modrwkv import RWKV7, native_prompt
-from modrwkv.backbone import GROUP_NORM_EPS
+from kernels.rwkv7 import cpu_prompt
+from modrwkv import RWKV7, RWKV7Config
+from modrwkv.cpu.modules import usable
+from modrwkv.rwkv7.model import GROUP_NORM_EPS
+from modrwkv.rwkv7.random_weights import random_state_dict
 from modrwkv.generation import prefill
 from tests.eager_model import pytorch_ops
 
-LIB = native_prompt.library(64, torch.float32)
+LIB = cpu_prompt.library()
 pytestmark = pytest.mark.skipif(LIB is None, reason="the native kernels need an x86 CPU with avx2 and a C compiler")
 TOL = {"rtol": 1e-5, "atol": 1e-5}
 
@@ -36,23 +39,26 @@ def test_token_shift_mixes_each_token_with_the_one_before_it_and_the_first_with_
     x, shift, mixes = _random(2, 7, 128, seed=1), _random(2, 128, seed=2), torch.rand(6, 128)
     before = torch.cat((shift.unsqueeze(1), x[:, :-1]), dim=1)
     want = x + (before - x) * mixes[:, None, None, :]
-    torch.testing.assert_close(native_prompt.token_shift(LIB, x, shift, mixes), want, **TOL)
+    torch.testing.assert_close(cpu_prompt.token_shift(LIB, x, shift, mixes), want, **TOL)
 
 
 def test_token_shift_reads_a_shift_kept_in_bf16_as_its_fp32_values():
     x, shift, mixes = _random(1, 3, 128, seed=3), _random(1, 128, seed=4).bfloat16(), torch.rand(1, 128)
-    got = native_prompt.token_shift(LIB, x, shift, mixes)
-    torch.testing.assert_close(got, native_prompt.token_shift(LIB, x, shift.float(), mixes), rtol=0, atol=0)
+    got = cpu_prompt.token_shift(LIB, x, shift, mixes)
+    torch.testing.assert_close(got, cpu_prompt.token_shift(LIB, x, shift.float(), mixes), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("layer", [0, 2])
 def test_the_recurrences_inputs_match_pytorchs_operations(torch_model, layer):
     att = torch_model.blocks[layer].att
     w, k, v, a, v_first, v_lora = (_random(2, 5, 128, seed=10 + i) for i in range(6))
-    want = att._kernel_inputs(w.clone(), k.clone(), v.clone(), a.clone(), v_first, v_lora if layer else None, None)
+    want = att.kernel_inputs(w.clone(), k.clone(), v.clone(), a.clone(), v_first, v_lora if layer else None)
     later = layer > 0
+    biases = (att.w0, att.a0, att.v0 if later else None)
     with torch.inference_mode():
-        got = native_prompt.attention_inputs(LIB, att, w, k, v, a, v_first if later else None, v_lora if later else None)
+        got = cpu_prompt.attention_inputs(
+            LIB, att.n_head, biases, att.k_k, att.k_a, w, k, v, a, v_first if later else None, v_lora if later else None
+        )
     for name, g, t in zip("wkvab", got, want):
         torch.testing.assert_close(g, t, **TOL, msg=lambda m, name=name: f"{name}: {m}")
 
@@ -65,7 +71,7 @@ def test_the_heads_gated_output_matches_pytorchs_operations(torch_model):
     bonus = (r * k * att.r_k).sum(dim=-1, keepdim=True) * v
     want = (norm.view(2, 5, H, N) + bonus).view(2, 5, H * N) * g.view(2, 5, H * N)
     with torch.inference_mode():
-        got = native_prompt.attention_output(LIB, att, y.clone(), r, k, v, g.view(2, 5, H * N))
+        got = cpu_prompt.attention_output(LIB, att.ln_x.weight, att.ln_x.bias, att.r_k, y.clone(), r, k, v, g.view(2, 5, H * N))
     torch.testing.assert_close(got, want.detach(), **TOL)
 
 
@@ -81,11 +87,13 @@ def test_a_padded_batch_of_prompts_gives_pytorchs_logits_and_states(native_model
 def test_a_model_taking_gradients_uses_pytorchs_operations(native_model):
     x = _random(1, 4, 128, seed=5)
     with torch.enable_grad():
-        assert native_prompt.usable(native_model.blocks[0].att.native, x) is None
+        assert usable(native_model.blocks[0].att.native, x) is None
     with torch.inference_mode():
-        assert native_prompt.usable(native_model.blocks[0].att.native, x) is not None
+        assert usable(native_model.blocks[0].att.native, x) is not None
 
 
-@pytest.mark.parametrize("head_size, dtype", [(12, torch.float32), (64, torch.bfloat16)])
+@pytest.mark.parametrize("head_size, dtype", [(12, "fp32"), (64, "bf16")])
 def test_heads_not_eight_lanes_wide_and_bf16_activations_use_pytorchs_operations(head_size, dtype):
-    assert native_prompt.library(head_size, dtype) is None
+    config = RWKV7Config.shape(n_layer=1, n_embd=4 * head_size, head_size=head_size, vocab_size=256)
+    model = RWKV7.from_state_dict(random_state_dict(config), dtype=dtype)
+    assert model.blocks[0].att.native is None and model.blocks[0].ffn.native is None

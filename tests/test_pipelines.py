@@ -7,13 +7,13 @@ import torch
 from PIL import Image, ImageDraw
 
 from modrwkv import RWKV7, RWKVTokenizer, encoders
-from modrwkv.config import RWKV7Config
+from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.encoders.media import MediaError
 from modrwkv.multimodal import ModRWKV
 from modrwkv.official import IMAGE_PAD_ID, VISION_END_ID, VISION_START_ID
 from modrwkv.pipelines.image_chat import VISION_DEFAULTS, ImageChat
 from modrwkv.pipelines.transcription import ASR_DEFAULTS, Segment, Transcriber, to_srt
-from modrwkv.random_weights import random_state_dict
+from modrwkv.rwkv7.random_weights import random_state_dict
 
 SHORT = VISION_DEFAULTS.with_(temperature=0, max_new_tokens=6)
 

@@ -13,10 +13,10 @@ import torch
 from safetensors import safe_open
 
 from modrwkv import RWKV7, encoders
-from modrwkv.config import RWKV7Config
+from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.encoders import packaged
 from modrwkv.multimodal import ModRWKV
-from modrwkv.random_weights import random_state_dict
+from modrwkv.rwkv7.random_weights import random_state_dict
 from modrwkv.sources import SourceUnavailable
 from modrwkv.train.recipes.self_contained import convert, exact_dtype
 from tests.test_encoders import hub_layout_folder

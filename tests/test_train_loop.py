@@ -15,9 +15,9 @@ from PIL import Image, ImageDraw
 from safetensors.torch import load_file
 
 from modrwkv import RWKV7, ModRWKV, RWKVTokenizer, encoders
-from modrwkv.config import RWKV7Config
+from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.encoders.wavenet import WaveNetEncoder
-from modrwkv.random_weights import random_state_dict
+from modrwkv.rwkv7.random_weights import random_state_dict
 from modrwkv.train import parse_config, train
 from modrwkv.train.__main__ import main
 from modrwkv.train.config import ConfigError, DataConfig

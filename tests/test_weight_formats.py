@@ -6,9 +6,11 @@ import pytest
 import torch
 
 from modrwkv import RWKV7
-from modrwkv.backbone import LORA_NAMES, compute_dtype
-from modrwkv.cpu_linear import Fp16Linear, fp16_weights_supported
-from modrwkv.quantization import Int8Linear
+from modrwkv.rwkv7.model import LORA_NAMES
+from modrwkv.rwkv7.loading import compute_dtype
+from modrwkv.cpu.linears import Fp16Linear
+from modrwkv.rwkv7.loading import fp16_weights_supported
+from modrwkv.rwkv7.quantization import Int8Linear
 
 needs_fbgemm = pytest.mark.skipif(not fp16_weights_supported(), reason="fbgemm's fp16 kernel needs an x86 CPU with avx2")
 

@@ -14,8 +14,8 @@ from typing import Callable, Iterator, Sequence, Union
 
 import torch
 
-from modrwkv import backbone
-from modrwkv.backbone import RWKV7
+from modrwkv.rwkv7 import loading
+from modrwkv.rwkv7.model import RWKV7
 from modrwkv.bench import machine, report, rwkv_pkg_runner, wkv_kernels
 from modrwkv.bench.measurement import Measurement, fastest
 from modrwkv.bench.rwkv_runner import (
@@ -32,7 +32,7 @@ from modrwkv.bench.transformer_runner import (
     kv_cache_bytes,
     load_transformer,
 )
-from modrwkv.checkpoint import CheckpointError
+from modrwkv.rwkv7.checkpoint import CheckpointError
 from modrwkv.sources import SourceUnavailable
 
 DEFAULT_CONTEXTS = "1024,2048,4096,8192,16384"
@@ -88,8 +88,8 @@ def _plot_path(text: str) -> Path:
 
 def _dtype_note(dtype: str, device: str) -> str:
     """What the weight format means on this device, and whether it is this CPU's default."""
-    default = torch.device(device).type == "cpu" and dtype == backbone.default_cpu_dtype()
-    return backbone.describe_dtype(dtype, device) + ("; this CPU's default" if default else "")
+    default = torch.device(device).type == "cpu" and dtype == loading.default_cpu_dtype()
+    return loading.describe_dtype(dtype, device) + ("; this CPU's default" if default else "")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--contexts", type=_int_list, default=_int_list(DEFAULT_CONTEXTS), metavar="N,N", help=f"default {DEFAULT_CONTEXTS}"
         )
         p.add_argument("--batches", type=_int_list, default=[1], metavar="N,N", help="default 1")
-        p.add_argument("--dtype", choices=list(backbone.DTYPES), default=backbone.default_cpu_dtype(),
+        p.add_argument("--dtype", choices=list(loading.DTYPES), default=loading.default_cpu_dtype(),
                        help="default %(default)s: this CPU's default format (README, 'Loading a model'); int8 decodes "
                        "faster, its logits within 2%% of fp32's")
         p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
@@ -253,10 +253,10 @@ def _systems(
     del weights
     if args.command == "compare" and not args.skip_transformer:
         # the compute dtype: a Transformer has no weight-only path here (int8, and fp16 on a CPU, compute in fp32)
-        dtype = backbone.compute_dtype(args.dtype, args.device)
+        dtype = loading.compute_dtype(args.dtype, args.device)
         tmodel, found["transformer"] = load_transformer(baseline_shape(args.shape), dtype, args.device)
         notes.append(f"transformer: {sum(p.numel() for p in tmodel.parameters()) / 1e6:.1f}M params, {found['transformer']}")
-        yield TransformerRunner(tmodel, backbone.dtype_name(dtype)), args.batches
+        yield TransformerRunner(tmodel, loading.dtype_name(dtype)), args.batches
 
 
 def _rwkv_pkg_runner(
@@ -282,14 +282,14 @@ def _rwkv_pkg_runner(
 def _memory_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], list[str], str]:
     model = shape_only_model(args.model, args.shape, args.dtype, args.device)  # meta device: shapes and dtypes only
     tshape = baseline_shape(args.shape)
-    dtype = backbone.compute_dtype(args.dtype, args.device)  # the Transformer's, as `compare` runs it
+    dtype = loading.compute_dtype(args.dtype, args.device)  # the Transformer's, as `compare` runs it
     element_size = torch.empty(0, dtype=dtype).element_size()
     rows = []
     for context in args.contexts:
         for batch in args.batches:
             rows.append(Measurement("modrwkv", args.dtype, context, batch, None, None, model.new_state(batch).nbytes))
             kv = kv_cache_bytes(tshape, context, batch, element_size)
-            rows.append(Measurement("transformer", backbone.dtype_name(dtype), context, batch, None, None, kv))
+            rows.append(Measurement("transformer", loading.dtype_name(dtype), context, batch, None, None, kv))
     note = (
         f"transformer: {tshape.name} shape, KV cache = 2 x {tshape.layers} layers x {tshape.kv_heads} kv heads x "
         f"{tshape.head_dim} head dim x context x batch x {element_size} bytes"
@@ -309,7 +309,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], tuple[dict, list[Measurement]
 
 def _kernels_command(args: argparse.Namespace) -> int:
     config = shape_config(args.shape)
-    dtype = backbone.DTYPES[args.dtype]
+    dtype = loading.DTYPES[args.dtype]
     rows, notes = wkv_kernels.measure(
         args.contexts, args.batches, config.n_head, config.head_size, dtype, args.device, args.repeats
     )

@@ -10,7 +10,9 @@ from typing import Iterator
 
 import torch
 
-from modrwkv.backbone import DTYPES, RWKV7, compute_dtype, default_cpu_dtype, describe_dtype, dtype_name
+from modrwkv.rwkv7.loading import DTYPES, compute_dtype, default_cpu_dtype, describe_dtype, dtype_name
+
+from modrwkv.rwkv7.model import RWKV7
 from modrwkv.bench.measurement import WARMUP_PROMPT, WARMUP_STEPS
 from modrwkv.bench.rwkv_runner import RWKVRunner, blinkdl_weights
 from modrwkv.bench.shapes import HIDDEN_SHAPES, is_known, shape_config, shape_names
@@ -118,7 +120,7 @@ def growing_context(
     RWKV-7 of a named shape (random weights) and the Transformer `compare` pits against it (SmolLM2-135M, or a
     tiny Llama for "tiny") each grow one context; nothing is re-run. Arguments are checked here, before any model
     loads; the models load on the first `next()`. Closing the iterator between points stops all work.
-    dtype: a weight format of `modrwkv.backbone.DTYPES`, default `default_cpu_dtype()`.
+    dtype: a weight format of `modrwkv.rwkv7.model.DTYPES`, default `default_cpu_dtype()`.
     """
     if not is_known(shape):
         raise ValueError(f"unknown shape '{shape}'; choose from {', '.join(live_shapes())}")

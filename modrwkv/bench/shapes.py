@@ -1,7 +1,7 @@
 """Named RWKV-7 shapes for benchmarks with random weights (official widths and depths, head size 64)."""
 from __future__ import annotations
 
-from modrwkv.config import RWKV7Config
+from modrwkv.rwkv7.config import RWKV7Config
 
 # name -> (n_layer, n_embd)
 SHAPES: dict[str, tuple[int, int]] = {

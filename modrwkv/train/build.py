@@ -5,10 +5,10 @@ import fnmatch
 
 from modrwkv import encoders
 from modrwkv.adapter import AdapterConfig
-from modrwkv.backbone import RWKV7
-from modrwkv.config import RWKV7Config
+from modrwkv.rwkv7.model import RWKV7
+from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.multimodal import ModRWKV
-from modrwkv.random_weights import random_state_dict
+from modrwkv.rwkv7.random_weights import random_state_dict
 from modrwkv.train.config import ConfigError, ModelConfig, TrainConfig
 
 

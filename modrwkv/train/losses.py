@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from modrwkv.backbone import RWKV7
+from modrwkv.rwkv7.model import RWKV7
 from modrwkv.forecasting import quantile_loss
 from modrwkv.multimodal import ModRWKV
 from modrwkv.official import TURN_END_ID

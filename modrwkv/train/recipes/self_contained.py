@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from modrwkv.backbone import dtype_name
+from modrwkv.rwkv7.loading import dtype_name
 from modrwkv.multimodal import ModRWKV
 
 COMMAND = "python -m modrwkv.train.recipes.self_contained"

@@ -26,11 +26,11 @@ import soundfile as sf
 import torch
 import yaml
 
-from modrwkv.backbone import RWKV7
-from modrwkv.config import RWKV7Config
+from modrwkv.rwkv7.model import RWKV7
+from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.multimodal import ModRWKV
 from modrwkv.pipelines.transcription import Transcriber
-from modrwkv.random_weights import random_state_dict
+from modrwkv.rwkv7.random_weights import random_state_dict
 from modrwkv.tokenizer import RWKVTokenizer
 from modrwkv.train import load_config, train
 from modrwkv.train.features import fill_disk_cache

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import torch
 
-from modrwkv.config import RWKV7Config
+from modrwkv.rwkv7.config import RWKV7Config
 
 
 @dataclass

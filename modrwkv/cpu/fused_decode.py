@@ -16,11 +16,11 @@ import torch
 from torch import nn
 
 from kernels.rwkv7 import cpu_decode
-from modrwkv.cpu_linear import Fp16Linear
-from modrwkv.merged_projections import LORAS, MIXES
+from modrwkv.cpu.linears import Fp16Linear
+from modrwkv.rwkv7.model import LORAS, MIXES
 from kernels.rwkv7.cpu_decode import Layer, Model
-from modrwkv.quantization import Int8Linear
-from modrwkv.state import RWKVState
+from modrwkv.rwkv7.quantization import Int8Linear
+from modrwkv.rwkv7.state import RWKVState
 
 
 class FusedDecoder:

@@ -17,13 +17,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from modrwkv.cpu_linear import Fp16Linear
+from modrwkv.cpu.linears import Fp16Linear
+from modrwkv.rwkv7.model import LORAS, MIXES
 
 # Rows (batch x tokens) up to which the merged products are used; above, the layer's own matrices.
 MAX_ROWS = 1
 
-MIXES = ("r", "k", "w", "a", "v", "g")  # the order of TimeMix's token-shift mixes: the LoRA inputs last, together
-LORAS = ("w", "a", "v", "g")  # MIXES[2:]
 
 
 class MergedProjections:
@@ -69,9 +68,3 @@ class MergedProjections:
         hidden[3, :, self.g_block].sigmoid_()
         w, a, v, g = self.up(hidden.view(-1, hidden.shape[-1])).view(len(LORAS), rows, C).unbind(0)
         return y[0, :, :C], y[1, :, C : 2 * C], y[4, :, 2 * C : 3 * C], w, a, v, g
-
-
-def merge_projections(model: nn.Module) -> None:
-    """Give every TimeMix of an fp16-on-CPU model its merged projections (left None for other formats)."""
-    for block in model.blocks:
-        block.att.merged = MergedProjections.of(block.att)

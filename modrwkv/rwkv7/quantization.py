@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from modrwkv.linear_swap import replace_linears
+from modrwkv.rwkv7.linear_swap import replace_linears
 
 # Up to this many rows per call the weight-streaming int8 kernel is used; above it the weight is dequantised
 # once for a compute-bound GEMM (prefill).

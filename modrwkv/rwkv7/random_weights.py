@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from modrwkv.config import RWKV7Config
+from modrwkv.rwkv7.config import RWKV7Config
 
 
 def random_state_dict(config: RWKV7Config, seed: int = 0) -> dict[str, torch.Tensor]:

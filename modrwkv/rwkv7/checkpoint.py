@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from modrwkv.config import RWKV7Config
+from modrwkv.rwkv7.config import RWKV7Config
 
 StateDict = dict[str, torch.Tensor]
 

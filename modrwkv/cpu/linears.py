@@ -6,12 +6,10 @@ Measured on a 2-core AMD EPYC (avx2): MKL's fp32 GEMM costs 2-5x more per call a
 """
 from __future__ import annotations
 
-import functools
-
 import torch
 from torch import nn
 
-from modrwkv.linear_swap import replace_linears
+from modrwkv.rwkv7.linear_swap import replace_linears
 
 BATCH_HINT = 8  # the row count oneDNN blocks the packed layout for; any row count works with it
 # On the avx2 EPYC, above this many rows (prefill) MKL on the dense weight was faster: in a whole prefill oneDNN's
@@ -74,17 +72,6 @@ def check_fp16_range(weight: torch.Tensor, name: str) -> None:
     """Refuse, by name, a matrix with values fp16 cannot hold (rounding would make them infinite)."""
     if weight.abs().max() > FP16_MAX:
         raise ValueError(f"'{name}' has values beyond fp16's range (+-{FP16_MAX:g}); load it as fp32 or bf16")
-
-
-@functools.cache
-def fp16_weights_supported() -> bool:
-    """Whether fbgemm's fp16-weight GEMM runs on this CPU (x86 with avx2 and F16C), checked on a small case."""
-    try:
-        w, x = torch.randn(8, 16), torch.randn(2, 16)
-        y = torch.ops.quantized.linear_dynamic_fp16(x, torch.ops.quantized.linear_prepack_fp16(w, None))
-        return torch.allclose(y, x @ w.half().float().t(), rtol=1e-4, atol=1e-4)
-    except (RuntimeError, AttributeError):
-        return False
 
 
 class Fp16Linear(nn.Module):
