@@ -16,7 +16,7 @@ from app import gpu  # noqa: F401 - first: on ZeroGPU, `spaces` must be imported
 
 import gradio as gr  # noqa: E402
 
-from app import efficiency, forecast_tab, image_chat, model_bar, models, speech  # noqa: E402
+from app import efficiency_tab, forecast_tab, image_tab, model_bar, models, speech_tab  # noqa: E402
 
 MAX_FILE_SIZE = "20mb"  # an hour of MP3 or a 10-minute WAV; larger uploads are refused before they fill the disk
 QUEUE_SIZE = 64  # waiting requests beyond this are told the queue is full
@@ -33,17 +33,17 @@ def build_app(delete_cache: tuple[int, int] = DELETE_CACHE) -> gr.Blocks:
             f"model at a time on this {models.device().upper()} (waiting users see their place in the queue)."
         )
         bar = model_bar.build(first="image")
-        with gr.Tab("Image chat") as image_tab:
-            image_chat.build(bar.selection)
-        with gr.Tab("Speech") as speech_tab:
-            speech.build(bar.selection)
+        with gr.Tab("Image chat") as image:
+            image_tab.build(bar.selection)
+        with gr.Tab("Speech") as speech:
+            speech_tab.build(bar.selection)
         with gr.Tab("Time-series forecast") as forecast:
             forecast_tab.build(bar.selection)
-        with gr.Tab("Efficiency") as efficiency_tab:
-            efficiency.build()
-        for tab, modality in ((image_tab, "image"), (speech_tab, "audio"), (forecast, "series")):
+        with gr.Tab("Efficiency") as efficiency:
+            efficiency_tab.build()
+        for tab, modality in ((image, "image"), (speech, "audio"), (forecast, "series")):
             bar.follow(tab, modality)
-        bar.hide_on(efficiency_tab)
+        bar.hide_on(efficiency)
     return demo
 
 

@@ -12,7 +12,7 @@ from app import downloads, gpu, models
 from app.gpu import on_gpu
 from app.model_bar import Selection, model_for
 from modrwkv.encoders.media import load_series
-from modrwkv.forecast_eval import backtest, guess_season, infer_frequency
+from modrwkv.forecast.evaluation import backtest, guess_season, infer_frequency
 from modrwkv.pipelines.forecast import Forecaster
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "assets" / "examples" / "monthly_sales.csv"

@@ -13,7 +13,7 @@ import gradio as gr
 
 from app import gpu, models
 from app.errors import user_errors
-from modrwkv.backbone import DTYPES
+from modrwkv.rwkv7.loading import DTYPES
 from modrwkv.multimodal import ModRWKV
 
 

@@ -18,11 +18,11 @@ import torch
 
 from app import gpu
 from modrwkv import RWKV7, RWKVTokenizer, encoders
-from modrwkv.backbone import default_cpu_dtype
-from modrwkv.config import RWKV7Config
+from modrwkv.rwkv7.loading import default_cpu_dtype
+from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.multimodal import ModRWKV
-from modrwkv.official import RELEASES
-from modrwkv.random_weights import random_state_dict
+from modrwkv.multimodal.official import RELEASES
+from modrwkv.rwkv7.random_weights import random_state_dict
 from modrwkv.sources import download_size, hub_repo
 from modrwkv.space import split_front_matter
 

@@ -10,8 +10,8 @@ import sys
 from modrwkv.rwkv7.loading import DTYPES, default_cpu_dtype
 
 from modrwkv.rwkv7.model import RWKV7
-from modrwkv.chat_session import ChatSession
-from modrwkv.sampling import CHAT_DEFAULTS
+from modrwkv.generation.chat_session import ChatSession
+from modrwkv.generation.sampling import CHAT_DEFAULTS
 from modrwkv.tokenizer import RWKVTokenizer
 
 HELP = "commands: /reset forgets the conversation, /exit quits (Ctrl-D too); Ctrl-C stops an answer"

@@ -12,10 +12,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from modrwkv import RWKVTokenizer
-from modrwkv.adapter import AdapterConfig, MLPAdapter, ModalityAdapter, SequenceCompressor
+from modrwkv.multimodal.adapter import AdapterConfig, MLPAdapter, ModalityAdapter, SequenceCompressor
 from modrwkv.rwkv7.checkpoint import CheckpointError
 from modrwkv.rwkv7.config import RWKV7Config
-from modrwkv.official import (
+from modrwkv.multimodal.official import (
     IMAGE_PAD_ID, IMAGE_TOKENS, RELEASES, TURN_END_ID, TURN_START_ID, adapter_config_from_official,
     split_official_state_dict,
 )

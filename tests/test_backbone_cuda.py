@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from modrwkv import RWKV7
-from modrwkv.decode_graph import decode_step
+from modrwkv.generation.cuda_graph import decode_step
 from tests.wkv_reference import rel_rms
 
 pytestmark = pytest.mark.skipif(

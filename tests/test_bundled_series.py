@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from modrwkv.forecast_eval import seasonal_naive
+from modrwkv.forecast.evaluation import seasonal_naive
 from modrwkv.multimodal import ModRWKV
 from modrwkv.pipelines.forecast import Forecaster
 

@@ -1,4 +1,4 @@
-"""The live Efficiency panel: `modrwkv.bench.live.growing_context` and the Gradio tab built on it (no timing checks)."""
+"""The live Efficiency panel: `modrwkv.pipelines.efficiency.growing_context` and the Gradio tab built on it (no timing checks)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +7,8 @@ import gradio as gr
 import pytest
 import torch
 
-from app import efficiency
-from modrwkv.bench.live import LivePoint, formats, growing_context
+from app import efficiency_tab
+from modrwkv.pipelines.efficiency import LivePoint, formats, growing_context
 from modrwkv.bench.transformer_runner import baseline_shape, kv_cache_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,13 +58,13 @@ def test_bad_arguments_are_refused_before_any_model_loads(args: tuple, message: 
 
 
 def test_run_yields_a_figure_per_point_with_one_trace_per_model_and_panel() -> None:
-    outputs = list(efficiency.measure_efficiency("tiny", 96, 32))
+    outputs = list(efficiency_tab.measure_efficiency("tiny", 96, 32))
     assert outputs[0][0] is None and "Loading" in outputs[0][1]
     figures = [fig for fig, _ in outputs[1:]]
     assert len(figures) == 3
     names = [trace.name for trace in figures[-1].data]
-    assert names == [efficiency.RWKV_NAME] * 2 + [efficiency.TRANSFORMER_NAME] * 2
-    assert efficiency.RWKV_NAME == "RWKV-7 (state)" and efficiency.TRANSFORMER_NAME == "Transformer (KV cache)"
+    assert names == [efficiency_tab.RWKV_NAME] * 2 + [efficiency_tab.TRANSFORMER_NAME] * 2
+    assert efficiency_tab.RWKV_NAME == "RWKV-7 (state)" and efficiency_tab.TRANSFORMER_NAME == "Transformer (KV cache)"
     assert all(tuple(trace.x) == (32, 64, 96) for trace in figures[-1].data)
     assert tuple(figures[0].data[0].x) == (32,)
     assert "context **96**" in outputs[-1][1]
@@ -72,7 +72,7 @@ def test_run_yields_a_figure_per_point_with_one_trace_per_model_and_panel() -> N
 
 def test_run_reports_bad_arguments_as_a_gradio_error() -> None:
     with pytest.raises(gr.Error, match="max_context"):
-        next(efficiency.measure_efficiency("tiny", 16, 32))
+        next(efficiency_tab.measure_efficiency("tiny", 16, 32))
 
 
 def test_the_panel_names_the_formats_both_models_run_in() -> None:

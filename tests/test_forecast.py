@@ -8,7 +8,7 @@ import torch
 from modrwkv import RWKV7, encoders
 from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.encoders.media import MediaError
-from modrwkv.forecasting import ForecastHeadConfig, quantile_loss
+from modrwkv.forecast.head import ForecastHeadConfig, quantile_loss
 from modrwkv.multimodal import ModRWKV
 from modrwkv.pipelines.forecast import Forecaster
 from modrwkv.rwkv7.random_weights import random_state_dict

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from app import forecast_tab
-from modrwkv.forecast_eval import backtest, guess_season, seasonal_naive
+from modrwkv.forecast.evaluation import backtest, guess_season, seasonal_naive
 
 EXAMPLE = str(forecast_tab.EXAMPLE)
 

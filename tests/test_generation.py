@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from modrwkv import RWKV7, RWKVTokenizer
-from modrwkv.chat_session import ChatSession
-from modrwkv.generation import generate, _StopScanner
-from modrwkv.sampling import GenerationConfig, Sampler
+from modrwkv.generation.chat_session import ChatSession
+from modrwkv.generation.streaming import generate, _StopScanner
+from modrwkv.generation.sampling import GenerationConfig, Sampler
 
 GREEDY = GenerationConfig(temperature=0, presence_penalty=0, frequency_penalty=0, max_new_tokens=24)
 CHAT_GREEDY = GREEDY.with_(banned_tokens=(0,), max_new_tokens=12)
@@ -169,7 +169,7 @@ def test_reset_forgets_the_conversation(model, tok):
 
 
 def test_a_batch_prefilled_in_chunks_gives_each_prompts_own_logits_and_state(model, monkeypatch):
-    from modrwkv import generation
+    from modrwkv.generation import streaming as generation
 
     monkeypatch.setattr(generation, "CPU_CHUNK_POSITIONS", 9)  # three prompts: chunks of 3 positions
     g = torch.Generator().manual_seed(1)

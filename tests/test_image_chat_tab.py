@@ -6,7 +6,7 @@ import re
 import gradio as gr
 import pytest
 
-from app import image_chat
+from app import image_tab
 
 FIGURES = {"role": "assistant", "content": [{"type": "text", "text": ""}], "metadata": {"title": "9 prompt tokens"}}
 
@@ -26,37 +26,37 @@ HISTORY = [
 
 
 def test_turns_pair_each_question_and_its_images_with_the_answer() -> None:
-    assert image_chat.turns(HISTORY) == [("What is this?", "A cat.", ["/tmp/cat.png"]), ("What colour?", "Grey.", [])]
+    assert image_tab.turns(HISTORY) == [("What is this?", "A cat.", ["/tmp/cat.png"]), ("What colour?", "Grey.", [])]
 
 
 def test_undo_removes_the_last_turn_and_gives_its_question_back() -> None:
-    kept, box = image_chat.undo(HISTORY)
+    kept, box = image_tab.undo(HISTORY)
     assert kept == HISTORY[:4]
     assert box["value"] == {"text": "What colour?", "files": []}
-    kept, box = image_chat.undo(kept)
+    kept, box = image_tab.undo(kept)
     assert kept == [] and box["value"] == {"text": "What is this?", "files": ["/tmp/cat.png"]}
 
 
 def test_regenerate_asks_the_last_question_again_with_its_image() -> None:
-    assert image_chat.retry(HISTORY[:4]) == ([], "/tmp/cat.png", "What is this?")
+    assert image_tab.retry(HISTORY[:4]) == ([], "/tmp/cat.png", "What is this?")
 
 
 def test_undo_on_an_empty_conversation_says_so() -> None:
     with pytest.raises(gr.Error, match="Nothing to undo"):
-        image_chat.undo([])
+        image_tab.undo([])
 
 
 def test_a_stopped_answer_keeps_the_conversation_consistent() -> None:
-    stream = image_chat.chat(None, "Tell me a long story.", [], 0, 0.3, 200)
+    stream = image_tab.chat(None, "Tell me a long story.", [], 0, 0.3, 200)
     history, conversation = next(stream)
     for _ in range(3):
         history, conversation = next(stream)
     stream.close()  # what the Stop button does to the generator
     answer, line = history[-2:]
-    assert image_chat.turns(history) == [("Tell me a long story.", answer["content"], [])]
+    assert image_tab.turns(history) == [("Tell me a long story.", answer["content"], [])]
     assert conversation.chat.history == [("Tell me a long story.", answer["content"].strip())]
     # the figures line under the answer counted every generated token shown, while it streamed
     assert re.match(r"\d+ prompt tokens processed · 4 generated · first token", line["metadata"]["title"])
     # the next message continues this conversation: no rebuild, only the new tokens processed
-    *_, (after, same) = image_chat.chat(None, "Go on.", history, 0, 0.3, 4, conversation)
+    *_, (after, same) = image_tab.chat(None, "Go on.", history, 0, 0.3, 4, conversation)
     assert same is conversation and "(new only)" in after[-1]["metadata"]["title"]

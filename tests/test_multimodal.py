@@ -9,10 +9,10 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from modrwkv import RWKV7, encoders
-from modrwkv.adapter import AdapterConfig
+from modrwkv.multimodal.adapter import AdapterConfig
 from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.multimodal import ModRWKV
-from modrwkv.official import IMAGE_PAD_ID
+from modrwkv.multimodal.official import IMAGE_PAD_ID
 from modrwkv.rwkv7.random_weights import random_state_dict
 from tests.fla_layout import to_fla
 from tests.test_encoders import hub_layout_folder

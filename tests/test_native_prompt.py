@@ -11,7 +11,7 @@ from modrwkv import RWKV7, RWKV7Config
 from modrwkv.cpu.modules import usable
 from modrwkv.rwkv7.model import GROUP_NORM_EPS
 from modrwkv.rwkv7.random_weights import random_state_dict
-from modrwkv.generation import prefill
+from modrwkv.generation.streaming import prefill
 from tests.eager_model import pytorch_ops
 
 LIB = cpu_prompt.library()

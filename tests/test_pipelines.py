@@ -10,7 +10,7 @@ from modrwkv import RWKV7, RWKVTokenizer, encoders
 from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.encoders.media import MediaError
 from modrwkv.multimodal import ModRWKV
-from modrwkv.official import IMAGE_PAD_ID, VISION_END_ID, VISION_START_ID
+from modrwkv.multimodal.official import IMAGE_PAD_ID, VISION_END_ID, VISION_START_ID
 from modrwkv.pipelines.image_chat import VISION_DEFAULTS, ImageChat
 from modrwkv.pipelines.transcription import ASR_DEFAULTS, Segment, Transcriber, to_srt
 from modrwkv.rwkv7.random_weights import random_state_dict

@@ -19,7 +19,8 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 import app.models
-from app import downloads, efficiency, gpu, models
+from app import downloads, efficiency_tab, gpu, models
+from modrwkv.pipelines import efficiency
 from tests.app_server import ROOT, free_port, served_app
 
 CIRCLE = str(ROOT / "assets" / "examples" / "easy_vqa_circle.png")
@@ -129,12 +130,12 @@ def test_a_public_server_loads_its_catalog_models(public_url: str) -> None:
 def test_the_efficiency_tab_offers_only_the_shapes_that_fit_in_free_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(efficiency, "memory_available", lambda: 3 * 2**30)
     with gr.Blocks():
-        efficiency.build()
+        efficiency_tab.build()
         shape = next(b for b in gr.context.Context.root_block.blocks.values()
                      if isinstance(b, gr.Dropdown) and b.label == "RWKV-7 shape")
     assert [value for _, value in shape.choices] == ["0.1b", "tiny"]
     with pytest.raises(gr.Error, match="0.4b .* more than this server has free"):
-        next(efficiency.measure_efficiency("0.4b", 16384, 256))
+        next(efficiency_tab.measure_efficiency("0.4b", 16384, 256))
 
 
 def test_download_files_are_removed_once_old(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -174,7 +175,7 @@ def zero_gpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     gpu.zero_gpu.cache_clear()
-    tabs = [importlib.import_module(f"app.{name}") for name in ("image_chat", "speech", "forecast_tab")]
+    tabs = [importlib.import_module(f"app.{name}") for name in ("image_tab", "speech_tab", "forecast_tab")]
     yield [importlib.reload(tab) for tab in tabs]
     monkeypatch.undo()
     sys.modules.pop("spaces", None)
@@ -184,12 +185,12 @@ def zero_gpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def test_on_zero_gpu_every_model_call_asks_for_a_gpu(zero_gpu) -> None:
-    image_chat, speech, forecast_tab = zero_gpu
+    image_tab, speech_tab, forecast_tab = zero_gpu
     import spaces
 
     assert spaces.wrapped == {
-        "app.image_chat.chat": gpu.CHAT_SECONDS,
-        "app.speech.transcribe": gpu.TRANSCRIBE_SECONDS,
+        "app.image_tab.chat": gpu.CHAT_SECONDS,
+        "app.speech_tab.transcribe": gpu.TRANSCRIBE_SECONDS,
         "app.forecast_tab.forecast": gpu.FORECAST_SECONDS,
     }
 

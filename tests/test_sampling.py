@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from modrwkv import sampling
-from modrwkv.sampling import NUCLEUS_CANDIDATES, draw, nucleus_cutoff
+from modrwkv.generation import sampling
+from modrwkv.generation.sampling import NUCLEUS_CANDIDATES, draw, nucleus_cutoff
 
 V = 65536
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 from modrwkv import RWKV7, RWKVTokenizer
 from modrwkv.rwkv7.config import RWKV7Config
-from modrwkv.official import IMAGE_PAD_ID, TURN_END_ID, VISION_END_ID, VISION_START_ID
+from modrwkv.multimodal.official import IMAGE_PAD_ID, TURN_END_ID, VISION_END_ID, VISION_START_ID
 from modrwkv.rwkv7.random_weights import random_state_dict
 from modrwkv.train.config import DataConfig
 from modrwkv.train.data import DataError, load_audio_manifest, load_llava, load_records, load_series_windows

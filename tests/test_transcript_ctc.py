@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from modrwkv.official import TURN_END_ID
+from modrwkv.multimodal.official import TURN_END_ID
 from modrwkv.train.losses import ctc_classes, transcript_ctc
 
 BLANK = 0

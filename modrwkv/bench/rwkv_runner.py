@@ -11,8 +11,8 @@ from modrwkv.bench.measurement import WARMUP_PROMPT, WARMUP_STEPS, Measurement
 from modrwkv.bench.shapes import shape_config
 from modrwkv.bench.timing import best_of
 from modrwkv.rwkv7.checkpoint import read_state_dict, to_blinkdl
-from modrwkv.decode_graph import decode_step
-from modrwkv.generation import prefill
+from modrwkv.generation.cuda_graph import decode_step
+from modrwkv.generation.streaming import prefill
 from modrwkv.rwkv7.random_weights import random_state_dict
 from modrwkv.sources import resolve_source
 from modrwkv.rwkv7.state import RWKVState

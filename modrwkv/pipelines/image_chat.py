@@ -8,12 +8,12 @@ from typing import Iterator, Sequence
 
 import torch
 
-from modrwkv.chat_session import ChatSession, ChatTemplate
+from modrwkv.generation.chat_session import ChatSession, ChatTemplate
 from modrwkv.encoders.media import ImageInput
-from modrwkv.generation import prefill
+from modrwkv.generation.streaming import prefill
 from modrwkv.multimodal import ModRWKV
-from modrwkv.official import TURN_END_ID, VISION_END_ID, VISION_START_ID
-from modrwkv.sampling import GenerationConfig
+from modrwkv.multimodal.official import TURN_END_ID, VISION_END_ID, VISION_START_ID
+from modrwkv.generation.sampling import GenerationConfig
 from modrwkv.tokenizer import RWKVTokenizer
 
 # f15e179 web/visual_web.py: "\x16User: {q}\x17Assistant:"; 0881058 process_wr: "\x16User:{image}{q}\x17\x16Assistant:"
@@ -31,7 +31,7 @@ class ImageChat(ChatSession):
                  system: str | None = None):
         if "image" not in model.encoders:
             raise ValueError(f"this model reads {', '.join(model.encoders) or 'text only'}, not images")
-        self.mm = model
+        self.model = model
         template = PLACEHOLDER_CHAT if model.config.placement == "placeholder" else PREPEND_CHAT
         super().__init__(model.llm, tokenizer, template, config, system)
 
@@ -52,7 +52,7 @@ class ImageChat(ChatSession):
             return super().feed(message, answer)
         answer_ids = self.tokenizer.encode(" " + answer.strip() + self.template.turn_end)
         prompt, new = self._image_turn(message, images, answer_ids)
-        _, self.state = prefill(self.model, [prompt], [self.state])
+        _, self.state = prefill(self.llm, [prompt], [self.state])
         self.pending = []
         self.tokens += new
         self.history.append((message, answer.strip()))
@@ -61,10 +61,10 @@ class ImageChat(ChatSession):
         """The prompt embeddings [T, C] of a user turn with `images` (pending tokens first, `suffix` ids last)
         and the token ids the turn adds to the transcript (image positions as placeholder ids)."""
         text_ids = self.prompt_tokens(message)  # checks the message
-        embeds = [self.mm.embed("image", [image]) for image in images]  # MediaError for an unreadable file
-        pad = self.mm.config.placeholder_id
+        embeds = [self.model.embed("image", [image]) for image in images]  # MediaError for an unreadable file
+        pad = self.model.config.placeholder_id
         blocks = [[pad] * e.shape[1] for e in embeds]
-        if self.mm.config.placement == "prepend":  # paper era: the image embeddings come before the turn
+        if self.model.config.placement == "prepend":  # paper era: the image embeddings come before the turn
             new = [t for block in blocks for t in block] + text_ids[len(self.pending):]
         else:  # later releases: <|vision_start|> pads <|vision_end|> right after "\x16User:"
             before, after = self.template.user.split("{message}")
@@ -72,4 +72,4 @@ class ImageChat(ChatSession):
             new = (self.tokenizer.encode(before) + image_ids
                    + self.tokenizer.encode(self.template.clean(message) + after))
         new = new + suffix
-        return self.mm.fill(self.pending + new, torch.cat(embeds, dim=1))[0], new
+        return self.model.fill(self.pending + new, torch.cat(embeds, dim=1))[0], new

@@ -5,13 +5,12 @@ from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
-import torch
 
 from modrwkv.encoders.media import SAMPLE_RATE, MediaError, load_audio_item
-from modrwkv.generation import AnswerStart, BatchGeneration
+from modrwkv.generation.streaming import AnswerStart, BatchGeneration
 from modrwkv.multimodal import ModRWKV
-from modrwkv.official import PROMPT_AUDIO, TURN_END_ID
-from modrwkv.sampling import GenerationConfig
+from modrwkv.multimodal.official import PROMPT_AUDIO, TURN_END_ID
+from modrwkv.generation.sampling import GenerationConfig
 from modrwkv.tokenizer import RWKVTokenizer
 
 # ASR is greedy in the official demos (f15e179 web/audio_web.py); stop at "\x17", never emit token 0.
@@ -59,8 +58,7 @@ class Transcriber:
             window = samples[begin : begin + step]
             if len(window) < SAMPLE_RATE // 10 and begin > 0:  # a sliver at the end holds no word
                 break
-            embeds = self.model.embed("audio", [window])[0]
-            prompt = torch.cat((embeds, self.model.llm.emb(torch.tensor(self.prompt_ids))), dim=0)
+            prompt = self.model.join(self.prompt_ids, self.model.embed("audio", [window]))[0]
             cap = int(MAX_TOKENS_PER_SECOND * len(window) / SAMPLE_RATE) + 8
             config = self.config.with_(max_new_tokens=min(self.config.max_new_tokens, cap))
             gen = BatchGeneration(self.model.llm, self.tokenizer, [prompt], None, config)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import fnmatch
 
 from modrwkv import encoders
-from modrwkv.adapter import AdapterConfig
+from modrwkv.multimodal.adapter import AdapterConfig
 from modrwkv.rwkv7.model import RWKV7
 from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.multimodal import ModRWKV

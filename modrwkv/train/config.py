@@ -13,7 +13,7 @@ from typing import Any, Literal, Union
 
 import yaml
 
-from modrwkv.adapter import AdapterConfig
+from modrwkv.multimodal.adapter import AdapterConfig
 
 FORMAT_MODALITY = {"llava": "image", "audio": "audio", "series": "series"}
 

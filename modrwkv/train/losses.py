@@ -14,9 +14,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from modrwkv.rwkv7.model import RWKV7
-from modrwkv.forecasting import quantile_loss
+from modrwkv.forecast.head import quantile_loss
 from modrwkv.multimodal import ModRWKV
-from modrwkv.official import TURN_END_ID
+from modrwkv.multimodal.official import TURN_END_ID
 from modrwkv.train.samples import IGNORE_INDEX
 
 CTC_BLANK_ID = 0  # the World vocabulary's end-of-text token, which no transcript contains: its embedding row is blank

@@ -18,7 +18,7 @@ import torch
 from modrwkv.encoders.base import Encoder
 from modrwkv.encoders.media import MediaError
 from modrwkv.multimodal import ModRWKV
-from modrwkv.official import PROMPT_AUDIO, TURN_END_ID, VISION_END_ID, VISION_START_ID
+from modrwkv.multimodal.official import PROMPT_AUDIO, TURN_END_ID, VISION_END_ID, VISION_START_ID
 from modrwkv.pipelines.image_chat import PLACEHOLDER_CHAT, PREPEND_CHAT
 from modrwkv.tokenizer import RWKVTokenizer
 from modrwkv.train.data import Conversation, DataError, Transcript, Window

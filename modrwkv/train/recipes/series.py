@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import yaml
 
-from modrwkv.forecast_eval import backtest, guess_season, seasonal_naive
+from modrwkv.forecast.evaluation import backtest, guess_season, seasonal_naive
 from modrwkv.multimodal import ModRWKV
 from modrwkv.pipelines.forecast import Forecaster
 from modrwkv.train import load_config, train

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 from modrwkv.rwkv7.model import RWKV7
-from modrwkv.generation import AnswerStart, BatchGeneration, GenerationStats, Prompt, SequenceResult
-from modrwkv.sampling import CHAT_DEFAULTS, GenerationConfig
+from modrwkv.generation.streaming import AnswerStart, BatchGeneration, GenerationStats, Prompt, SequenceResult
+from modrwkv.generation.sampling import CHAT_DEFAULTS, GenerationConfig
 from modrwkv.rwkv7.state import RWKVState
 from modrwkv.tokenizer import RWKVTokenizer
 
@@ -39,13 +39,13 @@ class ChatSession:
 
     def __init__(
         self,
-        model: RWKV7,
+        llm: RWKV7,
         tokenizer: RWKVTokenizer,
         template: ChatTemplate = WORLD_CHAT,
         config: GenerationConfig = CHAT_DEFAULTS,
         system: str | None = None,
     ):
-        self.model, self.tokenizer, self.template = model, tokenizer, template
+        self.llm, self.tokenizer, self.template = llm, tokenizer, template
         self.config = config.with_(stop=tuple(dict.fromkeys(config.stop + template.stop)))
         self.system = system
         self.reset()
@@ -63,7 +63,7 @@ class ChatSession:
 
     @property
     def state_bytes(self) -> int:
-        return self.state.nbytes if self.state is not None else self.model.new_state(1).nbytes
+        return self.state.nbytes if self.state is not None else self.llm.new_state(1).nbytes
 
     def prompt_tokens(self, message: str) -> list[int]:
         """What the next turn will feed the model: pending tokens and the new user turn, nothing older."""
@@ -98,8 +98,8 @@ class ChatSession:
         """Answer several conversations at once (one batch through the model); yields each step's new text."""
         if len(sessions) != len(messages) or not sessions:
             raise ValueError(f"need one message per session, got {len(messages)} for {len(sessions)}")
-        if any(s.model is not sessions[0].model for s in sessions):
-            raise ValueError("sessions answered together must share one model")
+        if any(s.llm is not sessions[0].llm for s in sessions):
+            raise ValueError("sessions answered together must share one language model")
         if len({s.config for s in sessions}) != 1:
             raise ValueError("sessions answered together must share one generation config")
         prompts = [s.prompt_tokens(m) for s, m in zip(sessions, messages)]
@@ -113,7 +113,7 @@ class ChatSession:
         """One batch through the model; each session's state and history are updated when the stream ends or is
         closed (a stop button)."""
         first = sessions[0]
-        gen = BatchGeneration(first.model, first.tokenizer, prompts, [s.state for s in sessions], first.config)
+        gen = BatchGeneration(first.llm, first.tokenizer, prompts, [s.state for s in sessions], first.config)
         starts = [AnswerStart() for _ in sessions]
         for s, r in zip(sessions, gen.results):
             s.last_stats = r.stats  # updated while the answer streams

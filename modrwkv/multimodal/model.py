@@ -16,13 +16,13 @@ import torch
 from torch import nn
 
 from modrwkv import encoders
-from modrwkv.adapter import AdapterConfig, ModalityAdapter
+from modrwkv.multimodal.adapter import AdapterConfig, ModalityAdapter
 from modrwkv.rwkv7.model import RWKV7
 from modrwkv.rwkv7.checkpoint import CheckpointError, read_state_dict
 from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.encoders.base import Encoder
-from modrwkv.forecasting import ForecastHead, ForecastHeadConfig
-from modrwkv.official import IMAGE_PAD_ID, RELEASES, adapter_config_from_official, split_official_state_dict
+from modrwkv.forecast.head import ForecastHead, ForecastHeadConfig
+from modrwkv.multimodal.official import IMAGE_PAD_ID, RELEASES, adapter_config_from_official, split_official_state_dict
 from modrwkv.rwkv7.quantization import Int8Linear
 from modrwkv.sources import resolve_source
 from modrwkv.rwkv7.state import RWKVState

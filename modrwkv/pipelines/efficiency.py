@@ -13,7 +13,9 @@ import torch
 from modrwkv.rwkv7.loading import DTYPES, compute_dtype, default_cpu_dtype, describe_dtype, dtype_name
 
 from modrwkv.rwkv7.model import RWKV7
+from modrwkv.bench.machine import memory_available
 from modrwkv.bench.measurement import WARMUP_PROMPT, WARMUP_STEPS
+from modrwkv.bench.report import human_bytes
 from modrwkv.bench.rwkv_runner import RWKVRunner, blinkdl_weights
 from modrwkv.bench.shapes import HIDDEN_SHAPES, is_known, shape_config, shape_names
 from modrwkv.bench.timing import timed
@@ -24,7 +26,7 @@ from modrwkv.bench.transformer_runner import (
     kv_cache_bytes,
     load_transformer,
 )
-from modrwkv.generation import prefill
+from modrwkv.generation.streaming import prefill
 
 DEVICE = "cpu"  # the panel measures the machine that serves it
 
@@ -46,9 +48,21 @@ def peak_bytes(shape: str, max_context: int) -> int:
     return 4 * (2 * rwkv + transformer) + kv_cache_bytes(t, max_context, 1, 4)
 
 
-def shapes_that_fit(max_context: int, memory_bytes: int) -> list[str]:
-    """The shapes of `live_shapes` whose run up to `max_context` fits in `memory_bytes`."""
+def shapes_that_fit(max_context: int, memory_bytes: int | None = None) -> list[str]:
+    """The shapes of `live_shapes` whose run up to `max_context` fits in `memory_bytes` (default: this machine's
+    available memory)."""
+    memory_bytes = memory_available() if memory_bytes is None else memory_bytes
     return [s for s in live_shapes() if peak_bytes(s, max_context) <= memory_bytes]
+
+
+def check_fits(shape: str, max_context: int) -> None:
+    """Refuse, with what it needs and what is free, a run that would not fit in this machine's available memory."""
+    needed, free = peak_bytes(shape, max_context), memory_available()
+    if needed > free:
+        raise MemoryError(
+            f"RWKV-7 {shape} and its Transformer need about {human_bytes(needed)} up to {max_context:,} tokens, more "
+            f"than this server has free ({human_bytes(free)}): choose a smaller shape or a shorter context."
+        )
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,16 @@ class LivePoint:
     transformer_ms_per_token: float
     rwkv_state_bytes: int
     transformer_cache_bytes: int
+
+    def summary(self) -> str:
+        """One Markdown line: the Transformer's decode latency and memory as multiples of RWKV-7's."""
+        latency = self.transformer_ms_per_token / self.rwkv_ms_per_token
+        memory = self.transformer_cache_bytes / self.rwkv_state_bytes
+        return (
+            f"context **{self.context:,}** tokens · Transformer/RWKV decode latency **{latency:.1f}x** "
+            f"({self.transformer_ms_per_token:.1f} vs {self.rwkv_ms_per_token:.1f} ms/token) · memory **{memory:.1f}x** "
+            f"({human_bytes(self.transformer_cache_bytes)} KV cache vs {human_bytes(self.rwkv_state_bytes)} state)"
+        )
 
 
 class _GrowingPair:

@@ -13,8 +13,8 @@ from typing import Iterator, Sequence, Union
 import torch
 
 from modrwkv.rwkv7.model import RWKV7
-from modrwkv.decode_graph import decode_step
-from modrwkv.sampling import GenerationConfig, Sampler
+from modrwkv.generation.cuda_graph import decode_step
+from modrwkv.generation.sampling import GenerationConfig, Sampler
 from modrwkv.rwkv7.state import RWKVState
 from modrwkv.tokenizer import RWKVTokenizer, StreamDecoder
 

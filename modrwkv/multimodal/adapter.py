@@ -23,7 +23,7 @@ Parameter names are those of the later official modules, so their keys load afte
     mlp.2.weight, .bias  mlp.2.weight, .bias                        proj.2.weight, .bias
     pre_norm.weight, .bias  pre_norm.weight, .bias                  pre_norm.weight, .bias (vision)
 
-`modrwkv.official.split_official_state_dict` does that renaming.
+`modrwkv.multimodal.official.split_official_state_dict` does that renaming.
 """
 from __future__ import annotations
 

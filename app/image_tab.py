@@ -16,7 +16,7 @@ from app import gpu, models
 from app.errors import user_errors
 from app.gpu import on_gpu
 from app.model_bar import Selection, model_for
-from modrwkv.generation import GenerationStats
+from modrwkv.generation.streaming import GenerationStats
 from modrwkv.multimodal import ModRWKV
 from modrwkv.pipelines.image_chat import VISION_DEFAULTS, ImageChat
 

@@ -8,9 +8,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from app import models
-from modrwkv.bench.live import LivePoint, formats, growing_context, live_shapes, peak_bytes, shapes_that_fit
-from modrwkv.bench.machine import memory_available
-from modrwkv.bench.report import human_bytes
+from modrwkv.pipelines.efficiency import LivePoint, check_fits, formats, growing_context, live_shapes, shapes_that_fit
 
 RWKV_NAME = "RWKV-7 (state)"
 TRANSFORMER_NAME = "Transformer (KV cache)"
@@ -41,16 +39,6 @@ def figure(points: Sequence[LivePoint]) -> go.Figure:
     return fig
 
 
-def summary(point: LivePoint) -> str:
-    latency = point.transformer_ms_per_token / point.rwkv_ms_per_token
-    memory = point.transformer_cache_bytes / point.rwkv_state_bytes
-    return (
-        f"context **{point.context:,}** tokens · Transformer/RWKV decode latency **{latency:.1f}x** "
-        f"({point.transformer_ms_per_token:.1f} vs {point.rwkv_ms_per_token:.1f} ms/token) · memory **{memory:.1f}x** "
-        f"({human_bytes(point.transformer_cache_bytes)} KV cache vs {human_bytes(point.rwkv_state_bytes)} state)"
-    )
-
-
 def measure_efficiency(
     shape: str = DEFAULT_SHAPE, max_context: float = 2048, step: float = 256
 ) -> Iterator[tuple[go.Figure | None, str]]:
@@ -64,13 +52,10 @@ def measure_efficiency(
         A chart of decode latency and state/KV-cache memory against context, and a summary line, after each point.
     """
     if shape in live_shapes():
-        needed, free = peak_bytes(shape, int(max_context)), memory_available()
-        if needed > free:
-            raise gr.Error(
-                f"RWKV-7 {shape} and its Transformer need about {human_bytes(needed)} up to {int(max_context):,} "
-                f"tokens, more than this server has free ({human_bytes(free)}): choose a smaller shape or a shorter "
-                "context."
-            )
+        try:
+            check_fits(shape, int(max_context))
+        except MemoryError as e:
+            raise gr.Error(str(e)) from None
     try:
         points = growing_context(shape, int(max_context), int(step))
     except ValueError as e:
@@ -79,7 +64,7 @@ def measure_efficiency(
     done: list[LivePoint] = []
     for point in points:
         done.append(point)
-        yield figure(done), summary(point)
+        yield figure(done), point.summary()
 
 
 def build() -> None:
@@ -91,7 +76,7 @@ def build() -> None:
         f"at a time, in the queue of the model requests; each run loads its own models: {formats()}. Only the shapes "
         "that fit in this server's free memory at the longest context are offered."
     )
-    fitting = shapes_that_fit(MAX_CONTEXT, memory_available()) or live_shapes()[-1:]  # the tiny test shape
+    fitting = shapes_that_fit(MAX_CONTEXT) or live_shapes()[-1:]  # the tiny test shape
     with gr.Row():
         shape = gr.Dropdown(fitting, value=DEFAULT_SHAPE if DEFAULT_SHAPE in fitting else fitting[0], label="RWKV-7 shape")
         max_context = gr.Slider(256, MAX_CONTEXT, value=2048, step=256, label="Max context (tokens)")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from modrwkv.adapter import AdapterConfig
+from modrwkv.multimodal.adapter import AdapterConfig
 from modrwkv.rwkv7.checkpoint import CheckpointError, StateDict, to_blinkdl
 
 # Token ids. 23/24 are the RWKV World vocab's "\x16"/"\x17": a turn opens with 23 and the assistant's answer ends
