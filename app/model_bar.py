@@ -24,7 +24,7 @@ class Choice:
     dtype: str
 
 
-Selection = dict[str, Choice]  # modality -> the model this session uses for it
+Selection = dict[str, Choice]  # modality -> the model a browser session uses for it
 
 
 def default_selection() -> Selection:
