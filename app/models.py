@@ -219,7 +219,7 @@ def load(source: str, dtype: str | None = None) -> ModRWKV:
 
 def load_defaults() -> None:
     """Load each modality's default model now (the app starts this beside start-up), so that a first request finds it
-    loaded: the bundled speech model took 7.2 s to load on 2 cores, its first transcription then 0.2 s."""
+    loaded: loading a model takes far longer than its first answer, which a first user would otherwise wait for."""
     by_key = {e.key: e for e in catalog()}
     for key in dict.fromkeys(defaults().values()):
         try:

@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m modrwkv.chat", description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, help="BlinkDL .pth, safetensors file or folder, or Hugging Face repo id")
     p.add_argument("--dtype", default=default_cpu_dtype(), choices=list(DTYPES),
-                   help="default %(default)s: this CPU's default format (README, 'Loading a model'); int8 decodes "
+                   help="default %(default)s: this CPU's default format (docs/performance.md); int8 decodes "
                         "faster, its logits within 2%% of fp32's")
     p.add_argument("--device", default="cpu")
     p.add_argument("--system", default=None, help="a system prompt for the conversation")

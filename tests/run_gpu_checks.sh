@@ -2,7 +2,7 @@
 # The checks that need a CUDA GPU (CI has none): compiled Triton kernels against the float64 reference, the model on
 # CUDA against the CPU, then the kernel and model benchmarks. Logs go to $1 (default ./gpu-logs).
 # Needs torch with CUDA, triton and pytest; flash-linear-attention (fla-core) for the kernel comparison.
-# About 4 minutes on an H100, much of it compiling (fla autotunes every shape, so its comparison runs last).
+# Much of its time goes to compiling (fla autotunes every shape, so its comparison runs last).
 set -u
 logs=${1:-gpu-logs}
 mkdir -p "$logs"

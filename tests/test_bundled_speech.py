@@ -20,7 +20,7 @@ from modrwkv.train.recipes import speech
 from modrwkv.train.recipes import speech_corpus as corpus
 
 BUNDLE = Path(__file__).resolve().parents[1] / speech.BUNDLE_DIR
-CLIPS = 4  # the first held-out recordings: ~1 s each to encode on a CPU
+CLIPS = 4  # the first held-out recordings: few, as encoding each one is slow on a CPU
 MARGIN = 0.1  # absolute WER: another CPU's float rounding may change a greedy choice or two
 REAL_CLIP = corpus.CODEC2 / "wav/mmt1.wav"  # a Harvard sentence, 4 s
 

@@ -16,7 +16,7 @@ from modrwkv.train.data import load_llava
 from modrwkv.train.recipes.easy_vqa import CAPTION_PROMPT, Question, caption, llava_record
 
 BUNDLE = Path(__file__).resolve().parents[1] / "assets" / "models" / "vision-easyvqa"
-IMAGES = 25  # the sample's questions are about the first 25 test images: each is encoded once (DINOv2, ~0.1-0.5 s)
+IMAGES = 25  # the sample's questions are about the first 25 test images: each is encoded once (DINOv2, the slow part)
 SAMPLE = 100
 # eval.json's accuracy is over all 9,673 questions of the 1,000 test images; a 100-question sample of them has a
 # standard error of sqrt(p (1 - p) / 100) ~ 0.022 at its p = 0.95, so a 0.12 margin (~5 standard errors) keeps a
@@ -32,8 +32,8 @@ needs_easy_vqa = pytest.mark.skipif(
 
 @pytest.fixture
 def one_thread():
-    # On 2 cores shared with other jobs, torch's two spinning OpenMP threads made this test 141 s instead of ~25 s
-    # with one (measured); on an idle machine one thread costs a few seconds.
+    # On a small CPU shared with other jobs, torch's spinning OpenMP threads make this test several times slower than
+    # one thread does; on an idle machine one thread costs little.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -1,11 +1,11 @@
 /* One RWKV-7 (x070) decode step through every layer in one call, on a CPU: fp16, bf16 or int8 matrices, fp32 math
  * and state. The heads' element-wise work is heads.h, shared with a prompt's ops (cpu_prompt.c).
  *
- * Why by hand: a one-token step is ~1,500 small PyTorch operations, and on a 2-core CPU their dispatch costs as much
- * as streaming the weights; fbgemm's fp16 product of one row also reads its matrix below the bandwidth a plain sum
- * reaches. Here each layer is a few matrix-vector products that read their rows once (widened to fp32 in registers,
- * fp32 accumulation) with the element-wise work fused around them, split over OpenMP threads (PyTorch's own OpenMP
- * runtime: the library links the same libgomp). Built at first use by build.py for the CPU it runs on.
+ * Why by hand: a one-token step is ~1,500 small PyTorch operations, and on a CPU with few cores their dispatch costs
+ * as much as streaming the weights; fbgemm's fp16 product of one row also reads its matrix below the bandwidth a
+ * plain sum reaches. Here each layer is a few matrix-vector products that read their rows once (widened to fp32 in
+ * registers, fp32 accumulation) with the element-wise work fused around them, split over OpenMP threads (PyTorch's
+ * own OpenMP runtime: the library links the same libgomp). Built at first use by build.py for the CPU it runs on.
  *
  * bf16 products on CPUs with AVX512_BF16 take bf16-rounded inputs instead (see matvec_pairs).
  *
@@ -78,8 +78,7 @@ static inline void finish_rows(float *y, const float *sums, const float *scale, 
 
 /* Sixteen rows of one sequence (the tile left over when a thread's share is odd; tile_two takes the rest): four steps
  * of k at a time into separate sums, so eight FMAs are in flight. The next tile is prefetched as this one is read, a
- * tile ahead (measured when it took every tile): int8 tiles, read twice as fast per byte, then waited less on
- * memory (whole step at batch 1, 0.1B shape, 16 interleaved rounds: 9.48 -> 8.30 ms; fp16 14.78 -> 14.64). */
+ * tile ahead: int8 tiles, whose bytes are consumed twice as fast as fp16's, otherwise wait on memory. */
 static inline __attribute__((always_inline)) void tile_one(const char *w, const float *scale, int K, const float *x,
                                                            float *y, int op, const int fmt) {
     const int col = 16 * elem_bytes(fmt), half = 8 * elem_bytes(fmt); /* a column's bytes; where its rows 8-15 start */
@@ -107,12 +106,10 @@ static inline __attribute__((always_inline)) void tile_one(const char *w, const 
 }
 
 /* Two tiles at once, a and b, from two places in memory, for NB = 1 or 2 sequences (inputs x[ld k + b]: ld 1 for
- * one sequence's own inputs, 8 for a packed pair): one thread reading two streams kept more reads in flight than one
- * stream with prefetches a tile ahead (a 100 MB fp16 head at batch 1, 2 threads, 30 runs outside Python: 22.8 ->
- * 26.8 GB/s mean, as fast as a plain vector sum of the same bytes; a whole fp16 step of the 0.1B shape, 16
- * interleaved rounds, medians: 15.5 -> 14.2 ms). int8 tiles, half the bytes for the same work, still gain from
- * prefetching the next tiles (8.25 -> 7.82 ms; fp16 lost 4% with it). Eight sums either way: one sequence takes two
- * columns a step. */
+ * one sequence's own inputs, 8 for a packed pair): one thread reading two streams keeps more reads in flight than one
+ * stream with prefetches a tile ahead, reaching the bandwidth of a plain vector sum of the same bytes. int8 tiles,
+ * half the bytes for the same work, still gain from prefetching the next tiles (fp16 tiles lose). Eight sums either
+ * way: one sequence takes two columns a step. */
 static inline __attribute__((always_inline)) void tile_two(const char *wa, const char *wb, const float *sa,
                                                            const float *sb, int K, const float *x, const int ld,
                                                            float *ya, float *yb, int ldy, int op, const int NB,
@@ -166,10 +163,8 @@ static inline __attribute__((always_inline)) void tile_two(const char *wa, const
 }
 
 /* The inputs of a batch packed for tile_four, [B / 8 groups][K][8]: a column's eight inputs side by side, so the
- * micro-kernel broadcasts them from one pointer at constant offsets (eight row pointers spilled out of registers):
- * cold matrices at a batch of 8, 10 interleaved rounds, means: 768 x 768 32.5 -> 30.1 ms, 3072 x 768 25.3 -> 22.2,
- * 768 x 3072 21.3 -> 16.8; a whole fp16 step of the 0.1B shape at a batch of 8, 16 rounds: 32.6 -> 29.4 ms (medians).
- * Missing sequences of the last group are zeros. */
+ * micro-kernel broadcasts them from one pointer at constant offsets (eight row pointers spill out of registers and
+ * slow every product down). Missing sequences of the last group are zeros. */
 static void pack_inputs(const float *x, int ldx, int B, int K, float *xT) {
     for (int g = 0; g * 8 < B; g++)
         for (int b = 0; b < 8; b++) {
@@ -189,11 +184,9 @@ static void pack_inputs(const float *x, int ldx, int B, int K, float *xT) {
  * ahead left memory idle during a second pass. A thread's last tile prefetches past its share, and past a matrix's
  * end, which only prefetches: it never faults.
  *
- * Sixteen rows by four sequences, two columns a step, against eight rows by eight sequences a column a step (the
- * previous micro-kernel: nine loads for eight multiply-adds), fp16, a batch of 8, 2 threads, best of 10-300 runs
- * outside Python: 768 x 768 / 3072 x 768 / 768 x 3072 in cache 138 -> 159, 131 -> 156, 130 -> 155 GFLOP/s; the 100 MB
- * vocabulary head streamed from memory 107 -> 120 GFLOP/s. A whole step of the 0.1B shape at a batch of 8 (12
- * interleaved rounds, medians): fp16 33.3 -> 26.1 ms, int8 28.2 -> 23.5 ms; at a batch of 4, fp16 16.8 -> 15.3 ms. */
+ * Sixteen rows by four sequences, two columns a step, rather than eight rows by eight sequences a column a step (nine
+ * loads for eight multiply-adds): fewer loads per multiply-add, both for matrices in cache and for the vocabulary
+ * head streamed from memory. */
 static inline __attribute__((always_inline)) void tile_four(const char *w, const float *scale, int K, const float *xT,
                                                             float *y, int ldy, int nb, int op, const char *next,
                                                             const int share, const int NB, const int fmt) {
@@ -352,8 +345,8 @@ static inline __attribute__((always_inline)) void matvec_of(const void *W, const
     int t0 = (int)((long)tiles * t / nt), t1 = (int)((long)tiles * (t + 1) / nt);
     const long bytes = 16L * K * elem_bytes(fmt); /* a tile's */
     if (B > 1) pack_inputs(x, ldx, B, K, xT);
-    /* the share's first and second halves side by side, then an odd tile left over; int8 pairs computed two
-     * streams at a time ran slower (a step at batch 2: 9.8 -> 11.8 ms), widening int8 costs more */
+    /* the share's first and second halves side by side, then an odd tile left over; not for int8 pairs: widening
+     * int8 costs more, and two streams at a time make their step slower */
     if (B == 1 || (B == 2 && fmt != INT8)) {
         const int h = (t1 - t0) / 2;
         for (int i = t0; i < t0 + h; i++) {

@@ -20,11 +20,11 @@ from kernels.rwkv7 import cpu_recurrence
 from kernels.rwkv7.torch_chunk import wkv7_chunk
 from kernels.rwkv7.torch_recurrent import wkv7_recurrent, wkv7_step
 
-# Below this many tokens the per-token loop beats the chunked matmuls on CPU (2 cores, B=1, H=12, N=64, fp32:
-# T=8 recurrent 0.6-0.9 ms vs chunked 1.2-1.6 ms; T=16 1.2-1.8 vs 1.2-1.5 ms; T=1024 77-125 vs 42-68 ms).
+# Below this many tokens the per-token loop beats the chunked matmuls on a CPU; around it the two are even, and the
+# chunked form wins clearly on long inputs (see docs/kernels.md).
 CHUNK_MIN_T = 16
 # Triton: below one chunk the chunked kernel pads to a full chunk of C x C products, so the fused per-token kernel takes
-# those inputs. Not yet measured on a GPU.
+# those inputs.
 TRITON_CHUNK_MIN_T = 32
 
 BACKENDS = ("auto", "torch", "native", "triton")

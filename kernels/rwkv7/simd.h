@@ -14,8 +14,8 @@
 #define WKV7_DECAY_SCALE 0.6065306597126334f
 
 /* exp for 8 floats, within 2 ulp of expf over the range used here (Cephes' polynomial on [-ln2/2, ln2/2]): the
- * decay takes two exponentials per key, and glibc's expf, called one at a time, was a third of the prompt kernel's
- * time. */
+ * decay takes two exponentials per key, and glibc's expf, called one at a time, takes a large share of the prompt
+ * kernel's time. */
 static inline __m256 exp8(__m256 x) {
     x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
     __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),

@@ -38,7 +38,7 @@ def _step(
 
     Out of place (S is kept for autograd), into `out` when given; the in-place adds only touch the fresh product.
     """
-    # matrix-vector products as row-vector @ S^T: on CPU that bmm is ~3x faster than S @ column-vector
+    # matrix-vector products as row-vector @ S^T: on CPU that bmm is much faster than S @ column-vector
     sa = torch.bmm(a.unsqueeze(1), S.mT).mT
     S = torch.mul(S, decay.unsqueeze(1), out=out) if out is not None else S * decay.unsqueeze(1)
     S = S.addcmul_(sa, b.unsqueeze(1)).addcmul_(v.unsqueeze(-1), k.unsqueeze(1))

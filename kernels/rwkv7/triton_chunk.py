@@ -298,15 +298,12 @@ class ChunkLaunch:
 
 
 def launch_for(batch_heads: int, dtype: torch.dtype, grad: bool = False) -> ChunkLaunch:
-    """The forward launch measured fastest for B * H heads of inputs in `dtype` (`grad`: a backward will follow).
+    """The forward launch tuned fastest for B * H heads of inputs in `dtype` (`grad`: a backward will follow).
 
     Few heads leave most SMs idle, so the sequential state pass dominates: longer chunks (fewer sequential steps) and
     16 value rows per program (twice the programs) win there; many heads fill the GPU with intra-chunk work, where
-    smaller tiles and 4 warps (two programs per SM at 255 registers) win. H200, T = 4096, the two passes timed apart
-    for every chunk length, warp count and value block, then end to end (Mtok/s, this launch vs the old fixed one):
-      bf16, TF32:   B*H = 12: 14.4 (C 64) vs 5.9;  24: 19.8 vs 8.6;  32: 8.6 vs 3.5;  96: 33.8 vs 12.2;  192: 37.6 vs 12.3
-      fp32, 3xTF32: B*H = 12: 6.8 (C 32) vs 5.9;  24: 9.4 vs 8.6;  32: 4.0 (C 16) vs 3.5;  96: 15.2 vs 12.2;  192: 15.2 vs 12.3
-    (fla's chunk_rwkv7 on the same bf16 inputs: 5.9, -, 4.4, 20.8, 25.4).
+    smaller tiles and 4 warps (two programs per SM at 255 registers) win. The choices came from timing the two
+    passes apart for every chunk length, warp count and value block, then end to end (see docs/kernels.md).
     """
     if dtype == torch.float32:
         if batch_heads < 32:
@@ -410,7 +407,7 @@ def wkv7_triton_chunk(
     """Same contract as `kernels.wkv7`, differentiable in r, w, k, v, a, b and state.
 
     chunk_size: a power of two from 16 to 64 (tl.dot's minimum tile; beyond 64, 1/G_s can overflow fp32), at most 32
-    when gradients are needed; None takes `launch_for`'s, measured fastest for this many batch-heads and dtype.
+    when gradients are needed; None takes `launch_for`'s, tuned for this many batch-heads and dtype.
     """
     if chunk_size not in (None, 16, 32, 64):
         raise ValueError(f"wkv7_triton_chunk: chunk_size must be 16, 32 or 64, found {chunk_size}")

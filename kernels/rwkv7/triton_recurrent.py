@@ -49,7 +49,7 @@ def _wkv7_recurrent_kernel(
     else:
         steps = T
     # The step is written inline rather than as a @triton.jit helper: the CPU interpreter re-patches the language
-    # on every helper call, which made the test-suite several times slower.
+    # on every helper call, which makes the interpreted tests several times slower.
     for t in range(steps):
         o = ((bb * T + t) * H + hh) * N
         r = tl.load(r_ptr + o + cols, mask=col_ok, other=0.0).to(tl.float32)

@@ -1,12 +1,11 @@
 """A one-token step through all of an RWKV-7 model's layers in one native call (fp16, bf16 or int8 weights on an x86
 CPU).
 
-Eager PyTorch spends about as long dispatching a decode step's ~1,500 small operations as streaming its weights on a
-2-core CPU; `cpu_decode.c` does the layers' work in one call, and matches the eager step up to fp32 rounding.
-It reads its own copy of the model's matrices, tiled for it: fbgemm's packed copies stay for prompts, which
-fbgemm multiplies 1.2-3x faster than MKL does after widening the tiles (measured at 17-1,024 rows on 2 cores). The
-vocabulary head's tiled copy (96 MiB for the 0.1B shape) made a step 3% faster at batch 1 and 10% at batch 8
-(0.1B shape, 8 interleaved rounds: 16.67 vs 17.26 ms, 35.1 vs 39.0 ms) than fbgemm's head.
+On a CPU with few cores eager PyTorch spends about as long dispatching a decode step's ~1,500 small operations as
+streaming its weights; `cpu_decode.c` does the layers' work in one call, and matches the eager step up to fp32
+rounding. It reads its own copy of the model's matrices, tiled for it: fbgemm's packed copies stay for prompts, which
+fbgemm multiplies faster than MKL does after widening the tiles. The vocabulary head gets a tiled copy too (96 MiB for
+the 0.1B shape): a step through it beats fbgemm's head, most at larger batches.
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Linear layers whose weights are laid out once, at load time, for a CPU GEMM: oneDNN (fp32, bf16) or fbgemm (fp16).
 
-Measured on a 2-core AMD EPYC (avx2): MKL's fp32 GEMM costs 2-5x more per call at 2-16 rows than at one row
-(the head at 8 rows: 40-70 ms vs 12 ms), so batched decode barely gains; oneDNN with prepacked weights runs
-8 rows in ~1.5x the time of one, is as fast or faster at one row, and ~20% faster for prefill-sized GEMMs.
+Why: MKL's fp32 GEMM costs several times more per call at a few rows than at one row, so batched decode barely
+gains from it; oneDNN with prepacked weights runs a small batch of rows in little more than the time of one, is at
+least as fast at one row, and faster for prefill-sized GEMMs (see docs/performance.md).
 """
 from __future__ import annotations
 
@@ -12,11 +12,9 @@ from torch import nn
 from modrwkv.rwkv7.linear_swap import replace_linears
 
 BATCH_HINT = 8  # the row count oneDNN blocks the packed layout for; any row count works with it
-# On the avx2 EPYC, above this many rows (prefill) MKL on the dense weight was faster: in a whole prefill oneDNN's
-# calls also slowed the ops around them (~2.8 s vs 2.0 s for 1k tokens of the 0.1B shape), and unpacking cost <5% of
-# the GEMM. On an AVX-512 EPYC (Zen 4) the packed weight was faster at every row count, unpacking included (a 1k
-# prefill of the 0.1B shape, 8 interleaved rounds, paired medians: bf16 12% and fp32 15% faster), so there it takes
-# every product (None: no limit).
+# On avx2 CPUs, above this many rows (prefill) MKL on the dense weight is faster: in a whole prefill oneDNN's calls
+# also slow the ops around them, and unpacking costs little next to the GEMM. On AVX-512 CPUs the packed weight is
+# faster at every row count, unpacking included, so there it takes every product (None: no limit).
 PACKED_MAX_ROWS = None if torch.backends.cpu.get_cpu_capability().startswith("AVX512") else 64
 
 
@@ -77,9 +75,9 @@ def check_fp16_range(weight: torch.Tensor, name: str) -> None:
 class Fp16Linear(nn.Module):
     """Inference-only, bias-free Linear with fp16 weights and fp32 inputs, outputs and accumulation.
 
-    fbgemm widens the packed fp16 weights in registers: half of fp32's bytes per decoded token at fp32 accuracy
-    (measured on a 2-core avx2 EPYC, one row: 768x3072 in 0.12 ms vs 0.25-0.31 ms for fp32 GEMV; 1024 rows as fast as
-    MKL's fp32 GEMM). CPUs without avx2 have no such kernel; there the model computes in fp16 instead.
+    fbgemm widens the packed fp16 weights in registers: half of fp32's bytes per decoded token at fp32 accuracy, so
+    one row multiplies faster than an fp32 GEMV, and prompt-sized batches as fast as MKL's fp32 GEMM. CPUs without
+    avx2 have no such kernel; there the model computes in fp16 instead.
     `weight` and state_dict() give the dense fp16 [out, in] weight.
     """
 

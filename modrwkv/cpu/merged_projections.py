@@ -2,15 +2,15 @@
 
 Each decoded token multiplies the layer's six token-shift mixes by their own matrices: r, k, v (C x C) and the LoRA
 down-projections w1, a1, v1, g1, then the LoRA up-projections w2, a2, v2, g2: eleven products of one row by a small
-matrix. On a CPU such a product reads its matrix far below the memory bandwidth when the matrix is small and cold (a
-768 x 64 fp32 LoRA: ~90 us, 2 GB/s, on the 2-core EPYC measured here). So the six mixes, as six rows, are multiplied by
-all the down-projection matrices stacked into one fp16 matrix, and each row keeps its own block of the product: the same
-bytes (fewer: the LoRAs in fp16) in one call, and a six-fold product that costs little at one row. The up-projections
-likewise, each input row zero outside its own block. The layer's own matrices stay its weights (these merged copies are
-not in its state_dict) and serve everything but one-row steps.
+matrix. On a CPU such a product reads its matrix far below the memory bandwidth when the matrix is small and cold
+(a 768 x 64 fp32 LoRA, say). So the six mixes, as six rows, are multiplied by all the down-projection matrices
+stacked into one fp16 matrix, and each row keeps its own block of the product: the same bytes (fewer: the LoRAs in
+fp16) in one call, and a six-fold product that costs little at one row. The up-projections likewise, each input row
+zero outside its own block. The layer's own matrices stay its weights (these merged copies are not in its
+state_dict) and serve everything but one-row steps.
 
-Measured there, 0.1B shape, 24 paired rounds: fp16 at batch 1 3.8 ms less per token (faster in 23 of 24 rounds); at
-two rows no gain (-0.1 ms); oneDNN's packed fp32 matrices 1.1 ms slower merged, so only fbgemm's fp16 ones are.
+Merging pays off for fp16 at one row only: at two rows it gains nothing (hence MAX_ROWS), and oneDNN's packed fp32
+matrices get slower merged, so only fbgemm's fp16 ones are.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class MergedProjections:
 
     @classmethod
     def of(cls, att: nn.Module) -> "MergedProjections | None":
-        """Merge `att`'s matrices as fbgemm fp16 ones; None unless its Linear layers are (see the module's figures)."""
+        """Merge `att`'s matrices as fbgemm fp16 ones; None unless its Linear layers are (see the module docstring)."""
         if not isinstance(att.receptance, Fp16Linear):
             return None
         C = att.receptance.in_features

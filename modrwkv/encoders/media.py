@@ -137,8 +137,8 @@ def load_audio(source: AudioInput, sample_rate: int | None = None) -> np.ndarray
 def resample(wave: np.ndarray, rate: int) -> np.ndarray:
     """A mono waveform at `rate` Hz, brought to 16 kHz by soxr's high-quality band-limited resampler.
 
-    The call librosa.resample makes by default, made directly: importing librosa compiles its numba kernels,
-    27.7 s on 2 cores in a fresh install (3.2 s once cached), which a first transcription waited for."""
+    The call librosa.resample makes by default, made directly: importing librosa compiles its numba kernels, slow in
+    a fresh install and still noticeable once cached, which a first transcription would wait for."""
     import soxr
 
     if rate == SAMPLE_RATE:

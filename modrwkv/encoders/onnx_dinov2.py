@@ -52,7 +52,7 @@ def dinov2_from_onnx(path: str | os.PathLike) -> Dinov2Model:
         config.image_size = side
     # The mask token only serves masked-image pretraining, so exports drop it; zeros is transformers' own init.
     state.setdefault("embeddings.mask_token", torch.zeros(1, config.hidden_size))
-    with torch.device("meta"):  # no random init to overwrite (2 s for ViT-S): strict loading fills every tensor
+    with torch.device("meta"):  # no slow random init to overwrite: strict loading fills every tensor
         model = Dinov2Model(config)
     missing = sorted(model.state_dict().keys() - state.keys())
     if missing:

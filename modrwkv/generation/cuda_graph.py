@@ -1,9 +1,8 @@
 """One decode step of RWKV-7, replayed on CUDA from a captured CUDA graph: one launch per token instead of hundreds.
 
 A one-token forward is many small kernels. On a GPU, launching them one by one from Python costs far more than running
-them (the 0.1B model decoded at ~100 tok/s on an H200 that way, ~1% of its memory-bandwidth limit). A graph captured
-once per batch size replays the same kernels on the same buffers, so logits and state equal the eager step's (591 tok/s
-on an H100).
+them, leaving a small model far below the GPU's memory-bandwidth limit. A graph captured once per batch size replays
+the same kernels on the same buffers, so logits and state equal the eager step's (figures in docs/performance.md).
 On a CPU there is nothing to save and `decode_step` is the plain forward.
 """
 from __future__ import annotations

@@ -95,8 +95,8 @@ class Sampler:
 
 
 # Candidate counts tried in turn before a full sort. A language model's top-p nucleus nearly always lies among its
-# likeliest 64 tokens, and finding them is the cheap step: per row over 65,536 tokens on the 2-core CPU measured here,
-# topk(64) takes 0.2 ms, topk(1024) 0.72 ms and a full sort 6.5 ms.
+# likeliest 64 tokens, and finding them is the cheap step: a small topk costs a fraction of a full sort of the
+# vocabulary, and a larger one still much less.
 NUCLEUS_CANDIDATES = (64, 1024)
 
 
@@ -129,7 +129,7 @@ def nucleus_cutoff(probs: torch.Tensor, top_p: float) -> torch.Tensor:
 def draw(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """One token per row of unnormalised probabilities [B, V] -> [B], by inverting the running sum.
 
-    torch.multinomial takes 2.4 ms per row over 65,536 tokens on the CPU measured here; this takes ~0.1 ms.
+    Much faster on a CPU than torch.multinomial over a vocabulary-sized row.
     """
     cdf = probs.double().cumsum(dim=-1)
     u = torch.rand(cdf.shape[0], 1, generator=generator, device=cdf.device, dtype=cdf.dtype) * cdf[:, -1:]

@@ -51,8 +51,8 @@ BACKBONE = {"n_layer": 4, "n_embd": 64, "head_size": 64}  # emb + head (2 x 6553
 # conv width 2C as the official audio adapter; y + LayerNorm(y) puts the image tokens at the embeddings' scale
 ADAPTER = {"kernel": 5, "stride": 4, "conv_out_dim": 128, "ratio": 4, "pre_norm": True}
 CAPTION_PROMPT = "Describe the image."
-# Sized from measured times (DINOv2 ~0.11 s an image on 2 idle cores, ~0.45 s beside two other training jobs; a
-# phase-2 step 0.4 s idle, ~1.5 s beside them) to finish inside 45 minutes on this shared CPU.
+# Sized so that the recipe trains in well under an hour on a small CPU shared with other jobs: DINOv2's pass over the
+# images and the phase-2 steps take most of the time, and both slow down several times beside other jobs.
 TRAIN_IMAGES = 2000  # of easy-VQA's 4,000: the 24 shape/colour pairs need far fewer, the questions are templates
 SCENES = 300
 ENCODER_PROCESSES = 2  # single-threaded DINOv2 processes filling the feature cache before training
@@ -455,8 +455,8 @@ print("".join(chat.send("What color is the shape?", images=["shape.png"])))
 
 def main(argv: list[str] | None = None) -> None:
     if os.environ.get("OMP_WAIT_POLICY") is None:
-        # OpenMP threads spin while they wait by default; beside other jobs on 2 cores that made DINOv2 and the
-        # training steps 3-6x slower (measured). The policy is read when torch loads, hence the restart.
+        # OpenMP threads spin while they wait by default; beside other jobs on a small CPU that makes DINOv2 and the
+        # training steps several times slower. The policy is read when torch loads, hence the restart.
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
         os.execv(sys.executable, [sys.executable, "-m", __spec__.name, *(sys.argv[1:] if argv is None else argv)])
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n\n")[0])

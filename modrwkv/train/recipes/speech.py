@@ -42,7 +42,7 @@ from modrwkv.train.recipes.self_contained import save_self_contained, stored_enc
 DATA_DIR = Path("data/speech-whisper-tiny")
 BUNDLE_DIR = Path("assets/models/speech-whisper-tiny")
 COMMAND = "python -m modrwkv.train.recipes.speech"
-# an 8 s window (whisper.cpp's audio_ctx): a quarter of the 30 s window's cost, so the corpus can be 5x larger
+# an 8 s window (whisper.cpp's audio_ctx): about a quarter of the 30 s window's cost, so the corpus can be larger
 ENCODER = {"name": "whisper", "source": "packaged:whisper_tiny_en", "options": {"window_seconds": 8}}
 BACKBONE = {"n_layer": 6, "n_embd": 64, "head_size": 64}  # emb + head (2 x 65536 x 64) are most of the bundle
 # the paper's compressor (3, 2): 50 Whisper frames a second -> 25 tokens; 256 conv channels keep the adapter small
