@@ -259,3 +259,199 @@ def test_bad_flags_exit_with_a_clear_message(capsys: pytest.CaptureFixture, argv
 def test_missing_checkpoint_is_an_error_not_a_traceback(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
     assert main(["decode", "--model", str(tmp_path / "missing.pth")]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
+
+
+# -- result files: --save and `table` --------------------------------------------------------------
+
+TIMED = ["compare", "--shape", "tiny", "--contexts", "16,32", "--batches", "1,2", "--decode-tokens", "2",
+         "--skip-transformer", "--skip-rwkv-pkg"]
+
+
+def markdown_rows(text: str) -> list[list[str]]:
+    """The cells of every row of the Markdown table in `text`, header and alignment rule included."""
+    return [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines() if line.startswith("|")]
+
+
+def test_save_writes_the_command_commit_date_machine_options_and_the_json_rows(
+    capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    import re
+    from datetime import datetime
+
+    path = tmp_path / "new" / "folder" / "run.json"  # its folders do not exist yet
+    printed = run(capsys, *TIMED, "--json", "--save", str(path))
+    saved = json.loads(path.read_text())
+
+    assert saved["schema"] == "modrwkv.bench/result-1"
+    assert saved["command_line"] == "python -m modrwkv.bench " + " ".join([*TIMED, "--json", "--save", str(path)])
+    assert saved["result"] == printed  # the very object --json prints, rows and all
+    assert [(r["system"], r["context"], r["batch"]) for r in saved["result"]["results"]] == [
+        ("modrwkv", c, b) for c in (16, 32) for b in (1, 2)
+    ]
+    commit, dirty = saved["commit"], saved["dirty"]
+    if commit != "unknown":  # the checkout the tests run from
+        assert re.fullmatch("[0-9a-f]{4,40}", commit) and isinstance(dirty, bool)
+    else:
+        assert dirty is None
+    datetime.strptime(saved["date"], "%Y-%m-%dT%H:%M:%SZ")
+    m = saved["machine"]
+    assert m["cpu"] and m["cores"] >= 1 and m["torch_version"] == torch.__version__ and m["device"] == "cpu"
+    assert isinstance(m["avx512_bf16"], bool) and m["avx512_bf16"] == ("avx512_bf16" in m["cpu_flags"])
+    assert m["memory_bytes"] > 0 and m["gpu"] == (torch.cuda.get_device_name(0) if torch.cuda.is_available() else None)
+    assert m["fp32_gflop_s"] == printed["fp32_gflop_s"] and m["read_gb_s"] == printed["bandwidth_gb_s"]  # measured
+    opts = saved["options"]
+    assert (opts["shape"], opts["contexts"], opts["batches"], opts["decode_tokens"]) == ("tiny", [16, 32], [1, 2], 2)
+    assert opts["skip_rwkv_pkg"] is True and "save" not in opts and "json" not in opts
+
+
+def test_save_without_json_prints_the_report_and_where_it_saved(
+    capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    path = tmp_path / "memory.json"
+    assert main(["memory", "--shape", "tiny", "--contexts", "16", "--save", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1] == f"saved: {path}" and "{" not in out  # no JSON line without --json
+    saved = json.loads(path.read_text())
+    assert saved["result"]["command"] == "memory" and len(saved["result"]["results"]) == 2
+    assert saved["machine"]["cpu"] and "fp32_gflop_s" not in saved["machine"]  # memory measures nothing
+
+
+def test_command_line_is_quoted_as_a_shell_runs_it() -> None:
+    from modrwkv.bench.results import command_line
+
+    line = command_line(["decode", "--model", "my model.pth"])
+    assert line == "python -m modrwkv.bench decode --model 'my model.pth'"
+
+
+def test_commit_is_the_checkouts_short_hash_and_whether_tracked_files_changed(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    from modrwkv.bench.results import git_commit
+
+    assert git_commit(tmp_path) == ("unknown", None)  # not a git checkout
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / "a.txt").write_text("one")
+    subprocess.run([*git, "add", "a.txt"], check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], check=True)
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], check=True, capture_output=True, text=True)
+    head = head.stdout.strip()
+    (tmp_path / "untracked.txt").write_text("new")
+    assert git_commit(tmp_path) == (head, False)  # untracked files do not make it dirty, as `git describe --dirty`
+    (tmp_path / "a.txt").write_text("two")
+    assert git_commit(tmp_path) == (head, True)
+    (tmp_path / "sub").mkdir()
+    assert git_commit(tmp_path / "sub") == ("unknown", None)  # inside a checkout but not its top
+
+
+def test_table_renders_a_saved_file_as_a_markdown_table_of_its_rows(
+    capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    from modrwkv.bench.report import human_bytes
+
+    path = tmp_path / "compare.json"
+    assert main([*TIMED, "--save", str(path)]) == 0
+    capsys.readouterr()
+    saved = json.loads(path.read_text())
+    assert main(["table", str(path)]) == 0
+    out = capsys.readouterr().out
+
+    first = out.splitlines()[0]  # the command, the machine and the commit
+    assert first.startswith(f"`{saved['command_line']}` | {saved['machine']['cpu']}, ")
+    assert f"commit {saved['commit']}" in first and "GFLOP/s" in first
+    header, rule, *body = markdown_rows(out)
+    assert header == ["system", "dtype", "context", "batch", "prefill tok/s", "prefill ms/tok", "decode tok/s",
+                      "decode ms/tok", "memory"]
+    assert rule == [":---", ":---"] + ["---:"] * 7
+    assert len(body) == len(saved["result"]["results"]) == 4
+    for cells, r in zip(body, saved["result"]["results"]):  # the bench's own formats
+        assert cells == [
+            r["system"], r["dtype"], str(r["context"]), str(r["batch"]),
+            f"{r['prefill_tok_s']:,.1f}", f"{1e3 * r['batch'] / r['prefill_tok_s']:.3f}",
+            f"{r['decode_tok_s']:,.1f}", f"{1e3 * r['batch'] / r['decode_tok_s']:.2f}", human_bytes(r["memory_bytes"]),
+        ]
+
+
+def test_table_renders_each_file_with_the_columns_of_its_command(
+    capsys: pytest.CaptureFixture, tmp_path: Path
+) -> None:
+    from modrwkv.bench.report import human_bytes
+
+    memory, kernels = tmp_path / "memory.json", tmp_path / "kernels.json"
+    assert main(["memory", "--shape", "tiny", "--contexts", "16,64", "--save", str(memory)]) == 0
+    assert main(["kernels", "--shape", "tiny", "--device", "cpu", "--dtype", "fp32", "--contexts", "8", "--batches",
+                 "1", "--repeats", "1", "--save", str(kernels)]) == 0
+    capsys.readouterr()
+    assert main(["table", str(memory), str(kernels)]) == 0
+    out = capsys.readouterr().out
+
+    heads = [line for line in out.splitlines() if line.startswith("`python -m modrwkv.bench ")]
+    assert [h.split()[3] for h in heads] == ["memory", "kernels"]
+    tables = out.split("`python -m modrwkv.bench ")[1:]
+    mem_rows, kernel_rows = markdown_rows(tables[0]), markdown_rows(tables[1])
+    saved = json.loads(memory.read_text())["result"]["results"]
+    assert [r[:4] + r[-1:] for r in mem_rows[2:]] == [
+        [r["system"], r["dtype"], str(r["context"]), str(r["batch"]), human_bytes(r["memory_bytes"])] for r in saved
+    ]
+    assert [r[:3] for r in mem_rows[2:]] == [[s, default_cpu_dtype() if s == "modrwkv" else mem_rows[3][1], c]
+                                            for c in ("16", "64") for s in ("modrwkv", "transformer")]
+    assert all(r[4:8] == ["-"] * 4 for r in mem_rows[2:])  # memory times nothing
+    assert kernel_rows[0] == ["system", "dtype", "context", "batch", "prefill tok/s", "decode us/step", "y vs ours",
+                              "state vs ours"]
+    assert kernel_rows[2][:4] == ["modrwkv", "fp32", "8", "1"] and kernel_rows[2][6:] == ["-", "-"]
+    assert "- note: fla: skipped, its kernels need CUDA" in tables[1]
+
+
+def _a_result_file(tmp_path: Path) -> dict:
+    path = tmp_path / "good.json"
+    assert main(["memory", "--shape", "tiny", "--contexts", "16", "--save", str(path)]) == 0
+    return json.loads(path.read_text())
+
+
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (None, "cannot read it (No such file or directory)"),
+        (lambda d: "{not json", "malformed result file: not JSON"),
+        (lambda d: [], "not a result file of `python -m modrwkv.bench ... --save`"),
+        (lambda d: d | {"schema": "other"}, "not a result file of"),
+        (lambda d: {k: v for k, v in d.items() if k != "commit"}, "\"commit\" is missing"),
+        (lambda d: d | {"result": {"command": "memory"}}, "no list of rows under \"results\""),
+        (lambda d: d | {"result": d["result"] | {"results": [1]}}, "row 1 is not an object"),
+        (lambda d: d | {"result": d["result"] | {"results": [{"system": "modrwkv"}]}}, "row 1 lacks dtype, context"),
+        (lambda d: d | {"result": d["result"] | {"results": [d["result"]["results"][0] | {"context": "16"}]}},
+         'row 1: context is "16", not int'),
+        (lambda d: d | {"result": d["result"] | {"results": [d["result"]["results"][0] | {"speed": 1}]}},
+         "row 1 has unknown field(s) speed"),
+    ],
+)
+def test_table_of_a_missing_or_malformed_file_exits_with_a_message_naming_it(
+    capsys: pytest.CaptureFixture, tmp_path: Path, edit, message: str
+) -> None:
+    good = tmp_path / "good.json"
+    bad = tmp_path / "bad.json"
+    if edit is not None:
+        content = edit(_a_result_file(tmp_path))
+        bad.write_text(content if isinstance(content, str) else json.dumps(content))
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit:
+        main(["table", str(good), str(bad)] if edit is not None else ["table", str(bad)])
+    assert str(exit.value.code).startswith(f"python -m modrwkv.bench table: error: {bad}: ")
+    assert message in str(exit.value.code)
+    assert capsys.readouterr().out == ""  # every file is checked before any table is printed
+
+
+@pytest.mark.parametrize(
+    "target,message",
+    [("run.txt", "--save takes a .json file, got"), ("file.json/run.json", "is not a writable folder")],
+)
+def test_a_bad_save_path_is_refused_before_any_measuring(
+    capsys: pytest.CaptureFixture, tmp_path: Path, target: str, message: str
+) -> None:
+    (tmp_path / "file.json").write_text("")
+    assert main(["compare", "--shape", "tiny", "--save", str(tmp_path / target)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "[modrwkv]" not in err

@@ -1,12 +1,21 @@
-"""`python -m modrwkv.bench {prefill,decode,memory,compare,kernels}`: RWKV-7 throughput and memory, vs a Transformer.
+"""`python -m modrwkv.bench {prefill,decode,memory,compare,kernels,table}`: RWKV-7 speed and memory, vs a Transformer.
 
-Each subcommand prints the machine, a table and, with --json, one JSON object as the last line of stdout.
+Each measuring subcommand prints the machine, a table and, with --json, one JSON object as the last line of stdout.
+With --save PATH.json it also writes a result file: that JSON object with the command line, the git commit (and
+whether the tree was dirty), the UTC date, the machine and the options (modrwkv/bench/results.py; the folder is
+created if needed). `table RESULT.json [...]` prints each saved result as a Markdown table, preceded by a line
+naming its command, machine and commit, so docs can be made again from the files:
+
+    python -m modrwkv.bench compare --shape 0.1b --contexts 1024 --save results/cpu-compare-0.1b.json
+    python -m modrwkv.bench table results/cpu-compare-0.1b.json
+
 Progress and warnings go to stderr.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -16,7 +25,7 @@ import torch
 
 from modrwkv.rwkv7 import loading
 from modrwkv.rwkv7.model import RWKV7
-from modrwkv.bench import machine, report, rwkv_pkg_runner, wkv_kernels
+from modrwkv.bench import machine, report, results, rwkv_pkg_runner, wkv_kernels
 from modrwkv.bench.measurement import Measurement, fastest
 from modrwkv.bench.rwkv_runner import (
     RWKVRunner,
@@ -37,6 +46,8 @@ from modrwkv.sources import SourceUnavailable
 
 DEFAULT_CONTEXTS = "1024,2048,4096,8192,16384"
 DEFAULT_SHAPE = "0.1b"
+SAVE_HELP = ("write the --json object to this file with the command line, git commit, UTC date, machine and options "
+             "(its folder is created if needed); `table` renders it")
 
 
 # -- argument types ------------------------------------------------------------------------------
@@ -86,6 +97,23 @@ def _plot_path(text: str) -> Path:
     return path
 
 
+def _save_path(text: str) -> Path:
+    """A result file to write: checked before the benchmark runs, not after minutes of measuring."""
+    path = Path(text)
+    if path.suffix.lower() != ".json":
+        raise argparse.ArgumentTypeError(f"--save takes a .json file, got '{text}'")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"'{text}' is a folder; --save takes a file such as results/run.json")
+    folder = path.absolute().parent
+    while not folder.exists():  # the nearest folder that exists: the missing ones are made in it
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write '{text}': '{folder}' is not a writable folder")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write '{text}': the file is read-only")
+    return path
+
+
 def _dtype_note(dtype: str, device: str) -> str:
     """What the weight format means on this device, and whether it is this CPU's default."""
     default = torch.device(device).type == "cpu" and dtype == loading.default_cpu_dtype()
@@ -115,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="default %(default)s: this CPU's default format (README, 'Loading a model'); int8 decodes "
                        "faster, its logits within 2%% of fp32's")
         p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
+        p.add_argument("--save", type=_save_path, metavar="PATH.json", help=SAVE_HELP)
         p.add_argument("--plot", type=_plot_path, metavar="FILE.html|FILE.png",
                        help="plotly charts of latency and memory vs context (.png needs kaleido and Chrome/Chromium)")
         p.add_argument("--device", type=_device, default="cpu", help="default %(default)s")
@@ -142,6 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", type=_device, default="cuda" if torch.cuda.is_available() else "cpu", help="default %(default)s")
     p.add_argument("--repeats", type=_positive_int, default=3, help="timed runs on CPU, the median is kept (default 3)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
+    p.add_argument("--save", type=_save_path, metavar="PATH.json", help=SAVE_HELP)
+    text = "Markdown tables of result files written by --save, each after a line naming its command, machine and commit"
+    p = sub.add_parser("table", help=text, description=text)
+    p.add_argument("files", nargs="+", type=Path, metavar="RESULT.json", help="result files written by --save")
     return parser
 
 
@@ -217,7 +250,7 @@ def _timed_command(args: argparse.Namespace) -> tuple[dict, list[Measurement], l
     notes: list[str] = []
     decode_step = "native" if model.fused_decoder is not None else "pytorch"
     if time_decode and model.device.type == "cpu":
-        notes.append("modrwkv decode step: " + ("all layers in one native call (modrwkv/cpu_decode.c)"
+        notes.append("modrwkv decode step: " + ("all layers in one native call (kernels/rwkv7/cpu_decode.c)"
                                                if decode_step == "native" else "PyTorch, operation by operation"))
     found: dict[str, str] = {}
     with contextlib.ExitStack() as cleanup:
@@ -307,7 +340,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], tuple[dict, list[Measurement]
 }
 
 
-def _kernels_command(args: argparse.Namespace) -> int:
+def _kernels_command(args: argparse.Namespace) -> dict:
+    """Measures and prints the kernels table; returns the --json payload."""
     config = shape_config(args.shape)
     dtype = loading.DTYPES[args.dtype]
     rows, notes = wkv_kernels.measure(
@@ -320,21 +354,30 @@ def _kernels_command(args: argparse.Namespace) -> int:
     print(wkv_kernels.table(rows))
     for note in notes:
         print(f"note: {note}")
-    if args.json:
-        meta = {"command": "kernels", "shape": args.shape, "dtype": args.dtype, "device": args.device}
-        print(report.json_line(meta | {"notes": notes, "results": [r.to_dict() for r in rows]}))
+    meta = {"command": "kernels", "shape": args.shape, "dtype": args.dtype, "device": args.device}
+    return meta | {"notes": notes, "results": [r.to_dict() for r in rows]}
+
+
+def _table_command(args: argparse.Namespace) -> int:
+    """Every file is read and checked before anything is printed: SystemExit naming the first bad one."""
+    saved = [results.load(path) for path in args.files]
+    print("\n\n".join(results.render(s) for s in saved))
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The CLI; returns the exit code (2 for a usage error, printed by argparse)."""
+    """The CLI; returns the exit code (2 for a usage error, printed by argparse). `table` raises SystemExit with a
+    message naming the file where a result file is missing or malformed."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse has printed the message (or --help)
         return int(e.code or 0)
+    if args.command == "table":
+        return _table_command(args)
     if args.command == "kernels":
-        return _kernels_command(args)
+        return _emit(args, argv, _kernels_command(args))
     if args.model is None and args.shape is None:
         args.shape = DEFAULT_SHAPE
     try:
@@ -350,9 +393,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.plot is not None:
         title = f"{args.command}: {args.model or args.shape} ({args.dtype})"
         print(f"plot: {report.write_plot(rows, args.plot, title)}")
+    meta = {"command": args.command, "shape": args.model or args.shape, "dtype": args.dtype}
+    return _emit(args, argv, meta | payload | {"notes": notes, "results": [r.to_dict() for r in rows]})
+
+
+def _emit(args: argparse.Namespace, argv: list[str], result: dict) -> int:
+    """The run's --json object: written to the --save file, then printed as the last line of stdout with --json."""
+    if args.save is not None:
+        print(f"saved: {results.save(args.save, argv, args, result)}")
     if args.json:
-        meta = {"command": args.command, "shape": args.model or args.shape, "dtype": args.dtype}
-        print(report.json_line(meta | payload | {"notes": notes, "results": [r.to_dict() for r in rows]}))
+        print(report.json_line(result))
     return 0
 
 

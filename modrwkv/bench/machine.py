@@ -52,13 +52,19 @@ class Limits:
         return asdict(self)
 
 
-def _cpuinfo() -> tuple[str, bool]:
-    """CPU model name and whether it has native bf16 dot products (avx512_bf16)."""
+def _cpuinfo_fields() -> tuple[str, list[str]]:
+    """CPU model name and flags, from /proc/cpuinfo where there is one."""
     info = Path("/proc/cpuinfo")
     text = info.read_text() if info.exists() else ""
     name = next((ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")), "")
     flags = next((ln.split(":", 1)[1].split() for ln in text.splitlines() if ln.startswith("flags")), [])
-    return name or platform.processor() or platform.machine(), "avx512_bf16" in flags
+    return name or platform.processor() or platform.machine(), flags
+
+
+def _cpuinfo() -> tuple[str, bool]:
+    """CPU model name and whether it has native bf16 dot products (avx512_bf16)."""
+    name, flags = _cpuinfo_fields()
+    return name, "avx512_bf16" in flags
 
 
 def machine_info(device: str) -> MachineInfo:
@@ -66,6 +72,41 @@ def machine_info(device: str) -> MachineInfo:
     if torch.device(device).type == "cuda":
         cpu = f"{cpu} + {torch.cuda.get_device_name(device)}"
     return MachineInfo(cpu, os.cpu_count() or 1, torch.get_num_threads(), bf16, torch.__version__, device)
+
+
+# the CPU flags that decide which kernels and weight formats run fast here (docs/performance.md, 'Weight formats
+# and the default dtype')
+PERF_FLAGS = ("avx2", "fma", "f16c", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_int8", "asimd", "sve")
+
+
+def memory_total() -> int:
+    """Bytes of memory this process's machine has, or its container's cgroup limit where that is lower."""
+    import psutil
+
+    total = psutil.virtual_memory().total
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            total = min(total, int(limit))
+    except (OSError, ValueError):  # cgroup v1 or no cgroup: the machine's figure stands
+        pass
+    return total
+
+
+def describe(device: str) -> dict:
+    """The machine a result was measured on, for a saved result file: `machine_info` and what else tells two
+    machines apart (the CPU flags that matter here, memory, the GPU and CUDA where any, OS and Python)."""
+    _, flags = _cpuinfo_fields()
+    gpu = torch.cuda.get_device_name(device if torch.device(device).type == "cuda" else 0) \
+        if torch.cuda.is_available() else None
+    return machine_info(device).to_dict() | {
+        "cpu_flags": [f for f in PERF_FLAGS if f in flags],
+        "memory_bytes": memory_total(),
+        "gpu": gpu,
+        "cuda": torch.version.cuda if gpu else None,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
 
 
 def _fastest(fn, device: str) -> float:

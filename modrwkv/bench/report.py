@@ -47,6 +47,11 @@ def header(
 
 def table(rows: Sequence[Measurement]) -> str:
     """Throughput over the batch; latency per token of one sequence."""
+    return columns(*cells(rows))
+
+
+def cells(rows: Sequence[Measurement]) -> tuple[list[str], list[list[str]]]:
+    """The header and the formatted cells of `table`, for the plain-text and the Markdown table alike."""
     cols = ["system", "dtype", "context", "batch", "prefill tok/s", "prefill ms/tok", "decode tok/s", "decode ms/tok", "memory"]
     body = [
         [
@@ -62,7 +67,7 @@ def table(rows: Sequence[Measurement]) -> str:
         ]
         for r in rows
     ]
-    return columns(cols, body)
+    return cols, body
 
 
 def columns(header: list[str], body: list[list[str]]) -> str:
@@ -73,6 +78,12 @@ def columns(header: list[str], body: list[list[str]]) -> str:
         return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
 
     return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *(fmt(b) for b in body)])
+
+
+def markdown(header: list[str], body: list[list[str]]) -> str:
+    """The cells of `columns` as a Markdown table, aligned as it aligns them (names left, numbers right)."""
+    rule = [":---" if i < 2 else "---:" for i in range(len(header))]
+    return "\n".join("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in [header, rule, *body])
 
 
 def json_line(payload: dict) -> str:

@@ -117,6 +117,11 @@ def measure(
 
 
 def table(rows: Sequence[KernelRow]) -> str:
+    return columns(*cells(rows))
+
+
+def cells(rows: Sequence[KernelRow]) -> tuple[list[str], list[list[str]]]:
+    """The header and the formatted cells of `table`, for the plain-text and the Markdown table alike."""
     cols = ["system", "dtype", "context", "batch", "prefill tok/s", "decode us/step", "y vs ours", "state vs ours"]
     fmt_err = lambda e: "-" if e is None else f"{e:.1e}"  # noqa: E731
     body = [
@@ -124,4 +129,4 @@ def table(rows: Sequence[KernelRow]) -> str:
          fmt_err(r.y_rel_rms), fmt_err(r.state_rel_rms)]
         for r in rows
     ]
-    return columns(cols, body)
+    return cols, body
