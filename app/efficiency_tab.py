@@ -1,7 +1,7 @@
 """Efficiency tab: RWKV-7 and a Transformer grow one context each, plotted point by point as it is measured."""
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import gradio as gr
 import plotly.graph_objects as go
@@ -22,13 +22,18 @@ def figure(points: Sequence[LivePoint]) -> go.Figure:
     x = [p.context for p in points]
     series = [
         (RWKV_NAME, [p.rwkv_ms_per_token for p in points], [p.rwkv_state_bytes / 2**20 for p in points]),
-        (TRANSFORMER_NAME, [p.transformer_ms_per_token for p in points], [p.transformer_cache_bytes / 2**20 for p in points]),
+        (
+            TRANSFORMER_NAME,
+            [p.transformer_ms_per_token for p in points],
+            [p.transformer_cache_bytes / 2**20 for p in points],
+        ),
     ]
     for colour, (name, latency, memory) in zip(("#1f77b4", "#d62728"), series):
         for col, y in ((1, latency), (2, memory)):
             fig.add_trace(
                 go.Scatter(
-                    x=x, y=y, mode="lines+markers", name=name, legendgroup=name, showlegend=col == 1, line={"color": colour}
+                    x=x, y=y, mode="lines+markers", name=name, legendgroup=name, showlegend=col == 1,
+                    line={"color": colour},
                 ),
                 row=1,
                 col=col,
@@ -78,7 +83,9 @@ def build() -> None:
     )
     fitting = shapes_that_fit(MAX_CONTEXT) or live_shapes()[-1:]  # the tiny test shape
     with gr.Row():
-        shape = gr.Dropdown(fitting, value=DEFAULT_SHAPE if DEFAULT_SHAPE in fitting else fitting[0], label="RWKV-7 shape")
+        shape = gr.Dropdown(
+            fitting, value=DEFAULT_SHAPE if DEFAULT_SHAPE in fitting else fitting[0], label="RWKV-7 shape"
+        )
         max_context = gr.Slider(256, MAX_CONTEXT, value=2048, step=256, label="Max context (tokens)")
         step = gr.Slider(64, 2048, value=256, step=64, label="Step (tokens per point)")
     with gr.Row():

@@ -19,7 +19,8 @@ def user_errors(action: str) -> Iterator[None]:
         raise
     except (torch.OutOfMemoryError, MemoryError) as e:
         raise gr.Error(
-            f"Out of memory while {action}. Try a shorter input or a smaller model, or wait for other requests to finish."
+            f"Out of memory while {action}. Try a shorter input or a smaller model, "
+            "or wait for other requests to finish."
         ) from e
     except SourceUnavailable as e:
         raise gr.Error(f"Could not fetch the model while {action}: {e}") from e

@@ -46,7 +46,9 @@ def read_csv(path: str | None, selection: Selection | None = None) -> tuple[pd.D
     numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
     numeric = [c for c in numeric if df[c].notna().any()]
     if not numeric:
-        raise gr.Error(f"'{name}' has no numeric column to forecast (columns: {', '.join(map(str, df.columns))}). {ACCEPTED}")
+        raise gr.Error(
+            f"'{name}' has no numeric column to forecast (columns: {', '.join(map(str, df.columns))}). {ACCEPTED}"
+        )
     timestamps = [
         c
         for c in df.columns
@@ -59,14 +61,18 @@ def read_csv(path: str | None, selection: Selection | None = None) -> tuple[pd.D
     missing = {c: int(df[c].isna().sum()) for c in numeric if df[c].isna().any()}
     gaps = ", ".join(f"{n} in `{c}`" for c, n in missing.items())
     message = f"Read **{name}**: {len(df)} rows, numeric columns {', '.join(f'`{c}`' for c in numeric)}, " + (
-        f"timestamp column(s) {', '.join(f'`{c}`' for c in timestamps)}." if timestamps else "no timestamp column (row numbers are used)."
+        f"timestamp column(s) {', '.join(f'`{c}`' for c in timestamps)}."
+        if timestamps
+        else "no timestamp column (row numbers are used)."
     )
     if gaps:
         message += f" Missing values will be filled from the last observation: {gaps}."
     return df, timestamps, numeric, message
 
 
-def _series(df: pd.DataFrame, timestamp_col: str | None, target_col: str) -> tuple[pd.DatetimeIndex | None, np.ndarray, int]:
+def _series(
+    df: pd.DataFrame, timestamp_col: str | None, target_col: str
+) -> tuple[pd.DatetimeIndex | None, np.ndarray, int]:
     """The target in time order (rows with an unreadable timestamp dropped), with gaps filled; and the number filled."""
     if target_col not in df.columns:
         raise gr.Error(f"Pick a target column from the uploaded file (got '{target_col}').")
@@ -91,7 +97,9 @@ def _significant(values: np.ndarray, digits: int = 4) -> np.ndarray:
     return np.round(values.astype(np.float64), decimals)
 
 
-def figure(x_history: list, history: np.ndarray, x_future: list, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, target: str) -> go.Figure:
+def figure(
+    x_history: list, history: np.ndarray, x_future: list, p10: np.ndarray, p50: np.ndarray, p90: np.ndarray, target: str
+) -> go.Figure:
     fig = go.Figure()
     # the band is one closed polygon (p90 forwards, p10 back), so it is one legend entry
     fig.add_trace(
@@ -101,7 +109,9 @@ def figure(x_history: list, history: np.ndarray, x_future: list, p10: np.ndarray
         )
     )
     fig.add_trace(go.Scatter(x=list(x_history), y=history, mode="lines", name="history", line={"color": "#1f77b4"}))
-    fig.add_trace(go.Scatter(x=list(x_future), y=p50, mode="lines", name="forecast (median)", line={"color": "#d62728"}))
+    fig.add_trace(
+        go.Scatter(x=list(x_future), y=p50, mode="lines", name="forecast (median)", line={"color": "#d62728"})
+    )
     fig.update_layout(margin={"t": 30}, legend={"orientation": "h"}, yaxis_title=target)
     return fig
 
@@ -135,7 +145,8 @@ def forecast(
     forecaster = _forecaster(selection)
     if len(series) <= forecaster.min_length:  # the back-test needs one point beyond the shortest history
         raise gr.Error(
-            f"Column '{target_col}' has {len(series)} usable rows; the forecast needs at least {forecaster.min_length + 1}."
+            f"Column '{target_col}' has {len(series)} usable rows; "
+            f"the forecast needs at least {forecaster.min_length + 1}."
         )
     fc = forecaster.forecast(series, horizon)
     p10, p50, p90 = (fc.quantile(q)[:, 0] for q in (0.1, 0.5, 0.9))
@@ -144,7 +155,9 @@ def forecast(
     if freq is not None:
         x_history, x_future = list(times), list(pd.date_range(times[-1], periods=horizon + 1, freq=freq)[1:])
         daily = all(t == t.normalize() for t in x_future)  # no clock time to show
-        table = pd.DataFrame({"timestamp": [t.strftime("%Y-%m-%d" if daily else "%Y-%m-%d %H:%M:%S") for t in x_future]})
+        table = pd.DataFrame(
+            {"timestamp": [t.strftime("%Y-%m-%d" if daily else "%Y-%m-%d %H:%M:%S") for t in x_future]}
+        )
     else:  # no regular spacing to continue: count steps instead
         x_history, x_future = list(range(len(series))), list(range(len(series), len(series) + horizon))
         table = pd.DataFrame({"step": range(1, horizon + 1)})
@@ -158,7 +171,8 @@ def forecast(
     scores = backtest(lambda h, n: forecaster.forecast(h, n).median[:, 0], series, steps, season)
     m, b = scores["model"], scores["seasonal_naive"]
     metrics = (
-        f"Back-test on the last {steps} points: model MAE **{m['MAE']:.3g}**, RMSE {m['RMSE']:.3g}, sMAPE {m['sMAPE']:.1f}% · "
+        f"Back-test on the last {steps} points: model MAE **{m['MAE']:.3g}**, RMSE {m['RMSE']:.3g}, "
+        f"sMAPE {m['sMAPE']:.1f}% · "
         f"seasonal naive (season {season}) MAE **{b['MAE']:.3g}**, RMSE {b['RMSE']:.3g}, sMAPE {b['sMAPE']:.1f}%."
     )
     if filled:

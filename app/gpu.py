@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 
 @functools.cache

@@ -6,9 +6,10 @@ is rebuilt from the history's text and images before the new message.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import gradio as gr
 
@@ -219,7 +220,10 @@ def build(selection: gr.State) -> None:
     chat_inputs = [image_in, message_in, chatbot, temperature, top_p, max_new, conversation, selection]
 
     asked = textbox.submit(take_message, [textbox, webcam], [image_in, message_in, textbox], api_visibility="private")
-    answered = asked.success(chat, chat_inputs, [chatbot, conversation], api_name="chat", concurrency_id="model", concurrency_limit=models.model_concurrency())
+    answered = asked.success(
+        chat, chat_inputs, [chatbot, conversation], api_name="chat", concurrency_id="model",
+        concurrency_limit=models.model_concurrency(),
+    )
     answered.then(lambda: gr.update(interactive=True), None, textbox, api_visibility="private")
     again = regenerate.click(retry, [chatbot], [chatbot, image_in, message_in], api_visibility="private")
     reanswered = again.success(chat, chat_inputs, [chatbot, conversation], api_visibility="private",

@@ -13,8 +13,8 @@ import gradio as gr
 
 from app import gpu, models
 from app.errors import user_errors
-from modrwkv.rwkv7.loading import DTYPES
 from modrwkv.multimodal import ModRWKV
+from modrwkv.rwkv7.loading import DTYPES
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,9 @@ def load_model(
         progress(0, desc=f"Loading {text}")  # downloads show their own bars (huggingface_hub's tqdm)
         model = models.load(source, dtype)
     if not model.encoders:
-        raise gr.Error(f"'{text}' has no modality encoder: the tabs need a ModRWKV checkpoint (image, audio or series).")
+        raise gr.Error(
+            f"'{text}' has no modality encoder: the tabs need a ModRWKV checkpoint (image, audio or series)."
+        )
     for modality in model.encoders:
         selection[modality] = Choice(key, source, dtype)
     return selection, describe(selection)

@@ -18,10 +18,10 @@ import torch
 
 from app import gpu
 from modrwkv import RWKV7, RWKVTokenizer, encoders
-from modrwkv.rwkv7.loading import default_cpu_dtype
-from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.multimodal import ModRWKV
 from modrwkv.multimodal.official import RELEASES
+from modrwkv.rwkv7.config import RWKV7Config
+from modrwkv.rwkv7.loading import default_cpu_dtype
 from modrwkv.rwkv7.random_weights import random_state_dict
 from modrwkv.sources import download_size, hub_repo
 from modrwkv.space import split_front_matter
@@ -65,7 +65,8 @@ def model_concurrency() -> int:
 
 
 def default_dtype() -> str:
-    """bf16 on a GPU; on a CPU `default_cpu_dtype()`: bf16 where it is native, else fp16 weights with fp32 arithmetic."""
+    """bf16 on a GPU; on a CPU `default_cpu_dtype()`: bf16 where it is native, else fp16 weights with fp32
+    arithmetic."""
     return "bf16" if device() != "cpu" else default_cpu_dtype()
 
 
@@ -156,7 +157,9 @@ def introduction(modality: str) -> str:
     url = card_url(entry)
     card = f" [Model card]({url})." if url else ""
     published = any(e.kind == "published" and e.modality == modality for e in catalog())
-    better = " For real-world inputs, open the Model section above and pick a published checkpoint." if published else ""
+    better = (
+        " For real-world inputs, open the Model section above and pick a published checkpoint." if published else ""
+    )
     return f"**Default model: {entry.key}** — {card_summary(entry)}{card}{better}"
 
 
@@ -246,7 +249,9 @@ def preload(source: str, dtype: str | None = None) -> list[Entry]:
     entry = find(source)
     model = load(entry.source if entry else source, dtype)
     if not model.encoders:
-        raise ValueError(f"'{source}' has no modality encoder: the app serves ModRWKV checkpoints (image, audio, series)")
+        raise ValueError(
+            f"'{source}' has no modality encoder: the app serves ModRWKV checkpoints (image, audio, series)"
+        )
     kind = entry.kind if entry else "custom"
     added = [Entry(entry.key if entry else source, entry.source if entry else source, m, kind) for m in model.encoders]
     _preloaded[:0] = added

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import gradio as gr
 
@@ -86,7 +86,9 @@ def build(selection: gr.State) -> None:
                 f"then press Transcribe. {LIMITS}")
     with gr.Row():
         with gr.Column():
-            audio = gr.Audio(sources=["microphone", "upload"], type="filepath", label="Recording", elem_id="speech-audio")
+            audio = gr.Audio(
+                sources=["microphone", "upload"], type="filepath", label="Recording", elem_id="speech-audio"
+            )
             with gr.Row():
                 go_btn = gr.Button("Transcribe", variant="primary")
                 stop = gr.Button("Stop")

@@ -5,5 +5,6 @@ from modrwkv.sources import SourceUnavailable
 from modrwkv.tokenizer import RWKVTokenizer
 
 __all__ = [
-    "RWKV7", "RWKV7Config", "RWKVState", "RWKVTokenizer", "ModRWKV", "ModRWKVConfig", "CheckpointError", "SourceUnavailable",
+    "RWKV7", "RWKV7Config", "RWKVState", "RWKVTokenizer", "ModRWKV", "ModRWKVConfig", "CheckpointError",
+    "SourceUnavailable",
 ]

@@ -7,11 +7,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from modrwkv.rwkv7.loading import DTYPES, default_cpu_dtype
-
-from modrwkv.rwkv7.model import RWKV7
 from modrwkv.generation.chat_session import ChatSession
 from modrwkv.generation.sampling import CHAT_DEFAULTS
+from modrwkv.rwkv7.loading import DTYPES, default_cpu_dtype
+from modrwkv.rwkv7.model import RWKV7
 from modrwkv.tokenizer import RWKVTokenizer
 
 HELP = "commands: /reset forgets the conversation, /exit quits (Ctrl-D too); Ctrl-C stops an answer"

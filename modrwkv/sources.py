@@ -27,7 +27,8 @@ def resolve_source(src: str | Path) -> Path:
     repo = _repo_parts(str(src))
     if repo is None:
         raise FileNotFoundError(
-            f"checkpoint not found: '{src}' is neither an existing file or folder nor a Hugging Face repo id (owner/name)"
+            f"checkpoint not found: '{src}' is neither an existing file or folder "
+            "nor a Hugging Face repo id (owner/name)"
         )
     return _download(*repo)
 
@@ -92,7 +93,8 @@ def _download(repo_id: str, filename: str) -> Path:
         if not pth:
             raise SourceUnavailable(f"Hugging Face repo '{repo_id}' holds no .pth or .safetensors weights")
         raise SourceUnavailable(
-            f"Hugging Face repo '{repo_id}' holds several checkpoints; name one as '{repo_id}/<file>': " + ", ".join(pth)
+            f"Hugging Face repo '{repo_id}' holds several checkpoints; name one as '{repo_id}/<file>': "
+            + ", ".join(pth)
         )
     except (LocalEntryNotFoundError, HfHubHTTPError, HFValidationError, OSError) as e:
         if isinstance(e, SourceUnavailable):

@@ -29,9 +29,10 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable
+from typing import Any
 
 from pathspec import GitIgnoreSpec
 
@@ -374,7 +375,9 @@ def main(argv: list[str] | None = None, out: Callable[[str], None] = print) -> i
     pub = sub.add_parser("publish", help="create/update the Space OWNER/NAME in one commit")
     pub.add_argument("repo_id", metavar="OWNER/NAME")
     pub.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="the project folder (default: this checkout)")
-    pub.add_argument("--private", action="store_true", help="create the Space private (an existing one keeps its visibility)")
+    pub.add_argument(
+        "--private", action="store_true", help="create the Space private (an existing one keeps its visibility)"
+    )
     pub.add_argument("--hardware", choices=hardware_choices(), help="request this hardware (paid tiers need billing)")
     pub.add_argument("--token", help="a Hub token with write access (default: HF_TOKEN or `hf auth login`'s)")
     pub.add_argument("--dry-run", action="store_true", help="print what would be done; ask the Hub nothing")

@@ -10,8 +10,8 @@ import ast
 import codecs
 import operator
 import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 try:
     import pyrwkv_tokenizer as _pyrwkv
@@ -36,7 +36,7 @@ class VocabError(ValueError):
 def _parse_vocab(path: Path) -> dict[int, bytes]:
     """Parse ``id repr(token) byte_length`` lines exactly as the reference does, but with ast.literal_eval."""
     try:
-        with open(path, "r", encoding="utf-8") as f:  # text mode: CRLF line ends (as shipped) become "\n"
+        with open(path, encoding="utf-8") as f:  # text mode: CRLF line ends (as shipped) become "\n"
             lines = f.read().split("\n")
     except FileNotFoundError:
         raise VocabError(f"vocab file not found: {path}") from None
@@ -127,7 +127,7 @@ class RWKVTokenizer:
                 ours[t.decode("utf-8")] = i
             except UnicodeDecodeError:
                 pass
-        return theirs == ours and fast.encode("\x16User: hi\x17") == self._encode_bytes_py("\x16User: hi\x17".encode())
+        return theirs == ours and fast.encode("\x16User: hi\x17") == self._encode_bytes_py(b"\x16User: hi\x17")
 
     # ------------------------------------------------------------------ encoding
     def encode(self, text: str, errors: str = "strict") -> list[int]:
@@ -213,7 +213,7 @@ class RWKVTokenizer:
                              f"or one of the {len(self._id2tok)} ids in {self.vocab_file.name})")
         return tok
 
-    def stream_decoder(self) -> "StreamDecoder":
+    def stream_decoder(self) -> StreamDecoder:
         return StreamDecoder(self)
 
     def __len__(self) -> int:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+
 os.environ.setdefault("TRITON_INTERPRET", "1")  # no test may use a GPU: Triton kernels run in the CPU interpreter
 from pathlib import Path
 

@@ -13,12 +13,17 @@ from torch import nn
 
 from modrwkv import RWKVTokenizer
 from modrwkv.multimodal.adapter import AdapterConfig, MLPAdapter, ModalityAdapter, SequenceCompressor
-from modrwkv.rwkv7.checkpoint import CheckpointError
-from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.multimodal.official import (
-    IMAGE_PAD_ID, IMAGE_TOKENS, RELEASES, TURN_END_ID, TURN_START_ID, adapter_config_from_official,
+    IMAGE_PAD_ID,
+    IMAGE_TOKENS,
+    RELEASES,
+    TURN_END_ID,
+    TURN_START_ID,
+    adapter_config_from_official,
     split_official_state_dict,
 )
+from modrwkv.rwkv7.checkpoint import CheckpointError
+from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.rwkv7.random_weights import random_state_dict
 from tests.fla_layout import to_fla
 

@@ -160,7 +160,9 @@ def fails(client: Client, api_name: str, *args: object) -> str:
 
 def test_bad_images_and_messages_are_refused_with_the_cause(client: Client, tmp_path: Path) -> None:
     notes = write_text(tmp_path / "notes.txt", "not an image")
-    assert "accepted formats: PNG, JPEG" in fails(client, "/chat", handle_file(notes), "What is this?", [], *GREEDY.values())
+    assert "accepted formats: PNG, JPEG" in fails(
+        client, "/chat", handle_file(notes), "What is this?", [], *GREEDY.values()
+    )
     corrupt = tmp_path / "broken.png"
     corrupt.write_bytes(Path(CIRCLE).read_bytes()[:60])
     assert "broken.png" in fails(client, "/chat", handle_file(str(corrupt)), "What is this?", [], *GREEDY.values())
@@ -196,7 +198,9 @@ def test_bad_csvs_are_refused_and_gaps_are_filled(client: Client, tmp_path: Path
     short = write_text(tmp_path / "short.csv", "day,y\n2024-01-01,1\n2024-01-02,2\n2024-01-03,3\n")
     assert "the forecast model needs at least" in fails(client, "/forecast", handle_file(short), "", 12, "")
     image = handle_file(CIRCLE)
-    assert "Please upload a file that is one of these formats: ['.csv']" in fails(client, "/forecast", image, "", 12, "")
+    assert "Please upload a file that is one of these formats: ['.csv']" in fails(
+        client, "/forecast", image, "", 12, ""
+    )
     gaps = tmp_path / "gaps.csv"
     values = np.sin(np.arange(80) / 3.0) + 10
     values[[5, 40, 41]] = np.nan

@@ -30,7 +30,9 @@ def test_batch_of_different_lengths_gives_each_prompts_own_logits_and_state(mode
         alone, alone_state = model(torch.tensor([p]))
         torch.testing.assert_close(logits[i, : len(p)], alone[0], rtol=1e-5, atol=1e-4)
         one = state.select([i])
-        for got, want in zip((one.att_shift, one.ffn_shift, one.wkv), (alone_state.att_shift, alone_state.ffn_shift, alone_state.wkv)):
+        for got, want in zip(
+            (one.att_shift, one.ffn_shift, one.wkv), (alone_state.att_shift, alone_state.ffn_shift, alone_state.wkv)
+        ):
             torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
 
 

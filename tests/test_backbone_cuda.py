@@ -44,7 +44,9 @@ def test_training_gradients_on_cuda_match_the_cpu(small_weights):
     for device in ("cpu", "cuda"):
         model = RWKV7.from_state_dict(small_weights, device=device, pack_weights=False)
         logits, _ = model(PROMPT[:, :100].to(device))
-        torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1), PROMPT[:, 1:100].flatten().to(device)).backward()
+        torch.nn.functional.cross_entropy(
+            logits[:, :-1].flatten(0, 1), PROMPT[:, 1:100].flatten().to(device)
+        ).backward()
         grads.append({n: p.grad.cpu() for n, p in model.named_parameters() if p.grad is not None})
     cpu, gpu = grads
     assert cpu.keys() == gpu.keys()

@@ -1,8 +1,8 @@
 """RWKV7 against BlinkDL's `rwkv` package (RWKV_x070, cpu fp32) on the same random checkpoint."""
 from __future__ import annotations
 
-import torch
 import pytest
+import torch
 
 from modrwkv import RWKV7
 from tests.fla_layout import save_fla_folder

@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from modrwkv.rwkv7.loading import compute_dtype, default_cpu_dtype, describe_dtype
 from modrwkv.bench.__main__ import main
 from modrwkv.bench.report import png_export_problem
 from modrwkv.bench.shapes import shape_config
-from modrwkv.rwkv7.loading import fp16_weights_supported
+from modrwkv.rwkv7.loading import compute_dtype, default_cpu_dtype, describe_dtype, fp16_weights_supported
 
 # BlinkDL's rwkv package is TorchScript, which now warns on every scripted function
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script:DeprecationWarning")
@@ -111,7 +110,8 @@ def test_rounds_measure_the_machine_in_each_round_and_keep_its_fastest(
 def test_one_round_lets_each_model_go_before_the_next_is_loaded(
     capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, rounds: int, alive: bool
 ) -> None:
-    from modrwkv.bench import __main__ as bench, rwkv_runner
+    from modrwkv.bench import __main__ as bench
+    from modrwkv.bench import rwkv_runner
 
     models, seen_alive = [], []
     real_init, real_load = rwkv_runner.RWKVRunner.__init__, bench.load_transformer
@@ -162,13 +162,15 @@ def test_fp16_on_a_cpu_reads_its_matrices_and_its_loras_at_two_bytes_each() -> N
     # every matrix but the embedding table (one row read) and r_k ([H, N], a per-head vector kept in fp32)
     halved = sum(t.numel() for name, t in fp32.state_dict().items() if t.dim() == 2 and name != "emb.weight"
                  and not name.endswith(".r_k"))
-    assert weight_bytes_per_token(shape_only_model(None, "tiny", "fp16", "cpu")) == weight_bytes_per_token(fp32) - 2 * halved
+    assert weight_bytes_per_token(shape_only_model(None, "tiny", "fp16", "cpu")) == (
+        weight_bytes_per_token(fp32) - 2 * halved
+    )
 
 
 def test_int8_on_a_cpu_reads_its_loras_at_two_bytes_each() -> None:
     """The native step reads fp16 copies of the int8 model's fp32 LoRAs (which hold fp16 values)."""
-    from modrwkv.rwkv7.model import LORA_NAMES
     from modrwkv.bench.rwkv_runner import shape_only_model, weight_bytes_per_token
+    from modrwkv.rwkv7.model import LORA_NAMES
 
     tensors = shape_only_model(None, "tiny", "int8", "cpu").state_dict()
     loras = sum(t.numel() for name, t in tensors.items() if name.rsplit(".", 1)[-1] in LORA_NAMES)
@@ -180,7 +182,9 @@ def test_int8_on_a_cpu_reads_its_loras_at_two_bytes_each() -> None:
 def test_memory_equals_formulas(capsys: pytest.CaptureFixture, dtype: str) -> None:
     shift = torch.empty(0, dtype=compute_dtype(dtype, "cpu")).element_size()  # fp16 on a CPU computes in fp32
     contexts, batches = (16, 64, 1024), (1, 3)
-    out = run(capsys, "memory", "--shape", "tiny", "--dtype", dtype, "--contexts", "16,64,1024", "--batches", "1,3", "--json")
+    out = run(
+        capsys, "memory", "--shape", "tiny", "--dtype", dtype, "--contexts", "16,64,1024", "--batches", "1,3", "--json"
+    )
     got = {(r["system"], r["context"], r["batch"]): r["memory_bytes"] for r in out["results"]}
     assert len(got) == 2 * len(contexts) * len(batches)
     for c in contexts:
@@ -199,7 +203,9 @@ def test_memory_counts_the_weight_bytes_of_the_model_as_loaded_on_the_cpu(dtype:
     assert weight_bytes_per_token(shape_only_model(None, "tiny", dtype, "cpu")) == weight_bytes_per_token(loaded)
 
 
-def test_the_header_says_what_the_format_computes_in_and_which_is_this_cpus_default(capsys: pytest.CaptureFixture) -> None:
+def test_the_header_says_what_the_format_computes_in_and_which_is_this_cpus_default(
+    capsys: pytest.CaptureFixture,
+) -> None:
     assert main(["memory", "--shape", "tiny", "--contexts", "16", "--dtype", "int8"]) == 0
     assert "dtype int8 (int8 matrices, fp32 math)\n" in capsys.readouterr().out
     assert main(["memory", "--shape", "tiny", "--contexts", "16"]) == 0

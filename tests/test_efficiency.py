@@ -1,4 +1,5 @@
-"""The live Efficiency panel: `modrwkv.pipelines.efficiency.growing_context` and the Gradio tab built on it (no timing checks)."""
+"""The live Efficiency panel: `modrwkv.pipelines.efficiency.growing_context` and the Gradio tab built on it
+(no timing checks)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,8 +9,8 @@ import pytest
 import torch
 
 from app import efficiency_tab
-from modrwkv.pipelines.efficiency import LivePoint, formats, growing_context
 from modrwkv.bench.transformer_runner import baseline_shape, kv_cache_bytes
+from modrwkv.pipelines.efficiency import LivePoint, formats, growing_context
 
 ROOT = Path(__file__).resolve().parents[1]
 

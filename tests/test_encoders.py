@@ -209,7 +209,9 @@ def hub_layout_folder(name: str, folder: Path) -> torch.Tensor:
         weight = model.encoder.conv1.weight
     elif name == "dinov2":  # facebook/dinov2-*'s processor: shortest edge resized, then a centre crop
         model = tf.Dinov2Model(tf.Dinov2Config(**vision, mlp_ratio=2))
-        tf.BitImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
+        tf.BitImageProcessorPil(
+            size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+        ).save_pretrained(folder)
         weight = model.embeddings.patch_embeddings.projection.weight
     else:
         model = encoders.build("wavlm").model

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from modrwkv import RWKV7, encoders
-from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.encoders.media import MediaError
 from modrwkv.forecast.head import ForecastHeadConfig, quantile_loss
 from modrwkv.multimodal import ModRWKV
 from modrwkv.pipelines.forecast import Forecaster
+from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.rwkv7.random_weights import random_state_dict
 
 SERIES = (10 + 3 * np.sin(np.arange(120) * 2 * np.pi / 12)).astype(np.float32)  # monthly-like seasonality
@@ -59,7 +59,9 @@ def test_a_series_shorter_than_the_receptive_field_is_refused(model):
 
 def test_the_forecasting_head_survives_save_and_load(tmp_path, model):
     loaded = ModRWKV.from_pretrained(model.save_pretrained(tmp_path / "ts"))
-    np.testing.assert_array_equal(Forecaster(loaded).forecast(SERIES, 6).values, Forecaster(model).forecast(SERIES, 6).values)
+    np.testing.assert_array_equal(
+        Forecaster(loaded).forecast(SERIES, 6).values, Forecaster(model).forecast(SERIES, 6).values
+    )
 
 
 def test_the_quantile_loss_is_the_pinball_loss():

@@ -10,9 +10,9 @@ import torch
 
 from kernels.rwkv7 import cpu_decode
 from modrwkv import RWKV7
-from modrwkv.rwkv7.model import LORA_NAMES
 from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.rwkv7.loading import fp16_weights_supported
+from modrwkv.rwkv7.model import LORA_NAMES
 from modrwkv.rwkv7.quantization import Int8Linear
 from modrwkv.rwkv7.random_weights import random_state_dict
 from tests.eager_model import pytorch_ops

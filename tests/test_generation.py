@@ -6,8 +6,8 @@ import torch
 
 from modrwkv import RWKV7, RWKVTokenizer
 from modrwkv.generation.chat_session import ChatSession
-from modrwkv.generation.streaming import generate, _StopScanner
 from modrwkv.generation.sampling import GenerationConfig, Sampler
+from modrwkv.generation.streaming import _StopScanner, generate
 
 GREEDY = GenerationConfig(temperature=0, presence_penalty=0, frequency_penalty=0, max_new_tokens=24)
 CHAT_GREEDY = GREEDY.with_(banned_tokens=(0,), max_new_tokens=12)
@@ -103,7 +103,9 @@ def test_banned_tokens_are_never_sampled():
     assert (sampler(logits) != 0).all()
 
 
-@pytest.mark.parametrize("kwargs", [{"temperature": -1}, {"top_p": 0}, {"top_k": -2}, {"max_new_tokens": 0}, {"stop": ("",)}])
+@pytest.mark.parametrize(
+    "kwargs", [{"temperature": -1}, {"top_p": 0}, {"top_k": -2}, {"max_new_tokens": 0}, {"stop": ("",)}]
+)
 def test_invalid_generation_settings_are_refused(kwargs):
     with pytest.raises(ValueError):
         GenerationConfig(**kwargs)

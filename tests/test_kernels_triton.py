@@ -21,7 +21,7 @@ import torch  # noqa: E402
 
 pytest.importorskip("triton")
 
-from kernels import wkv7
+from kernels import wkv7  # noqa: E402
 from kernels.rwkv7 import dispatch  # noqa: E402
 from kernels.rwkv7.triton_chunk import DOT, MAX_BACKWARD_CHUNK, launch_for, wkv7_triton_chunk  # noqa: E402
 from kernels.rwkv7.triton_recurrent import wkv7_triton_recurrent  # noqa: E402

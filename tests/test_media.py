@@ -37,7 +37,9 @@ def encode(path: Path, codec: str, wave: np.ndarray, rate: int = RATE) -> Path:
     return path
 
 
-@pytest.mark.parametrize("suffix,codec", [(".flac", "flac"), (".ogg", "libopus"), (".mp3", "libmp3lame"), (".m4a", "aac")])
+@pytest.mark.parametrize(
+    "suffix,codec", [(".flac", "flac"), (".ogg", "libopus"), (".mp3", "libmp3lame"), (".m4a", "aac")]
+)
 def test_each_upload_format_is_read_as_16k_mono(tmp_path: Path, suffix: str, codec: str) -> None:
     path = encode(tmp_path / f"voice{suffix}", codec, tone(2.0))
     wave = load_audio(path)

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from modrwkv import RWKV7
+from modrwkv.cpu.merged_projections import MAX_ROWS
 from modrwkv.rwkv7.loading import fp16_weights_supported
 from modrwkv.rwkv7.model import TimeMix
-from modrwkv.cpu.merged_projections import MAX_ROWS
 
 pytestmark = [
     pytest.mark.skipif(not fp16_weights_supported(), reason="fbgemm's fp16 kernel needs an x86 CPU with avx2"),

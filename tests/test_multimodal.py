@@ -9,10 +9,10 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from modrwkv import RWKV7, encoders
-from modrwkv.multimodal.adapter import AdapterConfig
-from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.multimodal import ModRWKV
+from modrwkv.multimodal.adapter import AdapterConfig
 from modrwkv.multimodal.official import IMAGE_PAD_ID
+from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.rwkv7.random_weights import random_state_dict
 from tests.fla_layout import to_fla
 from tests.test_encoders import hub_layout_folder
@@ -139,7 +139,9 @@ def test_a_dinov2_with_patch_colours_reloads_with_them_from_its_source_and_from_
         model = ModRWKV.build(llm, [encoders.build("dinov2", source, patch_colours=True)])
         loaded = ModRWKV.from_pretrained(model.save_pretrained(tmp_path / "mm"))
         assert loaded.encoders["image"].patch_colours
-        torch.testing.assert_close(loaded.embed("image", [picture()]), model.embed("image", [picture()]), rtol=0, atol=0)
+        torch.testing.assert_close(
+            loaded.embed("image", [picture()]), model.embed("image", [picture()]), rtol=0, atol=0
+        )
 
 
 def test_a_checkpoint_stored_in_bf16_loads_as_the_rounded_weights(tmp_path, llm):
@@ -167,7 +169,8 @@ def official_tensors(model: ModRWKV, layout: str) -> dict[str, torch.Tensor]:
         return ({f"llm.{k}": v for k, v in llm.items()} | {f"proj.{k}": v for k, v in adapter.items()}
                 | {f"encoder.model.{k}": v for k, v in encoder.items()})
     fla = {k.replace("model.", "model.llm.", 1): v for k, v in to_fla(llm).items()}  # (c) HF safetensors
-    return fla | {f"model.proj.{k}": v for k, v in adapter.items()} | {f"model.encoder.model.{k}": v for k, v in encoder.items()}
+    return (fla | {f"model.proj.{k}": v for k, v in adapter.items()}
+            | {f"model.encoder.model.{k}": v for k, v in encoder.items()})
 
 
 @pytest.mark.parametrize("layout", ["a", "b", "c"])

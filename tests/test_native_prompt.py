@@ -9,9 +9,9 @@ import torch
 from kernels.rwkv7 import cpu_prompt
 from modrwkv import RWKV7, RWKV7Config
 from modrwkv.cpu.modules import usable
+from modrwkv.generation.streaming import prefill
 from modrwkv.rwkv7.model import GROUP_NORM_EPS
 from modrwkv.rwkv7.random_weights import random_state_dict
-from modrwkv.generation.streaming import prefill
 from tests.eager_model import pytorch_ops
 
 LIB = cpu_prompt.library()
@@ -71,7 +71,9 @@ def test_the_heads_gated_output_matches_pytorchs_operations(torch_model):
     bonus = (r * k * att.r_k).sum(dim=-1, keepdim=True) * v
     want = (norm.view(2, 5, H, N) + bonus).view(2, 5, H * N) * g.view(2, 5, H * N)
     with torch.inference_mode():
-        got = cpu_prompt.attention_output(LIB, att.ln_x.weight, att.ln_x.bias, att.r_k, y.clone(), r, k, v, g.view(2, 5, H * N))
+        got = cpu_prompt.attention_output(
+            LIB, att.ln_x.weight, att.ln_x.bias, att.r_k, y.clone(), r, k, v, g.view(2, 5, H * N)
+        )
     torch.testing.assert_close(got, want.detach(), **TOL)
 
 

@@ -7,12 +7,12 @@ import torch
 from PIL import Image, ImageDraw
 
 from modrwkv import RWKV7, RWKVTokenizer, encoders
-from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.encoders.media import MediaError
 from modrwkv.multimodal import ModRWKV
 from modrwkv.multimodal.official import IMAGE_PAD_ID, VISION_END_ID, VISION_START_ID
 from modrwkv.pipelines.image_chat import VISION_DEFAULTS, ImageChat
 from modrwkv.pipelines.transcription import ASR_DEFAULTS, Segment, Transcriber, to_srt
+from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.rwkv7.random_weights import random_state_dict
 
 SHORT = VISION_DEFAULTS.with_(temperature=0, max_new_tokens=6)
@@ -85,7 +85,8 @@ def test_images_are_placed_as_each_release_expects(vision, tok):
     else:
         start = chat.tokens.index(VISION_START_ID)
         assert chat.tokens[:start] == tok.encode("\x16User:")
-        assert chat.tokens[start + 1 : start + 1 + n] == [IMAGE_PAD_ID] * n and chat.tokens[start + 1 + n] == VISION_END_ID
+        assert chat.tokens[start + 1 : start + 1 + n] == [IMAGE_PAD_ID] * n
+        assert chat.tokens[start + 1 + n] == VISION_END_ID
 
 
 def test_an_unreadable_image_is_refused_with_its_name(vision, tok, tmp_path):
@@ -139,4 +140,7 @@ def test_silent_and_empty_recordings_are_refused(speech, tok):
 
 def test_srt_has_numbered_cues_with_timestamps():
     srt = to_srt([Segment(0.0, 2.5, "hello there"), Segment(2.5, 3661.25, "general kenobi")])
-    assert srt == "1\n00:00:00,000 --> 00:00:02,500\nhello there\n\n2\n00:00:02,500 --> 01:01:01,250\ngeneral kenobi\n\n"
+    assert srt == (
+        "1\n00:00:00,000 --> 00:00:02,500\nhello there\n\n"
+        "2\n00:00:02,500 --> 01:01:01,250\ngeneral kenobi\n\n"
+    )

@@ -210,7 +210,7 @@ def test_on_zero_gpu_models_load_on_the_cpu_and_move_to_cuda_inside_a_call(
 class MovedModel:
     device = "cpu"
 
-    def to(self, device: str) -> "MovedModel":
+    def to(self, device: str) -> MovedModel:
         self.device = device
         return self
 

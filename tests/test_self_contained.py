@@ -13,9 +13,9 @@ import torch
 from safetensors import safe_open
 
 from modrwkv import RWKV7, encoders
-from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.encoders import packaged
 from modrwkv.multimodal import ModRWKV
+from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.rwkv7.random_weights import random_state_dict
 from modrwkv.sources import SourceUnavailable
 from modrwkv.train.recipes.self_contained import convert, exact_dtype
@@ -60,7 +60,9 @@ def test_a_self_contained_save_loads_without_the_source_to_the_same_logits(tmp_p
     model = with_packaged_like_encoders()
     loaded = ModRWKV.from_pretrained(model.save_pretrained(tmp_path / "mm", self_contained=True))
     for modality, items in INPUTS.items():
-        assert torch.equal(loaded(PROMPT, loaded.embed(modality, items))[0], model(PROMPT, model.embed(modality, items))[0])
+        assert torch.equal(
+            loaded(PROMPT, loaded.embed(modality, items))[0], model(PROMPT, model.embed(modality, items))[0]
+        )
 
 
 def test_a_self_contained_save_records_where_the_encoder_weights_came_from(tmp_path):

@@ -141,7 +141,8 @@ def test_repo_space_readme_names_the_pinned_gradio() -> None:
     meta, body = _front(space.space_readme(REPO))
     assert (meta["sdk"], meta["sdk_version"], meta["app_file"]) == ("gradio", pinned, "app.py")
     readme = (REPO / "README.md").read_text()
-    assert readme.endswith(body) and len(body) > len(readme) // 2  # an existing front matter is replaced, not kept twice
+    # an existing front matter is replaced, not kept twice
+    assert readme.endswith(body) and len(body) > len(readme) // 2
 
 
 def test_existing_front_matter_is_merged_not_duplicated(project: Path) -> None:

@@ -13,8 +13,8 @@ import torch
 from PIL import Image
 
 from modrwkv import RWKV7, RWKVTokenizer
-from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.multimodal.official import IMAGE_PAD_ID, TURN_END_ID, VISION_END_ID, VISION_START_ID
+from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.rwkv7.random_weights import random_state_dict
 from modrwkv.train.config import DataConfig
 from modrwkv.train.data import DataError, load_audio_manifest, load_llava, load_records, load_series_windows
@@ -57,7 +57,10 @@ def test_llava_json_reads_turns_image_and_answers(image_dir):
     [
         ({"image": "a.png"}, "'conversations' must be a non-empty list"),
         (record("missing.png"), "image file not found"),
-        ({**record(), "conversations": [{"from": "gpt", "value": "x"}]}, r"conversations\[0\] is from 'gpt'; expected 'human'"),
+        (
+            {**record(), "conversations": [{"from": "gpt", "value": "x"}]},
+            r"conversations\[0\] is from 'gpt'; expected 'human'",
+        ),
         ({**record(), "conversations": [{"from": "human", "value": "<image> q"}]}, "the last question has no answer"),
         (record(None), "a question has <image> but the record has no 'image'"),
         (record("a.png", ("<image>", "x")), "a question holds only <image>"),

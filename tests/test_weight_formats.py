@@ -6,13 +6,14 @@ import pytest
 import torch
 
 from modrwkv import RWKV7
-from modrwkv.rwkv7.model import LORA_NAMES
-from modrwkv.rwkv7.loading import compute_dtype
 from modrwkv.cpu.linears import Fp16Linear
-from modrwkv.rwkv7.loading import fp16_weights_supported
+from modrwkv.rwkv7.loading import compute_dtype, fp16_weights_supported
+from modrwkv.rwkv7.model import LORA_NAMES
 from modrwkv.rwkv7.quantization import Int8Linear
 
-needs_fbgemm = pytest.mark.skipif(not fp16_weights_supported(), reason="fbgemm's fp16 kernel needs an x86 CPU with avx2")
+needs_fbgemm = pytest.mark.skipif(
+    not fp16_weights_supported(), reason="fbgemm's fp16 kernel needs an x86 CPU with avx2"
+)
 
 PROMPT = torch.randint(0, 65536, (1, 48), generator=torch.Generator().manual_seed(3))
 

@@ -22,7 +22,9 @@ FORMATS = {torch.float16: 0, torch.bfloat16: 1, torch.int8: 2}  # the kernel's m
 class Layer(ctypes.Structure):
     """One layer's tensors as the decode step reads them (names as in cpu_decode.c)."""
 
-    VECTORS = ("ln1_w", "ln1_b", "ln2_w", "ln2_b", "mix", "w0", "a0", "v0", "k_k", "k_a", "r_k", "lnx_w", "lnx_b", "ffn_mix")
+    VECTORS = (
+        "ln1_w", "ln1_b", "ln2_w", "ln2_b", "mix", "w0", "a0", "v0", "k_k", "k_a", "r_k", "lnx_w", "lnx_b", "ffn_mix"
+    )
     MATRICES = ("Wr", "Wk", "Wv", "Wo", "w1", "a1", "v1", "g1", "w2", "a2", "v2", "g2", "Fk", "Fv")
     SCALES = ("Wr_s", "Wk_s", "Wv_s", "Wo_s", "Fk_s", "Fv_s")  # int8 matrices' row scales
     _fields_ = [(name, ctypes.c_void_p) for name in VECTORS + MATRICES + SCALES]

@@ -34,7 +34,8 @@ def wkv7_native(
     mask: torch.Tensor | None = None,
     out: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """`wkv7`'s contract on checked CPU inputs without gradients: y in r's dtype, the new fp32 state (`out` if given)."""
+    """`wkv7`'s contract on checked CPU inputs without gradients: y in r's dtype, the new fp32 state (`out` if
+    given)."""
     B, T, H, N = r.shape
     ins = [x.detach().float().contiguous() for x in (r, w, k, v, a, b)]
     flags = None if mask is None else mask.to(torch.uint8).contiguous()

@@ -1,8 +1,8 @@
 """Chunked Triton WKV-7 (prefill and training): forward and backward kernels behind one autograd.Function.
 
-Same algebra as `kernels.rwkv7.torch_chunk`. Within a chunk of C tokens, with G_t = prod_{i<=t} decay_i (per key channel),
-u_t = S_{t-1} a_t and the tilded vectors a~_t = a_t G_{t-1}, r~_t = r_t G_t, b~_s = b_s / G_s, k~_s = k_s / G_s,
-b^_s = b_s G_C / G_s, k^_s = k_s G_C / G_s:
+Same algebra as `kernels.rwkv7.torch_chunk`. Within a chunk of C tokens, with G_t = prod_{i<=t} decay_i
+(per key channel), u_t = S_{t-1} a_t and the tilded vectors a~_t = a_t G_{t-1}, r~_t = r_t G_t, b~_s = b_s / G_s,
+k~_s = k_s / G_s, b^_s = b_s G_C / G_s, k^_s = k_s G_C / G_s:
     (I - A_ab) U = a~ S_0^T + A_ak V          A_ab = strict_tril(a~ b~^T), A_ak = strict_tril(a~ k~^T)
     Y   = r~ S_0^T + A_rb U + A_rk V          A_rb = tril(r~ b~^T),        A_rk = tril(r~ k~^T)
     S_C = S_0 diag(G_C) + U^T b^ + V^T k^
@@ -18,10 +18,10 @@ its intra-chunk C x C matrices are recomputed by each of the N / BV programs of 
 
 With fp32 inputs every product runs on the tensor cores as 3xTF32 (each fp32 operand split into a TF32 head and tail,
 three products): fp32-level accuracy, where plain TF32 keeps 10 mantissa bits (far from 1e-5). FMA dots ("ieee") are
-exact too, but Triton gives each thread whole operand rows of an FMA dot, and at N = 64 that spilled kilobytes per thread
-to local memory. bf16/fp16 inputs take plain TF32 products in the forward: 10 mantissa bits are more than bf16 carries
-(7) and as many as fp16, and one product instead of three (see `launch_for`). Accumulation, decay factors and the state
-are fp32 in every case; inputs are cast on load. The backward always runs 3xTF32.
+exact too, but Triton gives each thread whole operand rows of an FMA dot, and at N = 64 that spilled kilobytes per
+thread to local memory. bf16/fp16 inputs take plain TF32 products in the forward: 10 mantissa bits are more than bf16
+carries (7) and as many as fp16, and one product instead of three (see `launch_for`). Accumulation, decay factors and
+the state are fp32 in every case; inputs are cast on load. The backward always runs 3xTF32.
 """
 from __future__ import annotations
 
@@ -149,8 +149,9 @@ def _chunk_intra_kernel(
     _, lw, lg, lg_end = _log_decay(w_ptr, offs, cols, io, off, ti, C)
     a_in = _load_live(a_ptr, offs, cols, io, off) * tl.exp(lg - lw)
     b_in = _load_live(b_ptr, offs, cols, io, off) * tl.exp(-lg)
-    M = _unit_lower_inverse(tl.where(ti[:, None] > ti[None, :], tl.dot(a_in, tl.trans(b_in), input_precision=PREC), 0.0),
-                            ti, LOG2C, PREC)
+    M = _unit_lower_inverse(
+        tl.where(ti[:, None] > ti[None, :], tl.dot(a_in, tl.trans(b_in), input_precision=PREC), 0.0), ti, LOG2C, PREC
+    )
     k_in = _load_live(k_ptr, offs, cols, io, off) * tl.exp(-lg)
     v = _load_live(v_ptr, offs, cols, io, off)
     A_ak = tl.where(ti[:, None] > ti[None, :], tl.dot(a_in, tl.trans(k_in), input_precision=PREC), 0.0)

@@ -18,13 +18,11 @@ import contextlib
 import os
 import sys
 import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Callable, Iterator, Sequence, Union
 
 import torch
 
-from modrwkv.rwkv7 import loading
-from modrwkv.rwkv7.model import RWKV7
 from modrwkv.bench import machine, report, results, rwkv_pkg_runner, wkv_kernels
 from modrwkv.bench.measurement import Measurement, fastest
 from modrwkv.bench.rwkv_runner import (
@@ -41,7 +39,9 @@ from modrwkv.bench.transformer_runner import (
     kv_cache_bytes,
     load_transformer,
 )
+from modrwkv.rwkv7 import loading
 from modrwkv.rwkv7.checkpoint import CheckpointError
+from modrwkv.rwkv7.model import RWKV7
 from modrwkv.sources import SourceUnavailable
 
 DEFAULT_CONTEXTS = "1024,2048,4096,8192,16384"
@@ -134,9 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
         src = p.add_mutually_exclusive_group()
         src.add_argument("--model", metavar="SRC", help="checkpoint: file, folder or Hugging Face repo id")
         shapes = ", ".join(shape_names())
-        src.add_argument("--shape", type=_shape, help=f"random weights of a named shape: {shapes} (default {DEFAULT_SHAPE})")
+        src.add_argument(
+            "--shape", type=_shape, help=f"random weights of a named shape: {shapes} (default {DEFAULT_SHAPE})"
+        )
         p.add_argument(
-            "--contexts", type=_int_list, default=_int_list(DEFAULT_CONTEXTS), metavar="N,N", help=f"default {DEFAULT_CONTEXTS}"
+            "--contexts", type=_int_list, default=_int_list(DEFAULT_CONTEXTS), metavar="N,N",
+            help=f"default {DEFAULT_CONTEXTS}",
         )
         p.add_argument("--batches", type=_int_list, default=[1], metavar="N,N", help="default 1")
         p.add_argument("--dtype", choices=list(loading.DTYPES), default=loading.default_cpu_dtype(),
@@ -150,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "memory":
             continue
         p.add_argument(
-            "--repeats", type=_positive_int, default=1, help="timed runs per measurement, the fastest is kept (default 1)"
+            "--repeats", type=_positive_int, default=1,
+            help="timed runs per measurement, the fastest is kept (default 1)",
         )
         p.add_argument(
             "--rounds", type=_positive_int, default=1,
@@ -164,11 +168,18 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--skip-rwkv-pkg", action="store_true")
     text = "the WKV-7 recurrence of one layer: this project's kernels beside flash-linear-attention's (on CUDA)"
     p = sub.add_parser("kernels", help=text, description=text)
-    p.add_argument("--shape", type=_shape, default=DEFAULT_SHAPE, help="heads and head size of this shape (default %(default)s)")
+    p.add_argument(
+        "--shape", type=_shape, default=DEFAULT_SHAPE, help="heads and head size of this shape (default %(default)s)"
+    )
     p.add_argument("--contexts", type=_int_list, default=_int_list("1024,4096,16384"), metavar="N,N")
     p.add_argument("--batches", type=_int_list, default=[1, 8], metavar="N,N", help="default 1,8")
-    p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="bf16", help="inputs; the state is fp32 (default %(default)s)")
-    p.add_argument("--device", type=_device, default="cuda" if torch.cuda.is_available() else "cpu", help="default %(default)s")
+    p.add_argument(
+        "--dtype", choices=["fp32", "bf16", "fp16"], default="bf16",
+        help="inputs; the state is fp32 (default %(default)s)",
+    )
+    p.add_argument(
+        "--device", type=_device, default="cuda" if torch.cuda.is_available() else "cpu", help="default %(default)s"
+    )
     p.add_argument("--repeats", type=_positive_int, default=3, help="timed runs on CPU, the median is kept (default 3)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
     p.add_argument("--save", type=_save_path, metavar="PATH.json", help=SAVE_HELP)
@@ -186,12 +197,15 @@ def _progress(text: str) -> None:
 
 
 def _rates(row: Measurement) -> str:
-    rates = [f"{name} {value:,.1f} tok/s" for name, value in (("prefill", row.prefill_tok_s), ("decode", row.decode_tok_s))
-             if value is not None]
+    rates = [
+        f"{name} {value:,.1f} tok/s"
+        for name, value in (("prefill", row.prefill_tok_s), ("decode", row.decode_tok_s))
+        if value is not None
+    ]
     return ", ".join(rates)
 
 
-Runner = Union[RWKVRunner, rwkv_pkg_runner.RWKVPkgRunner, TransformerRunner]
+Runner = RWKVRunner | rwkv_pkg_runner.RWKVPkgRunner | TransformerRunner
 
 
 def _measure_all(
@@ -288,7 +302,9 @@ def _systems(
         # the compute dtype: a Transformer has no weight-only path here (int8, and fp16 on a CPU, compute in fp32)
         dtype = loading.compute_dtype(args.dtype, args.device)
         tmodel, found["transformer"] = load_transformer(baseline_shape(args.shape), dtype, args.device)
-        notes.append(f"transformer: {sum(p.numel() for p in tmodel.parameters()) / 1e6:.1f}M params, {found['transformer']}")
+        notes.append(
+            f"transformer: {sum(p.numel() for p in tmodel.parameters()) / 1e6:.1f}M params, {found['transformer']}"
+        )
         yield TransformerRunner(tmodel, loading.dtype_name(dtype)), args.batches
 
 

@@ -125,9 +125,9 @@ def gemm_gflop_s(dtype: torch.dtype, device: str) -> float:
         a = torch.randn(n, n, device=device).to(dtype)
         b = torch.randn(n, n, device=device).to(dtype)
         a @ b  # the first call pays for thread start-up and allocation
-        seconds, _ = timed(lambda: a @ b, device)
+        seconds, _ = timed(lambda a=a, b=b: a @ b, device)
         if seconds >= GEMM_MIN_SECONDS or n >= GEMM_MAX:
-            return 2 * n**3 / _fastest(lambda: a @ b, device) / 1e9
+            return 2 * n**3 / _fastest(lambda a=a, b=b: a @ b, device) / 1e9
         n *= 2
 
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from modrwkv.bench.machine import Limits, MachineInfo, MachinePerf
 from modrwkv.bench.measurement import Measurement
@@ -28,7 +28,8 @@ def header(
     lines = [
         f"machine: {info.cpu} | {info.cores} cores, {info.torch_threads} torch threads | "
         f"avx512_bf16: {'yes' if info.avx512_bf16 else 'no (bf16 math is emulated)'}",
-        f"torch {info.torch_version} | device {info.device} | dtype {dtype}" + (f" ({dtype_note})" if dtype_note else ""),
+        f"torch {info.torch_version} | device {info.device} | dtype {dtype}"
+        + (f" ({dtype_note})" if dtype_note else ""),
     ]
     if perf is not None:
         lines.append(
@@ -39,8 +40,8 @@ def header(
         lines.append(
             f"limits for this RWKV model: prefill <= {limits.prefill_tok_s:,.0f} tok/s (compute-bound, "
             f"{limits.matmul_params_per_token / 1e6:,.1f}M matmul params/token) | decode <= "
-            f"{limits.decode_tok_s:,.1f} tok/s at batch 1 (bandwidth-bound, {human_bytes(limits.weight_bytes_per_token)} "
-            "of weights/token)"
+            f"{limits.decode_tok_s:,.1f} tok/s at batch 1 (bandwidth-bound, "
+            f"{human_bytes(limits.weight_bytes_per_token)} of weights/token)"
         )
     return "\n".join(lines)
 
@@ -52,7 +53,10 @@ def table(rows: Sequence[Measurement]) -> str:
 
 def cells(rows: Sequence[Measurement]) -> tuple[list[str], list[list[str]]]:
     """The header and the formatted cells of `table`, for the plain-text and the Markdown table alike."""
-    cols = ["system", "dtype", "context", "batch", "prefill tok/s", "prefill ms/tok", "decode tok/s", "decode ms/tok", "memory"]
+    cols = [
+        "system", "dtype", "context", "batch", "prefill tok/s", "prefill ms/tok", "decode tok/s", "decode ms/tok",
+        "memory",
+    ]
     body = [
         [
             r.system,
@@ -122,7 +126,9 @@ def write_plot(rows: Sequence[Measurement], path: Path, title: str) -> Path:
     series = sorted({(r.system, r.batch) for r in rows})
     for col, (_, get) in enumerate(metrics, start=1):
         for system, batch in series:
-            points = sorted((r.context, get(r)) for r in rows if (r.system, r.batch) == (system, batch) and get(r) is not None)
+            points = sorted(
+                (r.context, get(r)) for r in rows if (r.system, r.batch) == (system, batch) and get(r) is not None
+            )
             fig.add_trace(
                 go.Scatter(
                     x=[c for c, _ in points],

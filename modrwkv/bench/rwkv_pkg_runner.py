@@ -58,7 +58,9 @@ class RWKVPkgRunner:
         for _ in range(2):  # TorchScript optimises a function after its first (profiling) run
             self.model.forward(self.random_tokens(min(context, WARMUP_PROMPT)), None)
         tokens = self.random_tokens(context)
-        seconds, (logits, state) = best_of(lambda: self.model.forward(tokens, None), repeats if time_prefill else 1, "cpu")
+        seconds, (logits, state) = best_of(
+            lambda: self.model.forward(tokens, None), repeats if time_prefill else 1, "cpu"
+        )
         prefill_tok_s = context / seconds if time_prefill else None
         decode_tok_s = None
         if time_decode:

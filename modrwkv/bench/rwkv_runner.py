@@ -4,18 +4,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from modrwkv.rwkv7.model import LORA_NAMES, RWKV7
-
-from modrwkv.rwkv7.loading import fp16_weights_only
 from modrwkv.bench.measurement import WARMUP_PROMPT, WARMUP_STEPS, Measurement
 from modrwkv.bench.shapes import shape_config
 from modrwkv.bench.timing import best_of
-from modrwkv.rwkv7.checkpoint import read_state_dict, to_blinkdl
 from modrwkv.generation.cuda_graph import decode_step
 from modrwkv.generation.streaming import prefill
+from modrwkv.rwkv7.checkpoint import read_state_dict, to_blinkdl
+from modrwkv.rwkv7.loading import fp16_weights_only
+from modrwkv.rwkv7.model import LORA_NAMES, RWKV7
 from modrwkv.rwkv7.random_weights import random_state_dict
-from modrwkv.sources import resolve_source
 from modrwkv.rwkv7.state import RWKVState
+from modrwkv.sources import resolve_source
 
 SEED = 0
 
@@ -56,8 +55,9 @@ def weight_bytes_per_token(model: RWKV7) -> int:
     """Bytes of weights read per one-row decode step: everything but the embedding table, of which one row is read.
 
     With fp16 or int8 matrices on a CPU (fp32 arithmetic) the LoRAs are kept in fp32 but a one-row step reads them in
-    fp16, from the native step's tiled copies (modrwkv/cpu/fused_decode.py) or, without it, the merged projections (fp16);
-    the meta model the memory command measures has neither, hence the rule by dtypes rather than by the copies."""
+    fp16, from the native step's tiled copies (modrwkv/cpu/fused_decode.py) or, without it, the merged projections
+    (fp16); the meta model the memory command measures has neither, hence the rule by dtypes rather than by the
+    copies."""
     tensors = model.state_dict()
     key = tensors.get("blocks.0.att.key.weight")  # int8 models hold qweight and scale instead
     narrow = "blocks.0.att.key.qweight" in tensors or (key is not None and key.dtype == torch.float16)

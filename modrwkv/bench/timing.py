@@ -1,8 +1,9 @@
 """Wall-clock timing that waits for asynchronous devices, so GPU runs are timed correctly too."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from time import perf_counter
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import torch
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from modrwkv.bench.measurement import WARMUP_PROMPT, WARMUP_STEPS, Measurement
-from modrwkv.bench.shapes import TINY, shape_config
+from modrwkv.bench.shapes import shape_config
 from modrwkv.bench.timing import best_of, timed
 from modrwkv.rwkv7.config import RWKV7Config
 
@@ -34,7 +34,9 @@ class TransformerShape:
         return self.hidden // self.heads
 
 
-SMOLLM2_135M = TransformerShape("SmolLM2-135M", hidden=576, layers=30, heads=9, kv_heads=3, intermediate=1536, vocab=49152)
+SMOLLM2_135M = TransformerShape(
+    "SmolLM2-135M", hidden=576, layers=30, heads=9, kv_heads=3, intermediate=1536, vocab=49152
+)
 
 
 def llama_like(config: RWKV7Config, name: str) -> TransformerShape:
@@ -140,7 +142,9 @@ class TransformerRunner:
     ) -> Measurement:
         self.prefill_tokens(self.random_tokens(batch, min(context, WARMUP_PROMPT)))
         tokens = self.random_tokens(batch, context)
-        seconds, (logits, cache) = best_of(lambda: self.prefill_tokens(tokens), repeats if time_prefill else 1, self.device)
+        seconds, (logits, cache) = best_of(
+            lambda: self.prefill_tokens(tokens), repeats if time_prefill else 1, self.device
+        )
         prefill_tok_s = batch * context / seconds if time_prefill else None
         memory = cache_bytes(cache)
         decode_tok_s = None

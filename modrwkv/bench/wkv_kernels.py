@@ -9,8 +9,9 @@ fla takes the log-decay and a [B, H, K, V] state; the conversion is done once, o
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Callable, Sequence
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -92,9 +93,11 @@ def measure(
             (r, w, k, v, a, b), state = rwkv_like_inputs(batch, context, heads, head_size, dtype, device)
             step = [x[:, :1].contiguous() for x in (r, w, k, v, a, b)]
             y, S = wkv7(r, w, k, v, a, b, state)
-            prefill_s = _median_seconds(lambda: wkv7(r, w, k, v, a, b, state), device, repeats)
-            decode_s = _median_seconds(lambda: wkv7(*step, state), device, max(repeats, 20))
-            rows.append(KernelRow("modrwkv", name, context, batch, batch * context / prefill_s, decode_s * 1e6, None, None))
+            prefill_s = _median_seconds(partial(wkv7, r, w, k, v, a, b, state), device, repeats)
+            decode_s = _median_seconds(partial(wkv7, *step, state), device, max(repeats, 20))
+            rows.append(
+                KernelRow("modrwkv", name, context, batch, batch * context / prefill_s, decode_s * 1e6, None, None)
+            )
             if fla is None:
                 continue
             chunk, recurrent = fla
@@ -103,10 +106,13 @@ def measure(
             h0 = state.transpose(-1, -2).contiguous()  # fla: [B, H, K, V]
             y_fla, S_fla = chunk(r, log_w, k, v, a, b, scale=1.0, initial_state=h0, output_final_state=True)
             prefill_s = _median_seconds(
-                lambda: chunk(r, log_w, k, v, a, b, scale=1.0, initial_state=h0, output_final_state=True), device, repeats
+                partial(chunk, r, log_w, k, v, a, b, scale=1.0, initial_state=h0, output_final_state=True),
+                device, repeats,
             )
             decode_s = _median_seconds(
-                lambda: recurrent(step[0], step_log_w, *step[2:], scale=1.0, initial_state=h0, output_final_state=True),
+                partial(
+                    recurrent, step[0], step_log_w, *step[2:], scale=1.0, initial_state=h0, output_final_state=True
+                ),
                 device, max(repeats, 20),
             )
             rows.append(KernelRow(

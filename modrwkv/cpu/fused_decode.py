@@ -15,9 +15,9 @@ import torch
 from torch import nn
 
 from kernels.rwkv7 import cpu_decode
+from kernels.rwkv7.cpu_decode import Layer, Model
 from modrwkv.cpu.linears import Fp16Linear
 from modrwkv.rwkv7.model import LORAS, MIXES
-from kernels.rwkv7.cpu_decode import Layer, Model
 from modrwkv.rwkv7.quantization import Int8Linear
 from modrwkv.rwkv7.state import RWKVState
 
@@ -55,7 +55,7 @@ class FusedDecoder:
         )
 
     @classmethod
-    def of(cls, model: nn.Module) -> "FusedDecoder | None":
+    def of(cls, model: nn.Module) -> FusedDecoder | None:
         """The fused step for a CPU `model` whose matrices are fp16 (fbgemm's fp16 Linear layers), bf16 or int8, or
         None unless the native kernels are built and every layer's matrix tiles (rows a multiple of 16).
 
@@ -85,7 +85,8 @@ class FusedDecoder:
         vec = lambda t: t.detach().float().reshape(-1)  # noqa: E731
         # LoRAs are used as x @ w1 [C, D]: tiled as [D, C] (rows = outputs), w2 [D, C] as [C, D]
         lora = lambda n: cpu_decode.tile(getattr(att, n).t(), self._pairs) if hasattr(att, n) else None  # noqa: E731
-        mixes = torch.cat([getattr(att, f"x_{n}").detach().float().reshape(1, -1) for n in MIXES])  # the kernel's order too
+        # the kernel's order too
+        mixes = torch.cat([getattr(att, f"x_{n}").detach().float().reshape(1, -1) for n in MIXES])
         matrices = {"Wr": att.receptance, "Wk": att.key, "Wv": att.value, "Wo": att.output,
                     "Fk": ffn.key, "Fv": ffn.value}
         tiled = {name: _tiled(linear, self._pairs) for name, linear in matrices.items()}

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from modrwkv.cpu.linears import Fp16Linear
-from modrwkv.rwkv7.model import LORAS, MIXES
+from modrwkv.rwkv7.model import LORAS
 
 # Rows (batch x tokens) up to which the merged products are used; above, the layer's own matrices.
 MAX_ROWS = 1
@@ -44,7 +44,7 @@ class MergedProjections:
         self.block_mask = self.block_mask.float().unsqueeze(1)  # [4, 1, R]
 
     @classmethod
-    def of(cls, att: nn.Module) -> "MergedProjections | None":
+    def of(cls, att: nn.Module) -> MergedProjections | None:
         """Merge `att`'s matrices as fbgemm fp16 ones; None unless its Linear layers are (see the module docstring)."""
         if not isinstance(att.receptance, Fp16Linear):
             return None

@@ -35,7 +35,9 @@ def prepare_for_cpu(model: RWKV7, dtype: str | torch.dtype) -> CpuRWKV7:
     for block in model.blocks:
         block.att.__class__, block.ffn.__class__ = CpuTimeMix, CpuChannelMix
     model.fused_decoder = FusedDecoder.of(model)
-    prompt_ops = cpu_prompt.library() if compute == torch.float32 and cpu_prompt.supports(model.config.head_size) else None
+    prompt_ops = (
+        cpu_prompt.library() if compute == torch.float32 and cpu_prompt.supports(model.config.head_size) else None
+    )
     for block in model.blocks:
         block.att.native = block.ffn.native = prompt_ops
         if fp16_weights and model.fused_decoder is None:  # PyTorch's kernels: fewer, merged one-row products
@@ -63,4 +65,6 @@ def _store_input_major(model: RWKV7) -> None:
     unchanged."""
     for module in model.modules():
         if isinstance(module, nn.Linear):
-            module.weight = nn.Parameter(module.weight.detach().t().contiguous().t(), requires_grad=module.weight.requires_grad)
+            module.weight = nn.Parameter(
+                module.weight.detach().t().contiguous().t(), requires_grad=module.weight.requires_grad
+            )

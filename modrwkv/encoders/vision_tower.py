@@ -13,7 +13,9 @@ from modrwkv.encoders.base import Encoder, as_batch, hub_errors
 from modrwkv.encoders.media import ImageInput, load_image
 
 # The tiny default of `random()`: 32x32 images in 8x8 patches, 16 tokens of width 32.
-TINY = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=32, patch_size=8)
+TINY = dict(
+    hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=32, patch_size=8
+)
 
 
 class VisionTower(Encoder):
@@ -38,7 +40,7 @@ class VisionTower(Encoder):
         return {"pixel_values": self.processor(images=images, return_tensors="pt")["pixel_values"]}
 
     @classmethod
-    def from_pretrained(cls, source: str | os.PathLike, **kwargs: Any) -> "VisionTower":
+    def from_pretrained(cls, source: str | os.PathLike, **kwargs: Any) -> VisionTower:
         """`kwargs` go to the model class's `from_pretrained` (e.g. `dtype`, `revision`)."""
         import transformers
 
@@ -48,7 +50,7 @@ class VisionTower(Encoder):
         return cls(model, processor)
 
     @classmethod
-    def random(cls, config: Any = None, **kwargs: Any) -> "VisionTower":
+    def random(cls, config: Any = None, **kwargs: Any) -> VisionTower:
         """Random weights, by default the tiny TINY config. `kwargs` override config fields (on a copy)."""
         import transformers
 

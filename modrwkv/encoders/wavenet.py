@@ -7,7 +7,6 @@ receptive field grows exponentially with depth while every output sees only its 
 """
 from __future__ import annotations
 
-
 import json
 import os
 from collections.abc import Sequence

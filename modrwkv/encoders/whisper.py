@@ -56,8 +56,8 @@ class WhisperEncoder(Encoder):
         """Keep the first `seconds` (whole, at most the model's window) of position embeddings; returns self."""
         frames = self.model.config.max_source_positions
         if not isinstance(seconds, int) or not 1 <= seconds * FRAMES_PER_SECOND <= frames:
-            raise ValueError(f"window_seconds must be a whole number of seconds from 1 to {frames // FRAMES_PER_SECOND}, "
-                             f"got {seconds!r}")
+            raise ValueError("window_seconds must be a whole number of seconds from 1 to "
+                             f"{frames // FRAMES_PER_SECOND}, got {seconds!r}")
         kept = seconds * FRAMES_PER_SECOND
         old = self.model.embed_positions
         self.model.embed_positions = torch.nn.Embedding(kept, old.embedding_dim, dtype=old.weight.dtype)

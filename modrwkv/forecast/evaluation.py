@@ -5,7 +5,7 @@ any model worth serving must beat on the series at hand.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
-from modrwkv.rwkv7.model import RWKV7
-from modrwkv.generation.streaming import AnswerStart, BatchGeneration, GenerationStats, Prompt, SequenceResult
 from modrwkv.generation.sampling import CHAT_DEFAULTS, GenerationConfig
+from modrwkv.generation.streaming import AnswerStart, BatchGeneration, GenerationStats, Prompt, SequenceResult
+from modrwkv.rwkv7.model import RWKV7
 from modrwkv.rwkv7.state import RWKVState
 from modrwkv.tokenizer import RWKVTokenizer
 
@@ -80,7 +80,10 @@ class ChatSession:
         Its tokens wait in `pending` and are processed together with the next message.
         """
         # the model writes a space after "Assistant:" (AnswerStart trims it from the text it shows)
-        text = self.template.user.format(message=self.template.clean(message)) + " " + answer.strip() + self.template.turn_end
+        text = (
+            self.template.user.format(message=self.template.clean(message)) + " " + answer.strip()
+            + self.template.turn_end
+        )
         turn = self.tokenizer.encode(text)
         self.pending += turn
         self.tokens += turn
@@ -94,7 +97,7 @@ class ChatSession:
                     yield deltas[0]
 
     @staticmethod
-    def send_batch(sessions: Sequence["ChatSession"], messages: Sequence[str]) -> Iterator[list[str]]:
+    def send_batch(sessions: Sequence[ChatSession], messages: Sequence[str]) -> Iterator[list[str]]:
         """Answer several conversations at once (one batch through the model); yields each step's new text."""
         if len(sessions) != len(messages) or not sessions:
             raise ValueError(f"need one message per session, got {len(messages)} for {len(sessions)}")
@@ -108,7 +111,8 @@ class ChatSession:
 
     @staticmethod
     def _answer(
-        sessions: Sequence["ChatSession"], messages: Sequence[str], prompts: Sequence[Prompt], new_tokens: Sequence[list[int]]
+        sessions: Sequence[ChatSession], messages: Sequence[str], prompts: Sequence[Prompt],
+        new_tokens: Sequence[list[int]],
     ) -> Iterator[list[str]]:
         """One batch through the model; each session's state and history are updated when the stream ends or is
         closed (a stop button)."""

@@ -17,7 +17,7 @@ from modrwkv.rwkv7.state import RWKVState
 
 # Captures and replays share static buffers: one at a time across threads (the app serves several requests on a GPU).
 _LOCK = threading.Lock()
-_GRAPHS: "weakref.WeakKeyDictionary[RWKV7, dict[tuple, DecodeGraph]]" = weakref.WeakKeyDictionary()
+_GRAPHS: weakref.WeakKeyDictionary[RWKV7, dict[tuple, DecodeGraph]] = weakref.WeakKeyDictionary()
 
 
 class DecodeGraph:

@@ -29,14 +29,17 @@ class GenerationConfig:
             (self.top_k >= 0, f"top_k must be >= 0, got {self.top_k}"),
             (0 < self.penalty_decay <= 1, f"penalty_decay must be in (0, 1], got {self.penalty_decay}"),
             (self.max_new_tokens >= 1, f"max_new_tokens must be >= 1, got {self.max_new_tokens}"),
-            (all(isinstance(s, str) and s for s in self.stop), f"stop strings must be non-empty strings, got {self.stop!r}"),
+            (
+                all(isinstance(s, str) and s for s in self.stop),
+                f"stop strings must be non-empty strings, got {self.stop!r}",
+            ),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
         object.__setattr__(self, "stop", tuple(self.stop))
 
-    def with_(self, **changes) -> "GenerationConfig":
+    def with_(self, **changes) -> GenerationConfig:
         return replace(self, **changes)
 
 

@@ -5,16 +5,16 @@ Every sampled token is fed to the model at the next step; the last one of a sequ
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from time import perf_counter
-from typing import Iterator, Sequence, Union
 
 import torch
 
-from modrwkv.rwkv7.model import RWKV7
 from modrwkv.generation.cuda_graph import decode_step
 from modrwkv.generation.sampling import GenerationConfig, Sampler
+from modrwkv.rwkv7.model import RWKV7
 from modrwkv.rwkv7.state import RWKVState
 from modrwkv.tokenizer import RWKVTokenizer, StreamDecoder
 
@@ -25,7 +25,7 @@ PREFILL_CHUNK = 4096  # bounds activation memory for very long prompts; the stat
 CPU_CHUNK_POSITIONS = 2048
 
 
-Prompt = Union[Sequence[int], torch.Tensor]  # token ids, or input embeddings [T, C] (modality tokens + text)
+Prompt = Sequence[int] | torch.Tensor  # token ids, or input embeddings [T, C] (modality tokens + text)
 
 
 @torch.inference_mode()

@@ -158,7 +158,7 @@ class AdapterConfig:
             raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}, got {self.activation!r}")
 
     @classmethod
-    def paper(cls, in_dim: int, out_dim: int, kernel: int = 3, stride: int = 2, ratio: int = 4) -> "AdapterConfig":
+    def paper(cls, in_dim: int, out_dim: int, kernel: int = 3, stride: int = 2, ratio: int = 4) -> AdapterConfig:
         """The paper's generic form: Conv1d(D, D, k, s) then Linear(D, rD) -> ReLU -> Linear(rD, C)."""
         return cls(in_dim=in_dim, out_dim=out_dim, kernel=kernel, stride=stride, ratio=ratio)
 
@@ -181,14 +181,14 @@ class AdapterConfig:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "AdapterConfig":
+    def from_dict(cls, d: dict) -> AdapterConfig:
         unknown = set(d) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown AdapterConfig fields: {sorted(unknown)}")
         return cls(**d)
 
     @classmethod
-    def from_json(cls, text: str) -> "AdapterConfig":
+    def from_json(cls, text: str) -> AdapterConfig:
         return cls.from_dict(json.loads(text))
 
 

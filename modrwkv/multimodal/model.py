@@ -8,24 +8,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
 from modrwkv import encoders
-from modrwkv.multimodal.adapter import AdapterConfig, ModalityAdapter
-from modrwkv.rwkv7.model import RWKV7
-from modrwkv.rwkv7.checkpoint import CheckpointError, read_state_dict
-from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.encoders.base import Encoder
 from modrwkv.forecast.head import ForecastHead, ForecastHeadConfig
+from modrwkv.multimodal.adapter import AdapterConfig, ModalityAdapter
 from modrwkv.multimodal.official import IMAGE_PAD_ID, RELEASES, adapter_config_from_official, split_official_state_dict
+from modrwkv.rwkv7.checkpoint import CheckpointError, read_state_dict
+from modrwkv.rwkv7.config import RWKV7Config
+from modrwkv.rwkv7.model import RWKV7
 from modrwkv.rwkv7.quantization import Int8Linear
-from modrwkv.sources import resolve_source
 from modrwkv.rwkv7.state import RWKVState
+from modrwkv.sources import resolve_source
 
 PLACEMENTS = ("prepend", "placeholder")
 
@@ -75,9 +76,11 @@ class ModRWKVConfig:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModRWKVConfig":
+    def from_dict(cls, d: dict) -> ModRWKVConfig:
         if d.get("architecture") != "modrwkv":
-            raise CheckpointError(f"expected a ModRWKV config.json (architecture 'modrwkv'), found {d.get('architecture')!r}")
+            raise CheckpointError(
+                f"expected a ModRWKV config.json (architecture 'modrwkv'), found {d.get('architecture')!r}"
+            )
         modalities = {
             key: ModalitySpec(m["encoder"], m["architecture"], AdapterConfig.from_dict(m["adapter"]), m.get("source"),
                               m.get("options", {}), m.get("converted_from"))
@@ -103,7 +106,9 @@ class ModRWKV(nn.Module):
         if forecast_head is not None and "series" not in encoders_by_modality:
             raise ValueError("a forecasting head needs a time-series encoder")
         if set(encoders_by_modality) != set(adapters):
-            raise ValueError(f"one adapter per encoder: encoders {sorted(encoders_by_modality)}, adapters {sorted(adapters)}")
+            raise ValueError(
+                f"one adapter per encoder: encoders {sorted(encoders_by_modality)}, adapters {sorted(adapters)}"
+            )
         for key, enc in encoders_by_modality.items():
             cfg = adapters[key].config
             if cfg.in_dim != enc.output_dim or cfg.out_dim != llm.config.n_embd:
@@ -133,7 +138,7 @@ class ModRWKV(nn.Module):
         placement: str = "prepend",
         forecast_horizon: int | None = None,
         forecast_context: int | None = None,
-    ) -> "ModRWKV":
+    ) -> ModRWKV:
         """Attach encoders to a backbone with fresh adapters (the paper's conv (3, 2) + MLP r = 4 by default),
         and a forecasting head predicting `forecast_horizon` steps when a time-series encoder is among them
         (`forecast_context`: the history length it will be trained on, see `ForecastHeadConfig.context`)."""
@@ -148,7 +153,9 @@ class ModRWKV(nn.Module):
             if series is None:
                 raise ValueError("forecast_horizon needs a time-series encoder (e.g. encoders.build('wavenet'))")
             channels = series.architecture().get("in_channels", 1)
-            head = ForecastHead(ForecastHeadConfig(llm.config.n_embd, channels, forecast_horizon, context=forecast_context))
+            head = ForecastHead(
+                ForecastHeadConfig(llm.config.n_embd, channels, forecast_horizon, context=forecast_context)
+            )
         return cls(llm, {e.modality: e for e in encoder_list}, adapters, placement, forecast_head=head)
 
     # -- inputs ---------------------------------------------------------------------------------
@@ -156,7 +163,9 @@ class ModRWKV(nn.Module):
     def embed(self, modality: str, items: Sequence[Any]) -> torch.Tensor:
         """Adapter output for a batch of inputs of one modality: [B, L', C] in the backbone's width."""
         if modality not in self.encoders:
-            raise ValueError(f"no {modality} encoder attached; this model reads {', '.join(self.encoders) or 'text only'}")
+            raise ValueError(
+                f"no {modality} encoder attached; this model reads {', '.join(self.encoders) or 'text only'}"
+            )
         with torch.no_grad():
             return self.adapters[modality](self.encoders[modality].encode(items))
 
@@ -166,7 +175,11 @@ class ModRWKV(nn.Module):
         ids = torch.as_tensor(text_ids, dtype=torch.long).reshape(-1)
         if modality_embeds is not None and self.config.placement == "placeholder":
             return self.fill(ids, modality_embeds)
-        if modality_embeds is None and self.config.placement == "placeholder" and (ids == self.config.placeholder_id).any():
+        if (
+            modality_embeds is None
+            and self.config.placement == "placeholder"
+            and (ids == self.config.placeholder_id).any()
+        ):
             raise ValueError("the prompt has placeholders but no modality input was given")
         text = self.llm.emb(ids.to(self.llm.device)).unsqueeze(0)
         if modality_embeds is None:
@@ -223,7 +236,9 @@ class ModRWKV(nn.Module):
         from safetensors.torch import save_file
 
         if any(isinstance(m, Int8Linear) for m in self.modules()):
-            raise ValueError("an int8 model cannot be saved as a checkpoint: save the fp32/bf16 one, quantise at load time")
+            raise ValueError(
+                "an int8 model cannot be saved as a checkpoint: save the fp32/bf16 one, quantise at load time"
+            )
         config = self.config
         if self_contained:
             config = dataclasses.replace(config, modalities={
@@ -257,7 +272,7 @@ class ModRWKV(nn.Module):
         device: str | torch.device = "cpu",
         encoder: Encoder | None = None,
         pack_weights: bool = True,
-    ) -> "ModRWKV":
+    ) -> ModRWKV:
         """This project's layout (config.json + safetensors) or an official ModRWKV/WorldRWKV checkpoint.
 
         Official checkpoints name their encoder by Hugging Face id (fetched with huggingface_hub, cached);
@@ -274,8 +289,9 @@ class ModRWKV(nn.Module):
 
     @classmethod
     def _from_own(
-        cls, config: ModRWKVConfig, state: dict, dtype: str | torch.dtype, device: str | torch.device, pack_weights: bool
-    ) -> "ModRWKV":
+        cls, config: ModRWKVConfig, state: dict, dtype: str | torch.dtype, device: str | torch.device,
+        pack_weights: bool,
+    ) -> ModRWKV:
         backbone = {k[4:]: v for k, v in state.items() if k.startswith("llm.")}
         llm = RWKV7.from_state_dict(backbone, dtype=dtype, device=device, pack_weights=pack_weights)
         encs, adapters = {}, {}
@@ -288,7 +304,9 @@ class ModRWKV(nn.Module):
             adapters[key] = ModalityAdapter(spec.adapter)
             parts = {"adapters": adapters[key]} | ({} if spec.source else {"encoders": encs[key]})
             for prefix, module in parts.items():
-                part = {k[len(prefix) + len(key) + 2 :]: v for k, v in state.items() if k.startswith(f"{prefix}.{key}.")}
+                part = {
+                    k[len(prefix) + len(key) + 2 :]: v for k, v in state.items() if k.startswith(f"{prefix}.{key}.")
+                }
                 module.load_state_dict(part, strict=True)
                 module.to(device).eval()
         head = None
@@ -302,7 +320,7 @@ class ModRWKV(nn.Module):
     def _from_official(
         cls, src: str, state: dict, dtype: str | torch.dtype, device: str | torch.device, encoder: Encoder | None,
         pack_weights: bool,
-    ) -> "ModRWKV":
+    ) -> ModRWKV:
         layout, backbone, adapter_state, encoder_state = split_official_state_dict(state)
         release = next((r for rid, r in RELEASES.items() if src == rid or src.startswith(rid + "/")), None)
         if encoder is None:
@@ -318,4 +336,6 @@ class ModRWKV(nn.Module):
         adapter = ModalityAdapter(adapter_config_from_official(adapter_state))
         adapter.load_state_dict(adapter_state, strict=True)
         placement = release.placement if release is not None else ("placeholder" if layout == "c" else "prepend")
-        return cls(llm, {encoder.modality: encoder.to(device).eval()}, {encoder.modality: adapter.to(device).eval()}, placement)
+        return cls(
+            llm, {encoder.modality: encoder.to(device).eval()}, {encoder.modality: adapter.to(device).eval()}, placement
+        )

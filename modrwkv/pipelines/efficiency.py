@@ -5,14 +5,11 @@ tokens and a few decode steps, so a UI can plot latency and memory point by poin
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import torch
 
-from modrwkv.rwkv7.loading import DTYPES, compute_dtype, default_cpu_dtype, describe_dtype, dtype_name
-
-from modrwkv.rwkv7.model import RWKV7
 from modrwkv.bench.machine import memory_available
 from modrwkv.bench.measurement import WARMUP_PROMPT, WARMUP_STEPS
 from modrwkv.bench.report import human_bytes
@@ -27,6 +24,8 @@ from modrwkv.bench.transformer_runner import (
     load_transformer,
 )
 from modrwkv.generation.streaming import prefill
+from modrwkv.rwkv7.loading import DTYPES, compute_dtype, default_cpu_dtype, describe_dtype, dtype_name
+from modrwkv.rwkv7.model import RWKV7
 
 DEVICE = "cpu"  # the panel measures the machine that serves it
 
@@ -79,7 +78,8 @@ class LivePoint:
         memory = self.transformer_cache_bytes / self.rwkv_state_bytes
         return (
             f"context **{self.context:,}** tokens · Transformer/RWKV decode latency **{latency:.1f}x** "
-            f"({self.transformer_ms_per_token:.1f} vs {self.rwkv_ms_per_token:.1f} ms/token) · memory **{memory:.1f}x** "
+            f"({self.transformer_ms_per_token:.1f} vs {self.rwkv_ms_per_token:.1f} ms/token) · "
+            f"memory **{memory:.1f}x** "
             f"({human_bytes(self.transformer_cache_bytes)} KV cache vs {human_bytes(self.rwkv_state_bytes)} state)"
         )
 
@@ -117,7 +117,9 @@ class _GrowingPair:
         self.context += tokens
         # the model returns a new state and never changes the one it is given: decoding leaves the context as is
         rwkv_s, _ = timed(lambda: self.rwkv.decode(rwkv_logits, self.state, self.decode_tokens), DEVICE)
-        transformer_s, _ = timed(lambda: self.transformer.decode(transformer_logits, self.cache, self.decode_tokens), DEVICE)
+        transformer_s, _ = timed(
+            lambda: self.transformer.decode(transformer_logits, self.cache, self.decode_tokens), DEVICE
+        )
         # the decoded tokens are not part of the prompt: drop them so the context grows by prompt tokens only
         self.cache.crop(self.context - self.cache.get_seq_length())
         return LivePoint(

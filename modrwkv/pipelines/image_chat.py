@@ -4,21 +4,25 @@ A follow-up about the same image feeds only the new turn: the image is in the st
 """
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 
-from modrwkv.generation.chat_session import ChatSession, ChatTemplate
 from modrwkv.encoders.media import ImageInput
+from modrwkv.generation.chat_session import ChatSession, ChatTemplate
+from modrwkv.generation.sampling import GenerationConfig
 from modrwkv.generation.streaming import prefill
 from modrwkv.multimodal import ModRWKV
 from modrwkv.multimodal.official import TURN_END_ID, VISION_END_ID, VISION_START_ID
-from modrwkv.generation.sampling import GenerationConfig
 from modrwkv.tokenizer import RWKVTokenizer
 
 # f15e179 web/visual_web.py: "\x16User: {q}\x17Assistant:"; 0881058 process_wr: "\x16User:{image}{q}\x17\x16Assistant:"
-PREPEND_CHAT = ChatTemplate(user="\x16User: {message}\x17Assistant:", stop=(), turn_end="\x17", system="\x16System: {message}\x17")
-PLACEHOLDER_CHAT = ChatTemplate(user="\x16User:{message}\x17\x16Assistant:", stop=(), turn_end="\x17", system="\x16System:{message}\x17")
+PREPEND_CHAT = ChatTemplate(
+    user="\x16User: {message}\x17Assistant:", stop=(), turn_end="\x17", system="\x16System: {message}\x17"
+)
+PLACEHOLDER_CHAT = ChatTemplate(
+    user="\x16User:{message}\x17\x16Assistant:", stop=(), turn_end="\x17", system="\x16System:{message}\x17"
+)
 # The official generate() stops at "\x17" (24) and bans token 0.
 VISION_DEFAULTS = GenerationConfig(top_p=0.3, presence_penalty=0.5, frequency_penalty=0.5, stop_tokens=(TURN_END_ID,),
                                    banned_tokens=(0,), max_new_tokens=500)
@@ -57,7 +61,9 @@ class ImageChat(ChatSession):
         self.tokens += new
         self.history.append((message, answer.strip()))
 
-    def _image_turn(self, message: str, images: Sequence[ImageInput], suffix: list[int]) -> tuple[torch.Tensor, list[int]]:
+    def _image_turn(
+        self, message: str, images: Sequence[ImageInput], suffix: list[int]
+    ) -> tuple[torch.Tensor, list[int]]:
         """The prompt embeddings [T, C] of a user turn with `images` (pending tokens first, `suffix` ids last)
         and the token ids the turn adds to the transcript (image positions as placeholder ids)."""
         text_ids = self.prompt_tokens(message)  # checks the message

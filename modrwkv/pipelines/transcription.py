@@ -1,16 +1,16 @@
 """Speech recognition with ModRWKV: audio -> windows the encoder can take -> text, streamed, with timestamps."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
 from modrwkv.encoders.media import SAMPLE_RATE, MediaError, load_audio_item
+from modrwkv.generation.sampling import GenerationConfig
 from modrwkv.generation.streaming import AnswerStart, BatchGeneration
 from modrwkv.multimodal import ModRWKV
 from modrwkv.multimodal.official import PROMPT_AUDIO, TURN_END_ID
-from modrwkv.generation.sampling import GenerationConfig
 from modrwkv.tokenizer import RWKVTokenizer
 
 # ASR is greedy in the official demos (f15e179 web/audio_web.py); stop at "\x17", never emit token 0.

@@ -108,7 +108,10 @@ _OTHER_ARCHITECTURES = [  # (pattern of a key, what it belongs to)
     (r"(^|\.)layers\.0\.attn\.x_x$", "RWKV-6 in fla layout"),
 ]
 
-_EXPECTED = "an RWKV-7 (x070) checkpoint: BlinkDL keys 'emb.weight', 'blocks.N.att.r_k', ... or fla/HF keys 'model.embeddings.weight', 'model.layers.N.attn.r_k', ..."
+_EXPECTED = (
+    "an RWKV-7 (x070) checkpoint: BlinkDL keys 'emb.weight', 'blocks.N.att.r_k', ... "
+    "or fla/HF keys 'model.embeddings.weight', 'model.layers.N.attn.r_k', ..."
+)
 
 _FLA_PROJ = {"r_proj": "receptance", "k_proj": "key", "v_proj": "value", "o_proj": "output", "g_norm": "ln_x"}
 _FLA_NORM = {"pre_norm": "ln0", "attn_norm": "ln1", "ffn_norm": "ln2"}
@@ -138,7 +141,10 @@ def to_blinkdl(state: StateDict) -> StateDict:
 
 def _fla_to_blinkdl(state: StateDict, prefix: str) -> StateDict:
     head = [k for k in state if k.endswith("lm_head.weight")]
-    top = {f"{prefix}embeddings.weight": "emb.weight", f"{prefix}norm.weight": "ln_out.weight", f"{prefix}norm.bias": "ln_out.bias"}
+    top = {
+        f"{prefix}embeddings.weight": "emb.weight", f"{prefix}norm.weight": "ln_out.weight",
+        f"{prefix}norm.bias": "ln_out.bias",
+    }
     if head:
         top[head[0]] = "head.weight"
     out: StateDict = {}

@@ -27,7 +27,7 @@ class RWKV7Config:
         return asdict(self)
 
     @classmethod
-    def shape(cls, n_layer: int, n_embd: int, head_size: int = 64, vocab_size: int = 65536) -> "RWKV7Config":
+    def shape(cls, n_layer: int, n_embd: int, head_size: int = 64, vocab_size: int = 65536) -> RWKV7Config:
         """The official RWKV-7 layout for a width (LoRA ranks as in BlinkDL's RWKV-v7 train_temp/src/model.py)."""
 
         def rank(scale: float) -> int:

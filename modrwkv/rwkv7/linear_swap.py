@@ -1,7 +1,7 @@
 """Swapping a model's nn.Linear layers for other implementations (packed, fp16, int8), in place."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from torch import nn
 

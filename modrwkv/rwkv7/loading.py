@@ -122,7 +122,9 @@ class PretrainedRWKV7:
             )
         for k, t in expected.items():
             if state[k].shape != t.shape:
-                raise CheckpointError(f"'{k}' has shape {tuple(state[k].shape)}, expected {tuple(t.shape)} for {config}")
+                raise CheckpointError(
+                    f"'{k}' has shape {tuple(state[k].shape)}, expected {tuple(t.shape)} for {config}"
+                )
         cpu_inference = pack_weights and torch.device(device).type == "cpu"
         compute = torch.float32 if cpu_inference and fp16_weights_only(dtype, device) else parse_dtype(dtype)
         model.load_state_dict({k: v.to(device=device, dtype=compute) for k, v in state.items()}, assign=True)
@@ -147,14 +149,18 @@ class PretrainedRWKV7:
         dtype: "fp32", "bf16", "fp16", or "int8" (weight-only int8 matrices, fp32 activations and state); on an x86
         CPU "fp16" is weight-only too (fp16 matrices, fp32 arithmetic: see `compute_dtype`).
         """
-        return cls.from_state_dict(read_state_dict(resolve_source(src)), dtype=dtype, device=device, pack_weights=pack_weights)
+        return cls.from_state_dict(
+            read_state_dict(resolve_source(src)), dtype=dtype, device=device, pack_weights=pack_weights
+        )
 
     def save_pretrained(self, folder: str | Path) -> Path:
         """`model.safetensors` (BlinkDL names) + `config.json`; `from_pretrained(folder)` reads it back."""
         from safetensors.torch import save_file
 
         if any(isinstance(m, Int8Linear) for m in self.modules()):
-            raise ValueError("an int8 model cannot be saved as a checkpoint: save the fp32/bf16 one, quantise at load time")
+            raise ValueError(
+                "an int8 model cannot be saved as a checkpoint: save the fp32/bf16 one, quantise at load time"
+            )
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(folder / "model.safetensors"))

@@ -46,10 +46,16 @@ class TimeMix(nn.Module):
         C, H, N = cfg.n_embd, cfg.n_head, cfg.head_size
         self.layer_id, self.n_head, self.head_size = layer_id, H, N
         self.x_r, self.x_w, self.x_k, self.x_v, self.x_a, self.x_g = (_vec(C) for _ in range(6))
-        self.w0, self.w1, self.w2 = _vec(C), nn.Parameter(torch.empty(C, cfg.decay_rank)), nn.Parameter(torch.empty(cfg.decay_rank, C))
-        self.a0, self.a1, self.a2 = _vec(C), nn.Parameter(torch.empty(C, cfg.a_rank)), nn.Parameter(torch.empty(cfg.a_rank, C))
+        self.w0, self.w1, self.w2 = (
+            _vec(C), nn.Parameter(torch.empty(C, cfg.decay_rank)), nn.Parameter(torch.empty(cfg.decay_rank, C))
+        )
+        self.a0, self.a1, self.a2 = (
+            _vec(C), nn.Parameter(torch.empty(C, cfg.a_rank)), nn.Parameter(torch.empty(cfg.a_rank, C))
+        )
         if layer_id > 0:  # layer 0's v0/v1/v2 exist in checkpoints but are never used
-            self.v0, self.v1, self.v2 = _vec(C), nn.Parameter(torch.empty(C, cfg.v_rank)), nn.Parameter(torch.empty(cfg.v_rank, C))
+            self.v0, self.v1, self.v2 = (
+                _vec(C), nn.Parameter(torch.empty(C, cfg.v_rank)), nn.Parameter(torch.empty(cfg.v_rank, C))
+            )
         self.g1, self.g2 = nn.Parameter(torch.empty(C, cfg.gate_rank)), nn.Parameter(torch.empty(cfg.gate_rank, C))
         self.k_k, self.k_a, self.r_k = _vec(C), _vec(C), nn.Parameter(torch.empty(H, N))
         self.receptance = nn.Linear(C, C, bias=False)

@@ -29,7 +29,9 @@ def random_state_dict(config: RWKV7Config, seed: int = 0) -> dict[str, torch.Ten
         a = p + "att."
         for m in ("x_r", "x_w", "x_k", "x_v", "x_a", "x_g"):
             sd[a + m] = uniform(1, 1, C)
-        for name, rank, std0, mean0 in (("w", config.decay_rank, 1.5, -2.0), ("a", config.a_rank, 0.5, 0.0), ("v", config.v_rank, 0.5, 0.5)):
+        for name, rank, std0, mean0 in (
+            ("w", config.decay_rank, 1.5, -2.0), ("a", config.a_rank, 0.5, 0.0), ("v", config.v_rank, 0.5, 0.5)
+        ):
             sd[a + name + "0"] = normal(1, 1, C, std=std0, mean=mean0)
             sd[a + name + "1"] = normal(C, rank, std=0.5 / C**0.5)
             sd[a + name + "2"] = normal(rank, C, std=0.5 / rank**0.5)

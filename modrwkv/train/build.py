@@ -4,10 +4,10 @@ from __future__ import annotations
 import fnmatch
 
 from modrwkv import encoders
-from modrwkv.multimodal.adapter import AdapterConfig
-from modrwkv.rwkv7.model import RWKV7
-from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.multimodal import ModRWKV
+from modrwkv.multimodal.adapter import AdapterConfig
+from modrwkv.rwkv7.config import RWKV7Config
+from modrwkv.rwkv7.model import RWKV7
 from modrwkv.rwkv7.random_weights import random_state_dict
 from modrwkv.train.config import ConfigError, ModelConfig, TrainConfig
 
@@ -29,7 +29,9 @@ def build_model(
         llm = RWKV7.from_state_dict(random_state_dict(shape, seed=seed), pack_weights=False)
     e = config.encoder
     if e.name not in encoders.available():
-        raise ConfigError(f"model.encoder.name: unknown encoder {e.name!r}; available: {', '.join(encoders.available())}")
+        raise ConfigError(
+            f"model.encoder.name: unknown encoder {e.name!r}; available: {', '.join(encoders.available())}"
+        )
     encoder = encoders.build(e.name, e.source, **e.options)
     if encoder.modality != modality:
         raise ConfigError(f"model.encoder.name: {e.name} reads {encoder.modality}, but the data is {modality}")
@@ -76,6 +78,8 @@ def set_trainable(model: ModRWKV, config: TrainConfig) -> list[str]:
             if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
                 raise ConfigError(f"train.trainable: {pattern!r} matches no backbone parameter (e.g. {names[0]!r})")
         for name, parameter in model.llm.named_parameters():
-            if any(fnmatch.fnmatchcase(name, p) for p in patterns) and not any(fnmatch.fnmatchcase(name, u) for u in unused):
+            if any(fnmatch.fnmatchcase(name, p) for p in patterns) and not any(
+                fnmatch.fnmatchcase(name, u) for u in unused
+            ):
                 parameter.requires_grad_(True)
     return [n for n, p in model.named_parameters() if p.requires_grad]

@@ -270,7 +270,9 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
 def _describe(hint: Any) -> str:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (Union, types.UnionType):
-        return " or ".join(_describe(a) for a in args if a is not type(None)) + (" or null" if type(None) in args else "")
+        return " or ".join(_describe(a) for a in args if a is not type(None)) + (
+            " or null" if type(None) in args else ""
+        )
     if origin is list:
         return f"a list of {_describe(args[0])}"
     if dataclasses.is_dataclass(hint):

@@ -6,7 +6,7 @@ series' own units.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -37,7 +37,9 @@ def evaluate(
 
 
 def _vqa(model: ModRWKV, tokenizer: RWKVTokenizer, records: Sequence[Conversation], max_new_tokens: int) -> dict:
-    greedy = VISION_DEFAULTS.with_(temperature=0, presence_penalty=0, frequency_penalty=0, max_new_tokens=max_new_tokens)
+    greedy = VISION_DEFAULTS.with_(
+        temperature=0, presence_penalty=0, frequency_penalty=0, max_new_tokens=max_new_tokens
+    )
     scores, examples = [], []
     for record in (r for r in records if r.image is not None):
         chat = ImageChat(model, tokenizer, greedy)

@@ -7,16 +7,16 @@ Series: the forecasting head on the last hidden state, pinball (quantile) loss a
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from modrwkv.rwkv7.model import RWKV7
 from modrwkv.forecast.head import quantile_loss
 from modrwkv.multimodal import ModRWKV
 from modrwkv.multimodal.official import TURN_END_ID
+from modrwkv.rwkv7.model import RWKV7
 from modrwkv.train.samples import IGNORE_INDEX
 
 CTC_BLANK_ID = 0  # the World vocabulary's end-of-text token, which no transcript contains: its embedding row is blank

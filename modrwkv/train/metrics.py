@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 import string
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -40,7 +40,9 @@ _CONTRACTIONS = {
 _NUMBERS = {"none": "0", "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
             "seven": "7", "eight": "8", "nine": "9", "ten": "10"}
 _ARTICLES = {"a", "an", "the"}
-_PUNCTUATION = [";", "/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<", "@", "`", ",", "?", "!"]
+_PUNCTUATION = [
+    ";", "/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<", "@", "`", ",", "?", "!"
+]
 _PERIOD_STRIP = re.compile(r"(?!<=\d)(\.)(?!\d)")  # sic: the official look-behind typo, kept for identical scores
 _COMMA_STRIP = re.compile(r"(\d)(,)(\d)")
 
@@ -83,14 +85,18 @@ def wer(references: Sequence[str], hypotheses: Sequence[str]) -> float:
     """Corpus word error rate of normalised transcripts (errors over all reference words)."""
     import jiwer
 
-    return float(jiwer.wer([normalize_transcript(r) for r in references], [normalize_transcript(h) for h in hypotheses]))
+    return float(
+        jiwer.wer([normalize_transcript(r) for r in references], [normalize_transcript(h) for h in hypotheses])
+    )
 
 
 def cer(references: Sequence[str], hypotheses: Sequence[str]) -> float:
     """Corpus character error rate of normalised transcripts."""
     import jiwer
 
-    return float(jiwer.cer([normalize_transcript(r) for r in references], [normalize_transcript(h) for h in hypotheses]))
+    return float(
+        jiwer.cer([normalize_transcript(r) for r in references], [normalize_transcript(h) for h in hypotheses])
+    )
 
 
 def mse(predicted: np.ndarray, actual: np.ndarray) -> float:

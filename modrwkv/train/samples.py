@@ -8,9 +8,9 @@ The series path has no text: the modality embeddings alone go through the backbo
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch

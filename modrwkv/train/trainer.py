@@ -7,7 +7,8 @@ output_dir after a run:
     eval.json                        the end-of-training scores
     train_config.yaml                the config as parsed
     checkpoints/step-NNNNNNN/        accelerate state (safetensors) + progress.json, every train.save_every steps
-    feature_cache/                   with train.feature_cache: disk (unless train.feature_cache_dir names another folder)
+    feature_cache/                   with train.feature_cache: disk (unless train.feature_cache_dir names another
+                                     folder)
 """
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ import json
 import math
 import shutil
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import torch
 import yaml
@@ -128,7 +129,8 @@ class Trainer:
         optimizer = torch.optim.AdamW(self.params, lr=opt.lr, betas=tuple(opt.betas), weight_decay=opt.weight_decay)
         self.loss_fn, self.optimizer, self.loader = self.accelerator.prepare(loss_fn, optimizer, loader)
         self.total = opt.max_steps or opt.epochs * math.ceil(len(self.loader) / opt.gradient_accumulation_steps)
-        # the learning rate is a function of the step alone: nothing to checkpoint, and a resumed run may change max_steps
+        # the learning rate is a function of the step alone: nothing to checkpoint, and a resumed run may change
+        # max_steps
         self.schedule = _lr_factor(opt.schedule, opt.warmup_steps, self.total)
         self.progress = Progress()
 
@@ -206,7 +208,9 @@ class Trainer:
             self.accelerator.print(f"resumed from {folder} at step {self.progress.step}")
         if self.accelerator.is_main_process:
             self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / "train_config.yaml").write_text(yaml.safe_dump(dataclasses.asdict(self.config), sort_keys=False))
+            (self.out / "train_config.yaml").write_text(
+                yaml.safe_dump(dataclasses.asdict(self.config), sort_keys=False)
+            )
             _trim_log(self.out / LOG_FILE, self.progress.step)
 
     def _log(self, entry: dict) -> None:

@@ -9,8 +9,8 @@ from random weights on this machine's CPU, in the paper's two phases (`modrwkv.t
 
 Then the questions of easy-VQA's test images (the first TEST_IMAGES; None: all) are answered greedily by
 `ImageChat` (the app's prompt layout) and scored by exact match, per question type, beside majority-answer
-baselines; the bf16 bundle, eval.json and the model card are written. Data, runs and the DINOv2 feature cache go to data/vision-easyvqa/
-(gitignored); a rerun reuses the cache.
+baselines; the bf16 bundle, eval.json and the model card are written. Data, runs and the DINOv2 feature cache go
+to data/vision-easyvqa/ (gitignored); a rerun reuses the cache.
 """
 from __future__ import annotations
 
@@ -22,9 +22,10 @@ import shutil
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 import yaml
@@ -353,7 +354,9 @@ def model_card(bundle_dir: Path, results: dict[str, Any]) -> str:
         majority_row=row(f"majority answer (\"{base['majority_answer']['answer']}\" always)", base["majority_answer"]),
         per_type_row=row("majority answer per question type", base["majority_per_type"]),
         command=COMMAND, bundle=bundle_dir.as_posix(),
-        confusions=", ".join(f"{c['said']} for {c['answer']} ({c['times']} times)" for c in results["color_confusions"]),
+        confusions=", ".join(
+            f"{c['said']} for {c['answer']} ({c['times']} times)" for c in results["color_confusions"]
+        ),
     )
 
 
@@ -461,8 +464,8 @@ def main(argv: list[str] | None = None) -> None:
         os.execv(sys.executable, [sys.executable, "-m", __spec__.name, *(sys.argv[1:] if argv is None else argv)])
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true",
-                        help="a few minutes' check of the whole pipeline (few images and steps) in data/vision-easyvqa/smoke; "
-                             "the bundle is left alone")
+                        help="a few minutes' check of the whole pipeline (few images and steps) in "
+                             "data/vision-easyvqa/smoke; the bundle is left alone")
     args = parser.parse_args(argv)
     if args.smoke:
         smoke = DATA_DIR / "smoke"

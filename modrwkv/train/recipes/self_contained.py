@@ -20,8 +20,8 @@ from typing import Any
 
 import torch
 
-from modrwkv.rwkv7.loading import dtype_name
 from modrwkv.multimodal import ModRWKV
+from modrwkv.rwkv7.loading import dtype_name
 
 COMMAND = "python -m modrwkv.train.recipes.self_contained"
 

@@ -3,8 +3,9 @@
 A WaveNet encoder, the adapter and a small RWKV-7, all from random weights, with a quantile forecasting head, trained
 on this machine's CPU (`modrwkv.train`) on the real series that statsmodels and sktime ship
 (`series_data.py`) and on random structural series (`series_synth.py`). The last HORIZON points of every series
-are held out: no training window reaches them. Then each held-out horizon is forecast from the history before it by `Forecaster` (what the app runs) and, on the same
-windows, by seasonal naive, ETS (statsmodels) and fracast's bundled model, and scored on the series' own scale
+are held out: no training window reaches them. Then each held-out horizon is forecast from the history before it
+by `Forecaster` (what the app runs) and, on the same windows, by seasonal naive, ETS (statsmodels) and fracast's
+bundled model, and scored on the series' own scale
 (MAE, MSE) and scale-free (MASE, MAE and MSE relative to seasonal naive); the bf16 bundle, eval.json and the model
 card are written. Data and runs go to data/series-wavenet/ (gitignored).
 """
@@ -16,8 +17,9 @@ import dataclasses
 import json
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,8 +29,8 @@ from modrwkv.forecast.evaluation import backtest, guess_season, seasonal_naive
 from modrwkv.multimodal import ModRWKV
 from modrwkv.pipelines.forecast import Forecaster
 from modrwkv.train import load_config, train
-from modrwkv.train.recipes.run_record import machine, training_summary
 from modrwkv.train.recipes import series_synth
+from modrwkv.train.recipes.run_record import machine, training_summary
 from modrwkv.train.recipes.series_data import Series, load_all
 
 DATA_DIR = Path("data/series-wavenet")

@@ -17,19 +17,20 @@ import argparse
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import soundfile as sf
 import torch
 import yaml
 
-from modrwkv.rwkv7.model import RWKV7
-from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.multimodal import ModRWKV
 from modrwkv.pipelines.transcription import Transcriber
+from modrwkv.rwkv7.config import RWKV7Config
+from modrwkv.rwkv7.model import RWKV7
 from modrwkv.rwkv7.random_weights import random_state_dict
 from modrwkv.tokenizer import RWKVTokenizer
 from modrwkv.train import load_config, train
