@@ -20,7 +20,7 @@ MIN_SECONDS = 0.3
 MAX_SECONDS = 15 * 60
 LIMITS = (
     f"WAV, MP3, FLAC, OGG or M4A at any sample rate, mono or stereo; from {MIN_SECONDS} s to {MAX_SECONDS // 60} "
-    "minutes, up to 20 MB. Long recordings are transcribed window by window."
+    "minutes, up to 20 MB. Long recordings are cut at their pauses; long silences are skipped."
 )
 
 
@@ -76,7 +76,7 @@ def transcribe(
             yield text, f"Transcribing {seconds:.1f} s of audio…", None, None
     elapsed = time.perf_counter() - started
     info = (f"{seconds:.1f} s of audio in {elapsed:.1f} s: real-time factor {elapsed / seconds:.2f} "
-            f"({len(transcriber.segments)} window(s) of up to {transcriber.window_seconds:.0f} s)")
+            f"({len(transcriber.segments)} stretch(es) of speech, each up to {transcriber.window_seconds:.0f} s)")
     yield text, info, _write(text.strip() + "\n", ".txt"), _write(to_srt(transcriber.segments), ".srt")
 
 

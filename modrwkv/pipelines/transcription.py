@@ -11,6 +11,7 @@ from modrwkv.generation.sampling import GenerationConfig
 from modrwkv.generation.streaming import AnswerStart, BatchGeneration
 from modrwkv.multimodal import ModRWKV
 from modrwkv.multimodal.official import PROMPT_AUDIO, TURN_END_ID
+from modrwkv.pipelines.speech_spans import speech_spans
 from modrwkv.tokenizer import RWKVTokenizer
 
 # ASR is greedy in the official demos (f15e179 web/audio_web.py); stop at "\x17", never emit token 0.
@@ -18,10 +19,10 @@ ASR_DEFAULTS = GenerationConfig(temperature=0, presence_penalty=0, frequency_pen
                                 banned_tokens=(0,), max_new_tokens=400)
 # The official WavLM wrapper refuses more than 1023 frames (50 per second): windows of 20 s stay under it.
 DEFAULT_WINDOW_SECONDS = 20.0
-SILENCE_RMS = 1e-4
+SILENCE_RMS = 1e-4  # below this a recording is treated as silent (no speech to transcribe)
 # Speech runs at ~3 words (~5 tokens) a second; a window's answer is capped well above that, so a model that
 # fails to stop (untrained, or hallucinating over noise) cannot decode for minutes over a few seconds of audio.
-MAX_TOKENS_PER_SECOND = 10  # below this a recording is treated as silent (no speech to transcribe)
+MAX_TOKENS_PER_SECOND = 10
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,8 @@ class Segment:
 
 
 class Transcriber:
-    """Transcribes recordings of any length: cut into windows, each transcribed from a fresh state, stitched."""
+    """Transcribes recordings of any length: cut around the speech at its pauses (`speech_spans`) into windows the
+    encoder takes, each transcribed from a fresh state, stitched; each window is one timed segment."""
 
     def __init__(self, model: ModRWKV, tokenizer: RWKVTokenizer, config: GenerationConfig = ASR_DEFAULTS,
                  prompt: str = PROMPT_AUDIO, window_seconds: float | None = None):
@@ -53,11 +55,8 @@ class Transcriber:
         if float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) < SILENCE_RMS:
             raise MediaError("the recording is silent: no speech to transcribe (check the microphone input level)")
         self.segments = []
-        step = int(self.window_seconds * SAMPLE_RATE)
-        for begin in range(0, len(samples), step):
-            window = samples[begin : begin + step]
-            if len(window) < SAMPLE_RATE // 10 and begin > 0:  # a sliver at the end holds no word
-                break
+        for begin, end in speech_spans(samples, self.window_seconds, SAMPLE_RATE):
+            window = samples[begin:end]
             prompt = self.model.join(self.prompt_ids, self.model.embed("audio", [window]))[0]
             cap = int(MAX_TOKENS_PER_SECOND * len(window) / SAMPLE_RATE) + 8
             config = self.config.with_(max_new_tokens=min(self.config.max_new_tokens, cap))
@@ -70,7 +69,7 @@ class Transcriber:
                         piece = " " + piece
                     text += piece
                     yield piece
-            self.segments.append(Segment(begin / SAMPLE_RATE, (begin + len(window)) / SAMPLE_RATE, text.strip()))
+            self.segments.append(Segment(begin / SAMPLE_RATE, end / SAMPLE_RATE, text.strip()))
 
     def transcribe(self, audio: object, sample_rate: int | None = None) -> list[Segment]:
         for _ in self.stream(audio, sample_rate):
