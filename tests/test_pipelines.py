@@ -139,6 +139,12 @@ def test_audio_at_another_rate_in_stereo_is_resampled(speech, tok):
     assert len(segments) == 1 and abs(segments[0].end - 1.5) < 0.01
 
 
+def test_a_recording_of_noise_alone_is_refused_rather_than_transcribed(speech, tok):
+    noise = (0.1 * np.random.default_rng(0).standard_normal(16000 * 20)).astype(np.float32)
+    with pytest.raises(MediaError, match="no speech found"):
+        list(Transcriber(speech, tok).stream(noise))
+
+
 def test_silent_and_empty_recordings_are_refused(speech, tok):
     asr = Transcriber(speech, tok)
     with pytest.raises(MediaError, match="silent"):

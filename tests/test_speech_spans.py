@@ -54,7 +54,8 @@ def test_every_bit_of_speech_is_in_exactly_one_window():
 
 
 def test_speech_without_any_pause_is_cut_at_the_window_length():
-    spans = speech_spans(np.full(SR * 20, 0.1, dtype=np.float32), max_seconds=8.0)
+    hum = 0.2 * np.sin(2 * np.pi * 150 * np.arange(SR * 20) / SR)  # a held vowel: voiced, steady, no pause
+    spans = speech_spans(hum.astype(np.float32), max_seconds=8.0)
     assert len(spans) == 3 and spans[0][0] == 0 and spans[-1][1] == SR * 20
     assert all((b - a) / SR <= 8.0 for a, b in spans)
 
@@ -68,3 +69,20 @@ def test_an_empty_recording_has_no_windows_and_a_bad_length_is_refused():
     assert speech_spans(np.zeros(0, dtype=np.float32), max_seconds=8.0) == []
     with pytest.raises(ValueError, match="max_seconds"):
         speech_spans(word(1.0), max_seconds=0)
+
+
+def test_noise_without_a_voice_has_no_windows():
+    rng = np.random.default_rng(1)
+    white = 0.1 * rng.standard_normal(SR * 10)
+    brown = np.cumsum(rng.standard_normal(SR * 10))
+    brown = 0.3 * (brown - brown.mean()) / np.abs(brown - brown.mean()).max()
+    for noise in (white, brown):
+        assert speech_spans(noise.astype(np.float32), max_seconds=8.0) == []
+
+
+def test_a_voice_in_noise_is_still_found():
+    rng = np.random.default_rng(2)
+    audio = np.concatenate([silence(3.0), word(2.0), silence(3.0)])
+    noisy = (audio + 0.02 * rng.standard_normal(len(audio))).astype(np.float32)
+    spans = seconds(speech_spans(noisy, max_seconds=8.0))
+    assert len(spans) == 1 and spans[0][0] <= 3.0 <= 5.0 <= spans[0][1]

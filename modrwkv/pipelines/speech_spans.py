@@ -17,6 +17,9 @@ PAUSE_SECONDS = 0.3  # a quiet stretch at least this long separates two pieces o
 PAD_SECONDS = 0.15  # kept around speech so that word onsets and endings are not clipped
 JOIN_SECONDS = 1.0  # pieces closer than this share a window (one encoder call); farther ones get their own cue
 CUT_SEARCH = 0.35  # an overlong piece is cut at its quietest frame in the last 35% of a window
+PITCH_HZ = (60.0, 400.0)  # the range of voice pitch a voiced frame repeats at
+VOICED_CORRELATION = 0.5  # how closely a voiced frame repeats itself one pitch period later
+MIN_VOICED_SECONDS = 0.1  # a window with less voicing than this is noise, not speech
 
 
 def frame_energy(samples: np.ndarray, frame: int) -> np.ndarray:
@@ -27,9 +30,29 @@ def frame_energy(samples: np.ndarray, frame: int) -> np.ndarray:
     return 10 * np.log10(np.mean(padded.reshape(n, frame) ** 2, axis=1) + 1e-12)
 
 
+def voiced_frames(samples: np.ndarray, frame: int, sample_rate: int) -> np.ndarray:
+    """Per frame of `frame` samples: whether it repeats itself at a voice's pitch (normalised autocorrelation above
+    VOICED_CORRELATION at a lag within PITCH_HZ, past its first zero crossing, so that the slow correlation of
+    rumble or brown noise does not count). Hiss, noise and clicks are unvoiced; vowels are voiced."""
+    n = len(samples) // frame
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    x = samples[: n * frame].astype(np.float64).reshape(n, frame)
+    x = x - x.mean(axis=1, keepdims=True)
+    lo, hi = int(sample_rate / PITCH_HZ[1]), min(frame - 1, int(sample_rate / PITCH_HZ[0]))
+    size = 1 << int(np.ceil(np.log2(2 * frame)))
+    spectrum = np.fft.rfft(x, size, axis=1)
+    r = np.fft.irfft(spectrum * spectrum.conj(), size, axis=1)[:, : hi + 1]
+    r = r / np.maximum(r[:, :1], 1e-12) * frame / (frame - np.arange(hi + 1))  # unbiased: shorter overlaps
+    crossed = np.maximum.accumulate(r < 0, axis=1)  # at or past the first zero crossing
+    peak = np.where(crossed[:, lo:], r[:, lo:], -1.0).max(axis=1)
+    return peak > VOICED_CORRELATION
+
+
 def speech_spans(samples: np.ndarray, max_seconds: float, sample_rate: int = 16_000) -> list[tuple[int, int]]:
     """(begin, end) sample ranges, in order and not overlapping, each at most `max_seconds`, that hold every stretch
-    of speech in `samples` (mono) and leave out the silences longer than a pause between them."""
+    of speech in `samples` (mono) and leave out the silences longer than a pause between them, and windows of
+    noise without voicing (no window at all for a recording of noise alone)."""
     if max_seconds <= 0:
         raise ValueError(f"max_seconds must be positive, got {max_seconds}")
     frame = max(1, int(FRAME_SECONDS * sample_rate))
@@ -53,8 +76,13 @@ def speech_spans(samples: np.ndarray, max_seconds: float, sample_rate: int = 16_
             windows.append((a, cut))
             a = cut
         windows.append((a, b))
-    total = len(samples)
-    return [(a * frame, min(b * frame, total)) for a, b in windows if a * frame < total]
+    total, voiced_frames_of = len(samples), voiced_frames(samples, 2 * frame, sample_rate)
+    min_voiced = MIN_VOICED_SECONDS / (2 * FRAME_SECONDS)
+    return [
+        (a * frame, min(b * frame, total))
+        for a, b in windows
+        if a * frame < total and voiced_frames_of[a // 2 : -(-b // 2)].sum() >= min_voiced
+    ]
 
 
 def _pieces(voiced: np.ndarray, pause: int) -> list[tuple[int, int]]:

@@ -54,8 +54,12 @@ class Transcriber:
         samples = load_audio_item((audio, sample_rate) if sample_rate is not None else audio)
         if float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) < SILENCE_RMS:
             raise MediaError("the recording is silent: no speech to transcribe (check the microphone input level)")
+        spans = speech_spans(samples, self.window_seconds, SAMPLE_RATE)
+        if not spans:
+            raise MediaError("no speech found: the recording holds noise or hum but no voice, so there is nothing "
+                             "to transcribe (check the microphone, or that the file is a speech recording)")
         self.segments = []
-        for begin, end in speech_spans(samples, self.window_seconds, SAMPLE_RATE):
+        for begin, end in spans:
             window = samples[begin:end]
             prompt = self.model.join(self.prompt_ids, self.model.embed("audio", [window]))[0]
             cap = int(MAX_TOKENS_PER_SECOND * len(window) / SAMPLE_RATE) + 8
