@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from app import models
+from app.errors import UserError
 from modrwkv.pipelines.efficiency import LivePoint, check_fits, formats, growing_context, live_shapes, shapes_that_fit
 
 RWKV_NAME = "RWKV-7 (state)"
@@ -60,11 +61,11 @@ def measure_efficiency(
         try:
             check_fits(shape, int(max_context))
         except MemoryError as e:
-            raise gr.Error(str(e)) from None
+            raise UserError(str(e)) from None
     try:
         points = growing_context(shape, int(max_context), int(step))
     except ValueError as e:
-        raise gr.Error(str(e)) from e
+        raise UserError(str(e)) from e
     yield None, f"Loading RWKV-7 {shape} and its Transformer baseline …"
     done: list[LivePoint] = []
     for point in points:

@@ -1,28 +1,49 @@
 """Library exceptions turned into messages a user can act on: what went wrong and what to do."""
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import gradio as gr
 import torch
+from gradio.utils import get_upload_folder
 
 from modrwkv.sources import SourceUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def without_server_paths(message: str) -> str:
+    """`message` with every path into Gradio's upload folder cut to its file name, which is the user's own."""
+    folder = re.escape(str(get_upload_folder()).rstrip("/"))
+    return re.sub(folder + r"/(?:[^/\s'\"]+/)*([^/\s'\"]+)", r"\1", message)
+
+
+class UserError(gr.Error):
+    """A refusal the user can act on: shown to them without the server's paths, and logged in one line, since a
+    traceback of a user's bad file says nothing about the server."""
+
+    def __init__(self, message: str):
+        message = without_server_paths(message)
+        log.warning("refused: %s", message)
+        super().__init__(message, print_exception=False)
 
 
 @contextmanager
 def user_errors(action: str) -> Iterator[None]:
-    """Re-raise what fails while doing `action` (e.g. "reading the image") as a `gr.Error` naming the cause."""
+    """Re-raise what fails while doing `action` (e.g. "reading the image") as a `UserError` naming the cause."""
     try:
         yield
     except gr.Error:
         raise
     except (torch.OutOfMemoryError, MemoryError) as e:
-        raise gr.Error(
+        raise UserError(
             f"Out of memory while {action}. Try a shorter input or a smaller model, "
             "or wait for other requests to finish."
         ) from e
     except SourceUnavailable as e:
-        raise gr.Error(f"Could not fetch the model while {action}: {e}") from e
+        raise UserError(f"Could not fetch the model while {action}: {e}") from e
     except (ValueError, FileNotFoundError) as e:  # MediaError and CheckpointError are ValueErrors
-        raise gr.Error(f"Problem while {action}: {e}") from e
+        raise UserError(f"Problem while {action}: {e}") from e

@@ -14,7 +14,7 @@ from typing import Any
 import gradio as gr
 
 from app import gpu, models
-from app.errors import user_errors
+from app.errors import UserError, user_errors
 from app.gpu import on_gpu
 from app.model_bar import Selection, model_for
 from modrwkv.generation.streaming import GenerationStats
@@ -117,7 +117,7 @@ def chat(
     """
     history = list(history or [])
     if not (message or "").strip():
-        raise gr.Error("Empty message: type a question (an image alone is not a question).")
+        raise UserError("Empty message: type a question (an image alone is not a question).")
     model = model_for(selection, "image")
     conversation = _conversation(model, history, conversation)
     session = conversation.chat
@@ -150,9 +150,9 @@ def take_message(value: dict | None, webcam: str | None) -> tuple[str | None, st
     text = (value.get("text") or "").strip()
     files = list(value.get("files") or [])
     if not text:
-        raise gr.Error("Empty message: type a question (an image alone is not a question).")
+        raise UserError("Empty message: type a question (an image alone is not a question).")
     if len(files) > 1:
-        raise gr.Error(f"{len(files)} files attached: attach one image per message.")
+        raise UserError(f"{len(files)} files attached: attach one image per message.")
     image = files[0] if files else webcam
     return image, text, gr.update(value=None, interactive=False)
 
@@ -160,7 +160,7 @@ def take_message(value: dict | None, webcam: str | None) -> tuple[str | None, st
 def _drop_last_turn(history: list[Message]) -> tuple[list[Message], str, str | None]:
     done = turns(history)
     if not done:
-        raise gr.Error("Nothing to undo: the conversation is empty.")
+        raise UserError("Nothing to undo: the conversation is empty.")
     cut = max(i for i, m in enumerate(history) if m["role"] == "assistant" and not _is_figures(m))
     while cut > 0 and history[cut - 1]["role"] == "user":
         cut -= 1

@@ -12,7 +12,7 @@ from functools import partial
 import gradio as gr
 
 from app import gpu, models
-from app.errors import user_errors
+from app.errors import UserError, user_errors
 from modrwkv.multimodal import ModRWKV
 from modrwkv.rwkv7.loading import DTYPES
 
@@ -53,16 +53,16 @@ def load_model(
     selection = dict(selection or default_selection())
     text = (choice or "").strip()
     if not text:
-        raise gr.Error("Pick a model from the list, or type a folder path or a Hugging Face id.")
+        raise UserError("Pick a model from the list, or type a folder path or a Hugging Face id.")
     if dtype not in DTYPES:
-        raise gr.Error(f"Unknown dtype '{dtype}'; choose one of {', '.join(DTYPES)}.")
+        raise UserError(f"Unknown dtype '{dtype}'; choose one of {', '.join(DTYPES)}.")
     key, source = _named(text)
     with user_errors(f"loading '{text}' (the current models keep serving)"):
         models.check_public(source)
         progress(0, desc=f"Loading {text}")  # downloads show their own bars (huggingface_hub's tqdm)
         model = models.load(source, dtype)
     if not model.encoders:
-        raise gr.Error(
+        raise UserError(
             f"'{text}' has no modality encoder: the tabs need a ModRWKV checkpoint (image, audio or series)."
         )
     for modality in model.encoders:

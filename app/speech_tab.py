@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from app import downloads, gpu, models
-from app.errors import user_errors
+from app.errors import UserError, user_errors
 from app.gpu import on_gpu
 from app.model_bar import Selection, model_for
 from modrwkv.encoders.media import audio_duration
@@ -36,16 +36,16 @@ def validate(audio: str | None, selection: Selection | None) -> list[dict]:
 def checked_seconds(audio: str | None) -> float:
     """The recording's length; a `gr.Error` unless a file is there, is audio, and is within the length limits."""
     if not audio:
-        raise gr.Error(f"No audio: record with the microphone or upload a file ({LIMITS})")
+        raise UserError(f"No audio: record with the microphone or upload a file ({LIMITS})")
     try:
         seconds = audio_duration(audio)
     except ValueError as e:
-        raise gr.Error(str(e)) from e
+        raise UserError(str(e)) from e
     if seconds < MIN_SECONDS:
-        raise gr.Error(f"The recording is {seconds:.2f} s long, too short to hold a word "
+        raise UserError(f"The recording is {seconds:.2f} s long, too short to hold a word "
                        f"(at least {MIN_SECONDS} s; check that the microphone recorded).")
     if seconds > MAX_SECONDS:
-        raise gr.Error(f"The recording is {seconds / 60:.0f} minutes long; this app transcribes up to "
+        raise UserError(f"The recording is {seconds / 60:.0f} minutes long; this app transcribes up to "
                        f"{MAX_SECONDS // 60} minutes. Cut it into parts.")
     return seconds
 
