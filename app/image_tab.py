@@ -113,7 +113,8 @@ def chat(
         top_p: nucleus sampling threshold.
         max_new_tokens: the longest answer, in tokens.
     Returns:
-        The history with the question, the answer (streamed as it is written) and a figures line.
+        The history with the question, a figures message (metadata title: prompt tokens, speed, state size) and,
+        last, the answer, streamed as it is written.
     """
     history = list(history or [])
     if not (message or "").strip():
@@ -127,21 +128,25 @@ def chat(
     images = [image] if image else []
     follow_up = bool(session.history)
     history += [{"role": "user", "content": {"path": path}} for path in images]
+    # the figures sit just above the answer, so that a caller's answer is the history's last message
+    line = {"role": "assistant", "content": "", "metadata": {"title": "Reading the prompt…", "status": "pending"}}
     answer = {"role": "assistant", "content": ""}
-    history += [{"role": "user", "content": message}, answer]
-    line = {"role": "assistant", "content": "", "metadata": {"title": ""}}  # the figures, updated as it streams
+    history += [{"role": "user", "content": message}, line, answer]
 
-    def with_figures() -> tuple[list[Message], Conversation]:
-        line["metadata"]["title"] = figures(session.last_stats, follow_up)
-        if history[-1] is answer:  # from the first piece on, the figures line sits under the answer
-            history.append(line)
+    def with_figures(status: str = "pending") -> tuple[list[Message], Conversation]:
+        line["metadata"] = {"title": figures(session.last_stats, follow_up), "status": status}
         return history, conversation
 
     with user_errors("reading the image" if images else "answering"):
         for piece in session.send(message, images):
             answer["content"] += piece
             yield with_figures()
-    yield with_figures()
+    yield with_figures("done")
+
+
+def restore_message(image: str | None, message: str) -> dict:
+    """The question (and its image) back in the textbox after a failed answer: nothing the user typed is lost."""
+    return gr.update(value={"text": message or "", "files": [image] if image else []}, interactive=True)
 
 
 def take_message(value: dict | None, webcam: str | None) -> tuple[str | None, str, dict]:
@@ -162,7 +167,7 @@ def _drop_last_turn(history: list[Message]) -> tuple[list[Message], str, str | N
     if not done:
         raise UserError("Nothing to undo: the conversation is empty.")
     cut = max(i for i, m in enumerate(history) if m["role"] == "assistant" and not _is_figures(m))
-    while cut > 0 and history[cut - 1]["role"] == "user":
+    while cut > 0 and (history[cut - 1]["role"] == "user" or _is_figures(history[cut - 1])):
         cut -= 1
     question, _, images = done[-1]
     return history[:cut], question, (images[0] if images else None)
@@ -225,6 +230,7 @@ def build(selection: gr.State) -> None:
         concurrency_limit=models.model_concurrency(),
     )
     answered.then(lambda: gr.update(interactive=True), None, textbox, api_visibility="private")
+    answered.failure(restore_message, [image_in, message_in], textbox, api_visibility="private")
     again = regenerate.click(retry, [chatbot], [chatbot, image_in, message_in], api_visibility="private")
     reanswered = again.success(chat, chat_inputs, [chatbot, conversation], api_visibility="private",
                                concurrency_id="model", concurrency_limit=models.model_concurrency())

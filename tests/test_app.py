@@ -75,13 +75,13 @@ def test_chat_streams_the_answer_about_a_bundled_image(client: Client) -> None:
     final = updates[-1]
     assert [m["role"] for m in final] == ["user", "user", "assistant", "assistant"]
     assert final[0]["content"][0]["type"] == "file" and text(final[1]) == "Describe the image."
-    answers = [text(u[2]) for u in updates if len(u) >= 3]
+    answers = [text(u[3]) for u in updates if len(u) >= 4]
     assert len(set(answers)) > 3  # the answer grew over several updates: streamed
     expected, _ = library_answers([("Describe the image.", CIRCLE)])
-    assert text(final[2]) == expected[0] != ""
-    assert "prompt tokens processed" in final[3]["metadata"]["title"]
-    live = [u[3]["metadata"]["title"] for u in updates[:-1] if len(u) == 4]
-    assert len(set(live)) > 3  # the figures line under the answer was updated while it streamed
+    assert text(final[3]) == expected[0] != ""  # the answer is the last message
+    assert "prompt tokens processed" in final[2]["metadata"]["title"] and final[2]["metadata"]["status"] == "done"
+    live = [u[2]["metadata"]["title"] for u in updates[:-1] if len(u) == 4]
+    assert len(set(live)) > 3  # the figures line above the answer was updated while it streamed
 
 
 def test_a_follow_up_processes_only_its_new_tokens(client: Client) -> None:
@@ -89,25 +89,25 @@ def test_a_follow_up_processes_only_its_new_tokens(client: Client) -> None:
     second = ask(client, None, "What color is it?", resend(first))[-1]
     _, chat = library_answers([("What shape is in the image?", CIRCLE)])
     new_tokens = len(chat.prompt_tokens("What color is it?"))
-    assert second[-1]["metadata"]["title"].startswith(f"{new_tokens} prompt tokens processed (new only)")
+    assert second[-2]["metadata"]["title"].startswith(f"{new_tokens} prompt tokens processed (new only)")
     expected, _ = library_answers([("What shape is in the image?", CIRCLE), ("What color is it?", None)])
-    assert text(second[-2]) == expected[1]
+    assert text(second[-1]) == expected[1]
 
 
 def test_an_edited_history_is_replayed_before_the_new_question(client: Client) -> None:
     first = ask(client, RECTANGLE, "What color is the shape?")[-1]
-    first[2]["content"][0]["text"] = "It is blue."  # the user's history differs from the session's conversation
+    first[3]["content"][0]["text"] = "It is blue."  # the user's history differs from the session's conversation
     second = ask(client, None, "Are you sure?", resend(first))[-1]
-    assert "(new only)" in second[-1]["metadata"]["title"]
+    assert "(new only)" in second[-2]["metadata"]["title"]
     chat = ImageChat(model_for(None, "image"), models.tokenizer(), VISION_DEFAULTS.with_(**GREEDY))
     chat.feed("What color is the shape?", "It is blue.", [RECTANGLE])
-    assert text(second[-2]) == "".join(chat.send("Are you sure?"))
+    assert text(second[-1]) == "".join(chat.send("Are you sure?"))
 
 
 def test_sessions_do_not_share_a_conversation(url: str) -> None:
     ask(Client(url, verbose=False), CIRCLE, "What shape is in the image?")
     other = ask(Client(url, verbose=False), None, "What shape is in the image?")[-1]
-    assert "(new only)" not in other[-1]["metadata"]["title"]
+    assert "(new only)" not in other[-2]["metadata"]["title"]
 
 
 def espeak(path: Path, words: str) -> Path:
@@ -167,13 +167,13 @@ def test_bad_images_and_messages_are_refused_with_the_cause(client: Client, tmp_
     corrupt.write_bytes(Path(CIRCLE).read_bytes()[:60])
     assert "broken.png" in fails(client, "/chat", handle_file(str(corrupt)), "What is this?", [], *GREEDY.values())
     assert "Empty message" in fails(client, "/chat", handle_file(CIRCLE), "   ", [], *GREEDY.values())
-    assert text(ask(client, CIRCLE, "What shape is in the image?")[-1][2])  # still serving
+    assert text(ask(client, CIRCLE, "What shape is in the image?")[-1][-1])  # still serving
 
 
 def test_a_50_megapixel_photo_is_downscaled_not_refused(client: Client, tmp_path: Path) -> None:
     big = tmp_path / "panorama.png"
     Image.new("RGB", (10_000, 5_000), (30, 120, 200)).save(big)
-    assert text(ask(client, str(big), "What color is the sky?")[-1][2])
+    assert text(ask(client, str(big), "What color is the sky?")[-1][-1])
 
 
 def test_bad_recordings_are_refused_with_the_limits(client: Client, tmp_path: Path) -> None:
@@ -220,7 +220,7 @@ def test_an_upload_over_the_size_limit_is_refused(client: Client, tmp_path: Path
 def test_a_model_that_cannot_be_loaded_leaves_the_current_one_serving(client: Client, tmp_path: Path) -> None:
     message = fails(client, "/load_model", str(tmp_path / "missing"), "fp32")
     assert "missing" in message and "current models keep serving" in message
-    assert text(ask(client, CIRCLE, "What shape is in the image?")[-1][2])
+    assert text(ask(client, CIRCLE, "What shape is in the image?")[-1][-1])
 
 
 def test_eight_simultaneous_sessions_each_get_their_own_answer(url: str) -> None:
@@ -231,7 +231,7 @@ def test_eight_simultaneous_sessions_each_get_their_own_answer(url: str) -> None
     def session(i: int) -> None:
         try:
             q, image = questions[i]
-            results[i] = text(ask(Client(url, verbose=False), image, q)[-1][2])
+            results[i] = text(ask(Client(url, verbose=False), image, q)[-1][-1])
         except BaseException as e:  # collected: a failure in a thread must fail the test
             errors.append(e)
 

@@ -19,9 +19,9 @@ def picture(path: str) -> dict:
     return {"role": "user", "content": [{"type": "file", "file": {"path": path}}], "metadata": None}
 
 
-HISTORY = [
-    picture("/tmp/cat.png"), said("user", "What is this?"), said("assistant", "A cat."), FIGURES,
-    said("user", "What colour?"), said("assistant", "Grey."), FIGURES,
+HISTORY = [  # as the tab writes it: each answer last, under its figures
+    picture("/tmp/cat.png"), said("user", "What is this?"), FIGURES, said("assistant", "A cat."),
+    said("user", "What colour?"), FIGURES, said("assistant", "Grey."),
 ]
 
 
@@ -52,11 +52,16 @@ def test_a_stopped_answer_keeps_the_conversation_consistent() -> None:
     for _ in range(3):
         history, conversation = next(stream)
     stream.close()  # what the Stop button does to the generator
-    answer, line = history[-2:]
+    line, answer = history[-2:]
     assert image_tab.turns(history) == [("Tell me a long story.", answer["content"], [])]
     assert conversation.chat.history == [("Tell me a long story.", answer["content"].strip())]
-    # the figures line under the answer counted every generated token shown, while it streamed
+    # the figures line above the answer counted every generated token shown, while it streamed
     assert re.match(r"\d+ prompt tokens processed · 4 generated · first token", line["metadata"]["title"])
     # the next message continues this conversation: no rebuild, only the new tokens processed
     *_, (after, same) = image_tab.chat(None, "Go on.", history, 0, 0.3, 4, conversation)
-    assert same is conversation and "(new only)" in after[-1]["metadata"]["title"]
+    assert same is conversation and "(new only)" in after[-2]["metadata"]["title"]
+
+
+def test_a_failed_answer_gives_the_question_and_its_image_back_to_the_textbox() -> None:
+    box = image_tab.restore_message("/tmp/notes.pdf", "What is in this photo?")
+    assert box["value"] == {"text": "What is in this photo?", "files": ["/tmp/notes.pdf"]} and box["interactive"]

@@ -38,13 +38,13 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
   await page.evaluate(() => {
     window.answerLengths = [];
     new MutationObserver(() => {
-      const bot = document.querySelector('#chatbot .message-row.bot-row .message-content');
-      if (bot) window.answerLengths.push(bot.innerText.length);
+      const bots = document.querySelectorAll('#chatbot .message-row.bot-row .message-content');
+      if (bots.length) window.answerLengths.push(bots[bots.length - 1].innerText.length);
     }).observe(document.querySelector('#chatbot'), { subtree: true, childList: true, characterData: true });
   });
   await page.locator('#chat-input textarea').press('Enter');
-  const bot = page.locator('#chatbot .message-row.bot-row .message-content').first();
-  // the answer's figures appear under it, in the same bubble, with its first piece and are updated while it
+  const bot = page.locator('#chatbot .message-row.bot-row .message-content').last();
+  // the answer's figures appear above it, in the same bubble, with its first piece and are updated while it
   // streams; the input stays disabled until the answer is done
   const figures = page.locator('#chatbot').getByText('prompt tokens processed');
   await figures.waitFor({ timeout: 120000 });
