@@ -92,7 +92,7 @@ def build() -> None:
     with gr.Row():
         start = gr.Button("Start", variant="primary")
         stop = gr.Button("Stop")
-    status = gr.Markdown()
+    status = gr.Markdown(label="Summary")
     plot = gr.Plot(label="Latency and memory vs context")
     running = start.click(
         measure_efficiency, [shape, max_context, step], [plot, status], api_name="efficiency",

@@ -220,8 +220,9 @@ def build(selection: gr.State) -> None:
         max_new = gr.Slider(8, 1000, value=200, step=8, label="Max new tokens")
     gr.Markdown(LIMITS)
     # hidden holders give /chat its API signature (image, message, history, ...)
-    image_in = gr.File(visible=False)  # no file_types: the library checks the content and says what is accepted
-    message_in = gr.Textbox(visible=False)
+    # no file_types: the library checks the content and says what is accepted
+    image_in = gr.File(visible=False, label="Image")
+    message_in = gr.Textbox(visible=False, label="Message")
     chat_inputs = [image_in, message_in, chatbot, temperature, top_p, max_new, conversation, selection]
 
     asked = textbox.submit(take_message, [textbox, webcam], [image_in, message_in, textbox], api_visibility="private")

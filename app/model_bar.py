@@ -141,7 +141,7 @@ def build(first: str) -> ModelBar:
                 info="fp16, int8: smaller weights, fp32 math" if models.device() == "cpu" else None,
             )
             load_btn = gr.Button("Load", scale=1)
-        status = gr.Markdown(describe(default_selection()))
+        status = gr.Markdown(describe(default_selection()), label="Model status")
     loaded = load_btn.click(load_model, [choice, dtype, selection], [selection, status], api_name="load_model",
                             concurrency_id="model", concurrency_limit=models.model_concurrency())
     loaded.success(_heading_after_load, [selection, choice], row, api_visibility="private", queue=False)

@@ -96,7 +96,7 @@ def build(selection: gr.State) -> None:
                         label="Try these (spoken by espeak-ng)")
         with gr.Column():
             transcript = gr.Textbox(label="Transcript", lines=10, buttons=["copy"], elem_id="speech-transcript")
-            info = gr.Markdown(elem_id="speech-info")
+            info = gr.Markdown(elem_id="speech-info", label="Duration and speed")
             with gr.Row():
                 txt = gr.File(label="Transcript (TXT)")
                 srt = gr.File(label="Subtitles (SRT)")
