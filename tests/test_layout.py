@@ -34,7 +34,8 @@ def test_the_rwkv7_model_file_imports_no_cpu_fast_path():
 
 def test_the_library_never_imports_the_ui():
     for path in (ROOT / "modrwkv").rglob("*.py"):
-        bad = {name for name in _imports(path) if name == "app" or name.startswith(("app.", "gradio"))}
+        # gradio_client, the HTTP client the app-load bench drives the app with, is not the UI
+        bad = {name for name in _imports(path) if name in ("app", "gradio") or name.startswith(("app.", "gradio."))}
         assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
 
 

@@ -1,4 +1,5 @@
-"""`python -m modrwkv.bench {prefill,decode,memory,compare,kernels,table}`: RWKV-7 speed and memory, vs a Transformer.
+"""`python -m modrwkv.bench {prefill,decode,memory,compare,kernels,table,app-load}`: RWKV-7 speed and memory, vs a
+Transformer; and the app under load (`app-load`, modrwkv/bench/app_load.py).
 
 Each measuring subcommand prints the machine, a table and, with --json, one JSON object as the last line of stdout.
 With --save PATH.json it also writes a result file: that JSON object with the command line, the git commit (and
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from modrwkv.bench import machine, report, results, rwkv_pkg_runner, wkv_kernels
+from modrwkv.bench import app_load, machine, report, results, rwkv_pkg_runner, wkv_kernels
 from modrwkv.bench.measurement import Measurement, fastest
 from modrwkv.bench.rwkv_runner import (
     RWKVRunner,
@@ -186,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     text = "Markdown tables of result files written by --save, each after a line naming its command, machine and commit"
     p = sub.add_parser("table", help=text, description=text)
     p.add_argument("files", nargs="+", type=Path, metavar="RESULT.json", help="result files written by --save")
+    app_load.add_parser(sub, _save_path)
     return parser
 
 
@@ -392,6 +394,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(e.code or 0)
     if args.command == "table":
         return _table_command(args)
+    if args.command == "app-load":
+        return app_load.run(args, argv)
     if args.command == "kernels":
         return _emit(args, argv, _kernels_command(args))
     if args.model is None and args.shape is None:
