@@ -12,17 +12,12 @@ import importlib.util
 import os
 import threading
 
+from app import gpu  # noqa: F401 - first: on ZeroGPU, `spaces` must be imported before torch touches CUDA
+
+# isort: split
 import gradio as gr  # noqa: E402
 
-from app import (  # noqa: E402
-    efficiency_tab,
-    forecast_tab,
-    gpu,  # noqa: F401 - first: on ZeroGPU, `spaces` must be imported before torch touches CUDA
-    image_tab,
-    model_bar,
-    models,
-    speech_tab,
-)
+from app import downloads, efficiency_tab, forecast_tab, image_tab, model_bar, models, speech_tab  # noqa: E402
 
 MAX_FILE_SIZE = "20mb"  # an hour of MP3 or a 10-minute WAV; larger uploads are refused before they fill the disk
 QUEUE_SIZE = 64  # waiting requests beyond this are told the queue is full
@@ -95,6 +90,7 @@ def main(argv: list[str] | None = None) -> None:
             models.preload(source)
         except (OSError, ValueError) as e:
             parser.error(f"--model {source}: {e}")
+    downloads.start_sweeping()  # an idle server drops its visitors' download files too
     serve(args.host, args.port, args.share, args.mcp)
 
 

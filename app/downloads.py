@@ -2,17 +2,19 @@
 
 Gradio serves its own copy of each returned file from its cache, which `delete_cache` ages out (see app.py), so an
 original is needed only until its event returns: each is removed once older than MAX_AGE_SECONDS, when a later one
-is made, and a long-running server's disk does not fill.
+is made and by a sweeper thread (`start_sweeping`), so that neither a busy nor an idle server keeps them.
 """
 from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(tempfile.gettempdir()) / "modrwkv-downloads"
-MAX_AGE_SECONDS = 600.0
+MAX_AGE_SECONDS = 60.0  # Gradio has copied a returned file long before this
+SWEEP_SECONDS = 60.0
 
 
 def new_file(name: str) -> Path:
@@ -35,3 +37,15 @@ def sweep(max_age: float = MAX_AGE_SECONDS) -> int:
         except FileNotFoundError:  # another request swept it first
             continue
     return removed
+
+
+def start_sweeping(every: float = SWEEP_SECONDS, max_age: float = MAX_AGE_SECONDS) -> threading.Event:
+    """Sweep every `every` seconds in a daemon thread until the returned event is set."""
+    stop = threading.Event()
+
+    def sweep_until_stopped() -> None:
+        while not stop.wait(every):
+            sweep(max_age)
+
+    threading.Thread(target=sweep_until_stopped, name="downloads-sweeper", daemon=True).start()
+    return stop

@@ -14,6 +14,7 @@ from typing import Any
 import gradio as gr
 
 from app import gpu, models
+from app.components import upload_path_only
 from app.errors import UserError, user_errors
 from app.gpu import on_gpu
 from app.model_bar import Selection, model_for
@@ -221,7 +222,7 @@ def build(selection: gr.State) -> None:
     gr.Markdown(LIMITS)
     # hidden holders give /chat its API signature (image, message, history, ...)
     # no file_types: the library checks the content and says what is accepted
-    image_in = gr.File(visible=False, label="Image")
+    image_in = upload_path_only(gr.File(visible=False, label="Image"))
     message_in = gr.Textbox(visible=False, label="Message")
     chat_inputs = [image_in, message_in, chatbot, temperature, top_p, max_new, conversation, selection]
 

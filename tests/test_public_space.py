@@ -15,6 +15,7 @@ import gradio as gr
 import httpx
 import psutil
 import pytest
+from gradio.utils import get_upload_folder
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
@@ -144,6 +145,29 @@ def test_download_files_are_removed_once_old(tmp_path: Path, monkeypatch: pytest
     path.write_text("hello")
     assert downloads.sweep(max_age=60) == 0 and path.exists()
     assert downloads.sweep(max_age=0) == 1 and not path.exists()
+
+
+def test_an_idle_server_sweeps_its_old_download_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(downloads, "ROOT", tmp_path / "downloads")
+    path = downloads.new_file("transcript.txt")
+    path.write_text("hello")
+    stop = downloads.start_sweeping(every=0.05, max_age=0)
+    try:
+        deadline = time.monotonic() + 10
+        while path.exists() and time.monotonic() < deadline:  # no further request comes
+            time.sleep(0.05)
+    finally:
+        stop.set()
+    assert not path.exists()
+
+
+def test_an_image_question_leaves_no_stray_file_in_the_upload_folder() -> None:
+    folder = Path(get_upload_folder())
+    strays = lambda: {p for p in folder.glob("tmp*") if p.is_file() and p.stat().st_size == 0}  # noqa: E731
+    with served_app() as (url, _):
+        before = strays()
+        answer(Client(url, verbose=False))
+        assert strays() - before == set()
 
 
 def test_uploads_and_returned_files_leave_gradio_s_cache(tmp_path: Path) -> None:
