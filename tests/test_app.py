@@ -198,9 +198,7 @@ def test_bad_csvs_are_refused_and_gaps_are_filled(client: Client, tmp_path: Path
     short = write_text(tmp_path / "short.csv", "day,y\n2024-01-01,1\n2024-01-02,2\n2024-01-03,3\n")
     assert "the forecast model needs at least" in fails(client, "/forecast", handle_file(short), "", 12, "")
     image = handle_file(CIRCLE)
-    assert "Please upload a file that is one of these formats: ['.csv']" in fails(
-        client, "/forecast", image, "", 12, ""
-    )
+    assert "'easy_vqa_circle.png' is not a CSV, TSV or .xlsx file" in fails(client, "/forecast", image, "", 12, "")
     gaps = tmp_path / "gaps.csv"
     values = np.sin(np.arange(80) / 3.0) + 10
     values[[5, 40, 41]] = np.nan

@@ -1,14 +1,15 @@
-"""The Time-series forecast tab: back-test maths, CSV intake with clear refusals, and a full forecast."""
+"""The Time-series forecast tab: back-test maths, table intake with clear refusals, a full forecast, /forecast's API."""
 from __future__ import annotations
 
+import runpy
 from pathlib import Path
 
-import gradio as gr
 import numpy as np
 import pandas as pd
 import pytest
 
 from app import forecast_tab
+from app.errors import UserError
 from modrwkv.forecast.evaluation import backtest, guess_season, seasonal_naive
 
 EXAMPLE = str(forecast_tab.EXAMPLE)
@@ -45,15 +46,15 @@ def test_read_csv_finds_the_timestamp_and_numeric_columns_of_the_example() -> No
 def test_bad_files_are_refused_with_what_was_wrong(tmp_path: Path) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("just some prose\n")
-    with pytest.raises(gr.Error, match="not a CSV file"):
+    with pytest.raises(UserError, match=r"'notes\.txt' is not a CSV, TSV or \.xlsx file"):
         forecast_tab.read_csv(str(text))
     words = tmp_path / "words.csv"
     words.write_text("name,colour\n" + "".join(f"item{i},red\n" for i in range(30)))
-    with pytest.raises(gr.Error, match="no numeric column"):
+    with pytest.raises(UserError, match="no numeric column"):
         forecast_tab.read_csv(str(words))
     short = tmp_path / "short.csv"
     pd.DataFrame({"t": pd.date_range("2020-01-01", periods=5, freq="D"), "y": range(5)}).to_csv(short, index=False)
-    with pytest.raises(gr.Error, match="has 5 rows; the forecast model needs at least"):
+    with pytest.raises(UserError, match="has 5 rows; the forecast model needs at least"):
         forecast_tab.read_csv(str(short))
 
 
@@ -65,3 +66,17 @@ def test_forecast_returns_plot_table_csv_and_backtest() -> None:
     assert (table["p10"] <= table["p50"]).all() and (table["p50"] <= table["p90"]).all()
     pd.testing.assert_frame_equal(pd.read_csv(csv_path), table, check_dtype=False, atol=1e-4)
     assert metrics.count("MAE") == 2 and "seasonal naive (season 12)" in metrics
+
+
+def test_the_forecast_api_names_every_parameter_and_output_and_takes_columns_as_text() -> None:
+    """/forecast as `Client.view_api()` shows it: (path, target_col, horizon, timestamp_col), the columns plain
+    strings ("" = auto) rather than a dropdown's empty Literal[], and every output named (no `value_62`)."""
+    demo = runpy.run_path(str(Path(__file__).resolve().parents[1] / "app.py"))["build_app"]()
+    endpoint = demo.get_api_info()["named_endpoints"]["/forecast"]
+    parameters = {p["parameter_name"]: p for p in endpoint["parameters"]}
+    assert list(parameters) == ["path", "target_col", "horizon", "timestamp_col"]
+    for name in ("target_col", "timestamp_col"):
+        assert parameters[name]["python_type"]["type"] == "str" and parameters[name]["type"] == {"type": "string"}
+    assert all(p["label"] for p in endpoint["parameters"])
+    labels = [r["label"] for r in endpoint["returns"]]
+    assert labels == ["Forecast", "Forecast table", "Download forecast (CSV)", "Back-test"]

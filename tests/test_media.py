@@ -1,4 +1,5 @@
-"""Audio files in the formats people upload (WAV, FLAC, OGG, MP3, M4A), read at any rate and channel count."""
+"""Files in the formats people upload: audio (WAV, FLAC, OGG, MP3, M4A) read at any rate and channel count, and
+tables (CSV, TSV, .xlsx) read whatever their separator, encoding and way of writing numbers."""
 from __future__ import annotations
 
 from fractions import Fraction
@@ -6,9 +7,10 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pandas as pd
 import pytest
 
-from modrwkv.encoders.media import MediaError, audio_duration, load_audio, resample
+from modrwkv.encoders.media import MediaError, audio_duration, load_audio, load_table, resample
 
 RATE = 44_100
 
@@ -78,3 +80,37 @@ def test_resampling_keeps_a_tones_pitch_and_gives_ceil_of_the_scaled_length(rate
     assert out.shape == (int(np.ceil(t.size * 16_000 / rate)),) and out.dtype == np.float32
     spectrum = np.abs(np.fft.rfft(out))
     assert abs(np.argmax(spectrum) * 16_000 / out.size - 440.0) < 2.0
+
+
+def test_a_grouped_number_is_read_by_the_files_own_decimal_mark(tmp_path: Path) -> None:
+    """"1,230" is a thousand and more beside commas as separators, and 1.23 beside semicolons (where "1.230" is the
+    thousand): the separator tells which convention the spreadsheet that wrote the file followed."""
+    english = tmp_path / "prices_en.csv"
+    english.write_text('item,price\nbike,"1,230"\ncar,"24,500.50"\n', encoding="utf-8")
+    assert load_table(english)["price"].tolist() == [1230.0, 24500.5]
+    german = tmp_path / "preise_de.csv"
+    german.write_text("Artikel;Preis;Gewicht\nRad;1,230;1.230\nAuto;24.500,50;980\n", encoding="utf-8")
+    table = load_table(german)
+    assert table["Preis"].tolist() == [1.23, 24500.5] and table["Gewicht"].tolist() == [1230, 980]
+
+
+def test_a_utf16_file_without_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "readings.csv"
+    path.write_bytes("day,kWh\n1,12.5\n2,13.0\n".encode("utf-16-le"))
+    assert load_table(path).to_dict("list") == {"day": [1, 2], "kWh": [12.5, 13.0]}
+
+
+def test_a_workbook_saved_under_a_csv_name_is_read_as_a_workbook(tmp_path: Path) -> None:
+    path = tmp_path / "budget.csv"
+    pd.DataFrame({"month": ["Jan", "Feb"], "spent": [310.5, 290.0]}).to_excel(path, index=False, engine="openpyxl")
+    assert load_table(path)["spent"].tolist() == [310.5, 290.0]
+
+
+def test_a_binary_file_named_csv_is_refused_naming_the_file_only(tmp_path: Path) -> None:
+    path = tmp_path / "data.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    with pytest.raises(MediaError) as refused:
+        load_table(path)
+    message = str(refused.value)
+    assert message.startswith("'data.csv' is not a text file") and "accepted formats: .csv" in message
+    assert str(tmp_path) not in message

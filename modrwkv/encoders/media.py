@@ -1,22 +1,34 @@
-"""Loading encoder inputs (images, audio, time series) with errors a user can act on.
+"""Loading encoder inputs (images, audio, time series and the tables they come in) with errors a user can act on.
 
 Every refusal is a `MediaError` (a `ValueError`) whose message names the input and what was wrong,
 so the UI can show it as is.
 """
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 import os
+import re
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+if TYPE_CHECKING:  # pandas is imported where a table is read: the image and audio encoders never need it
+    import pandas as pd
 
 SAMPLE_RATE = 16_000  # every audio encoder here was trained on 16 kHz mono
 MAX_IMAGE_PIXELS = 16_000_000  # larger images are downscaled to this many pixels, keeping the aspect ratio
 IMAGE_FORMATS = "PNG, JPEG, WebP, GIF, BMP, TIFF (any format Pillow opens)"
 AUDIO_FORMATS = "WAV, FLAC, OGG/Vorbis, Opus, MP3, M4A/AAC (libsndfile, or FFmpeg through PyAV)"
+TABLE_FORMATS = (
+    ".csv or .tsv with a header row (comma, semicolon or tab separated; UTF-8, UTF-16 or Latin-1), "
+    "or .xlsx (its first sheet)"
+)
+TABLE_SUFFIXES = (".csv", ".tsv", ".xlsx")
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray
 AudioInput = str | os.PathLike | np.ndarray
@@ -269,3 +281,186 @@ def _fill(table: np.ndarray, missing: np.ndarray) -> np.ndarray:
     filled = np.take_along_axis(table, last_seen, axis=0)
     first_value = np.take_along_axis(table, (~missing).argmax(axis=0)[None], axis=0)
     return np.where(np.isnan(filled), first_value, filled)
+
+
+# Tables (the forecast tab's uploads): a CSV as a spreadsheet or a script wrote it, decoded, split and with its
+# numbers read as numbers, so that a column is judged by its values and not by how they were typed.
+
+SNIFF_CHARS = 64_000  # the separator is guessed from the first lines: hundreds of rows, and quick on any file
+SEPARATORS = ",;\t|"
+NUMBER_SAMPLE = 1_000  # a text column is tried as numbers on its first cells before all of them (most are words)
+_BOMS = (  # UTF-32's marks first: UTF-32-LE's begins with UTF-16-LE's
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_ZIP = b"PK\x03\x04"  # an .xlsx workbook is a zip archive
+_SPACES = " \u00a0\u202f"  # a space, a no-break space and a narrow no-break space group thousands in many locales
+# (thousands separators, decimal mark) as people write numbers, "" for no grouping: "1,230.5", "1 230,5", "1'230.5"
+_DOT_DECIMAL = (("", "."), (",", "."), (_SPACES, "."), ("'\u2019", "."))
+_COMMA_DECIMAL = (("", ","), (".", ","), (_SPACES, ","))
+
+
+def load_table(path: str | os.PathLike) -> pd.DataFrame:
+    """A table from a .csv/.tsv file (any of `SEPARATORS`; UTF-8, UTF-16 or UTF-32 with a byte-order mark, UTF-16
+    without one, else Windows-1252/Latin-1) or the first sheet of an .xlsx workbook; the first row names the columns.
+
+    Text columns whose every cell is a number written with thousands separators or a decimal comma ("1,230",
+    "1 230", "3,14") become numeric. Refusals name the file by its name only: an upload's folder is a temporary
+    one the user never chose.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise MediaError(f"'{path.name}' is not a CSV, TSV or .xlsx file; accepted formats: {TABLE_FORMATS}")
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise MediaError(f"'{path.name}' could not be opened ({e.strerror or type(e).__name__})") from None
+    if suffix == ".xlsx" or raw.startswith(_ZIP):  # also a workbook saved under a .csv name
+        table, decimal = _read_workbook(path), "."
+    else:
+        text = _decode(raw, path.name)
+        separator = "\t" if suffix == ".tsv" else _separator(text)
+        decimal = "," if separator == ";" else "."  # a semicolon separates where the comma is the decimal mark
+        table = _read_delimited(text, separator, decimal, path.name)
+    return _with_numbers(_named_columns(table), decimal)
+
+
+def _decode(raw: bytes, name: str) -> str:
+    """The file's text: by its byte-order mark, else UTF-16 if zeros fill every other byte, else UTF-8, else the
+    Windows-1252 that Excel and older Windows tools save (Latin-1 for its few undefined bytes: it reads any byte)."""
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            return _decoded(raw[len(bom) :], encoding, name)
+    head = raw[:4096]
+    if 0 in head:
+        # UTF-16 zeroes the high byte of every digit, separator and Latin letter: zeros on one side only
+        odd, even = head[1::2].count(0) / max(1, len(head) // 2), head[0::2].count(0) / max(1, (len(head) + 1) // 2)
+        if odd > 0.5 and even < 0.1:
+            return _decoded(raw, "utf-16-le", name)
+        if even > 0.5 and odd < 0.1:
+            return _decoded(raw, "utf-16-be", name)
+        raise MediaError(f"'{name}' is not a text file (it holds binary data); accepted formats: {TABLE_FORMATS}")
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("latin-1")
+
+
+def _decoded(raw: bytes, encoding: str, name: str) -> str:
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as e:
+        raise MediaError(
+            f"'{name}' looks like {encoding.upper()} text but byte {e.start} is not ({e.reason}); save it again as "
+            f"UTF-8; accepted formats: {TABLE_FORMATS}"
+        ) from None
+
+
+def _separator(text: str) -> str:
+    """The column separator, guessed from the first lines; a comma when there is nothing to tell (one column)."""
+    sample = text[:SNIFF_CHARS]
+    if len(text) > SNIFF_CHARS:  # a cut line would count fewer separators than the others
+        sample = sample[: sample.rfind("\n") + 1] or sample
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=SEPARATORS).delimiter
+    except csv.Error:
+        return ","
+
+
+def _read_delimited(text: str, separator: str, decimal: str, name: str) -> pd.DataFrame:
+    import pandas as pd
+
+    if not text.strip():
+        raise MediaError(f"'{name}' is empty: it needs a header row and data rows; accepted formats: {TABLE_FORMATS}")
+    try:
+        # low_memory=False: each column's type is judged on all of it, not per chunk of a large file
+        return pd.read_csv(io.StringIO(text), sep=separator, decimal=decimal, low_memory=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
+        reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        raise MediaError(
+            f"'{name}' could not be read as a table ({reason}); accepted formats: {TABLE_FORMATS}"
+        ) from None
+
+
+def _read_workbook(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
+    try:
+        import openpyxl  # noqa: F401  (pandas' own ImportError does not say which file needed it)
+    except ImportError:
+        raise MediaError(
+            f"'{path.name}' is an Excel workbook; reading one needs openpyxl (pip install openpyxl)"
+        ) from None
+    try:
+        return pd.read_excel(path, sheet_name=0, engine="openpyxl")
+    except Exception as e:  # openpyxl and zipfile raise many types for a damaged or mislabelled file
+        reason = str(e).replace(str(path), path.name) or type(e).__name__
+        raise MediaError(
+            f"'{path.name}' could not be read as an .xlsx workbook ({reason}); accepted formats: {TABLE_FORMATS}"
+        ) from None
+
+
+def _named_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """Column names as text without surrounding spaces ("date; sales" leaves " sales"), unless that makes two equal."""
+    names = [str(c).strip() for c in table.columns]
+    return table.set_axis(names, axis=1) if len(set(names)) == len(names) else table
+
+
+def _with_numbers(table: pd.DataFrame, decimal: str) -> pd.DataFrame:
+    """The table with each text column that holds only numbers (however grouped) converted to numbers."""
+    import pandas as pd
+
+    converted = {}
+    for column in table.columns:
+        values = table[column]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values):
+            continue
+        numbers = _text_numbers(values, decimal)
+        if numbers is not None:
+            converted[column] = numbers
+    return table.assign(**converted) if converted else table
+
+
+def _text_numbers(values: pd.Series, decimal: str) -> pd.Series | None:
+    """`values` as numbers in the first notation that reads every non-empty cell, or None when none does. Each
+    notation is tried on the first cells before the whole column, since most text columns are words.
+
+    The file's own decimal mark is tried first: "1,230" is 1230 beside commas as separators, 1.23 beside semicolons.
+    """
+    sample = _filled_cells(values.dropna().iloc[:NUMBER_SAMPLE])
+    if sample.empty:
+        return None
+    notations = _DOT_DECIMAL + _COMMA_DECIMAL if decimal == "." else _COMMA_DECIMAL + _DOT_DECIMAL
+    for thousands, mark in notations:
+        pattern = _number_pattern(thousands, mark)
+        if sample.str.fullmatch(pattern).all():
+            text = _filled_cells(values)
+            if text.str.fullmatch(pattern).all():
+                return _as_numbers(text, thousands, mark).reindex(values.index)
+    return None
+
+
+def _filled_cells(values: pd.Series) -> pd.Series:
+    """The non-empty cells as text without surrounding spaces."""
+    text = values.dropna().astype(str).str.strip()
+    return text[text != ""]
+
+
+def _as_numbers(text: pd.Series, thousands: str, decimal: str) -> pd.Series:
+    import pandas as pd
+
+    if thousands:
+        text = text.str.replace(f"[{re.escape(thousands)}]", "", regex=True)
+    return pd.to_numeric(text.str.replace(decimal, ".", regex=False))
+
+
+def _number_pattern(thousands: str, decimal: str) -> str:
+    """A regular expression for a number grouped by any of `thousands` (in threes) with the `decimal` mark."""
+    whole = rf"\d{{1,3}}(?:[{re.escape(thousands)}]\d{{3}})+|\d+" if thousands else r"\d+"
+    return rf"[+-]?(?:{whole})(?:{re.escape(decimal)}\d+)?(?:[eE][+-]?\d+)?"
