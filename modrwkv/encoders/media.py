@@ -72,8 +72,11 @@ def _open_image(path: Path) -> Image.Image:
             image.load()
     except UnidentifiedImageError:
         raise MediaError(f"'{path}' is not an image Pillow can read; accepted formats: {IMAGE_FORMATS}") from None
-    except Image.DecompressionBombError as e:
-        raise MediaError(f"'{path}' is too large to decode safely: {e}") from None
+    except Image.DecompressionBombError:  # Pillow refuses above twice its warning limit
+        raise MediaError(
+            f"'{path}' has too many pixels to decode safely; accepted formats: {IMAGE_FORMATS}, of up to "
+            f"{2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels"
+        ) from None
     except OSError as e:  # truncated or corrupt data after a valid header
         raise MediaError(
             f"'{path}' could not be decoded as an image ({e}); accepted formats: {IMAGE_FORMATS}"
@@ -108,6 +111,10 @@ def _shrunk(image: Image.Image) -> Image.Image:
 def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode == "RGB":
         return image
+    if image.mode.startswith("I"):  # 16- or 32-bit grey: Pillow's convert clips it to 255 (a white picture)
+        grey = np.asarray(image, dtype=np.float64)
+        top = 255.0 if grey.max() <= 255 else 65535.0 if grey.max() <= 65535 else float(grey.max())
+        return Image.fromarray((np.clip(grey, 0, top) / top * 255).round().astype(np.uint8)).convert("RGB")
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
