@@ -85,8 +85,7 @@ class FusedDecoder:
         vec = lambda t: t.detach().float().reshape(-1)  # noqa: E731
         # LoRAs are used as x @ w1 [C, D]: tiled as [D, C] (rows = outputs), w2 [D, C] as [C, D]
         lora = lambda n: cpu_decode.tile(getattr(att, n).t(), self._pairs) if hasattr(att, n) else None  # noqa: E731
-        # the kernel's order too
-        mixes = torch.cat([getattr(att, f"x_{n}").detach().float().reshape(1, -1) for n in MIXES])
+        mixes = att.mix_weights().detach().float().reshape(len(MIXES), -1)  # [6, C], the kernel's order too
         matrices = {"Wr": att.receptance, "Wk": att.key, "Wv": att.value, "Wo": att.output,
                     "Fk": ffn.key, "Fv": ffn.value}
         tiled = {name: _tiled(linear, self._pairs) for name, linear in matrices.items()}

@@ -12,7 +12,7 @@ from kernels.rwkv7 import cpu_prompt
 from modrwkv.cpu.fused_decode import FusedDecoder
 from modrwkv.cpu.merged_projections import MAX_ROWS as MERGED_MAX_ROWS
 from modrwkv.cpu.merged_projections import MergedProjections
-from modrwkv.rwkv7.model import MIXES, RWKV7, ChannelMix, TimeMix
+from modrwkv.rwkv7.model import RWKV7, ChannelMix, TimeMix
 from modrwkv.rwkv7.state import RWKVState
 
 
@@ -33,7 +33,7 @@ class CpuTimeMix(TimeMix):
     def token_mixes(self, x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
         if (lib := usable(self.native, x)) is None:
             return super().token_mixes(x, shift)
-        return cpu_prompt.token_shift(lib, x, shift, torch.stack([getattr(self, f"x_{name}") for name in MIXES]))
+        return cpu_prompt.token_shift(lib, x, shift, self.mix_weights())
 
     def projections(self, mixes: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         n, B, T, C = mixes.shape

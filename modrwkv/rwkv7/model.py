@@ -84,9 +84,13 @@ class TimeMix(nn.Module):
             y, wkv = wkv7(*args)
         return self.output(self.gated_output(y, r, k, v, g)), wkv, v_first
 
+    def mix_weights(self) -> torch.Tensor:
+        """[6, 1, 1, C]: the token-shift mixes x_r, x_k, x_w, x_a, x_v, x_g (MIXES order)."""
+        return torch.stack([getattr(self, f"x_{name}") for name in MIXES])
+
     def token_mixes(self, x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
         """[6, B, T, C]: the inputs of r, k, w, a, v and g (MIXES order), each token mixed with the one before."""
-        return token_mixes(x, shift, torch.stack([getattr(self, f"x_{name}") for name in MIXES]))
+        return token_mixes(x, shift, self.mix_weights())
 
     def projections(self, mixes: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         """r, k, v, then the LoRAs' outputs before their biases (w, a, v_lora, g; v_lora None in layer 0)."""
