@@ -219,7 +219,14 @@ def speak(text: str, voice: str, speed: int, pitch: int) -> np.ndarray:
         subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", f.name, text],
                        check=True, capture_output=True)
         audio, rate = sf.read(f.name, dtype="float32")
-    return signal.resample_poly(audio, SAMPLE_RATE, rate).astype(np.float32)
+    return at_16k(audio, rate)
+
+
+def at_16k(audio: np.ndarray, rate: int) -> np.ndarray:
+    """A synthesizer's output (mono, or [T, channels]) as float32 mono at SAMPLE_RATE."""
+    if audio.ndim > 1:
+        audio = audio.mean(axis=1)
+    return signal.resample_poly(audio, SAMPLE_RATE, rate).astype(np.float32)  # scipy reduces the ratio itself
 
 
 def degrade(audio: np.ndarray, r: Rendering) -> np.ndarray:

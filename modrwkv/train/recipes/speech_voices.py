@@ -23,13 +23,11 @@ import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from math import gcd
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
-from scipy import signal
 
 from modrwkv.train.recipes import speech_corpus
 
@@ -169,13 +167,6 @@ def _check(text: str, rate: float, pitch: float = 1.0) -> None:
         raise ValueError(f"pitch must be 0.5 to 2 (1 = the voice's own), got {pitch}")
 
 
-def _to_16k(audio: np.ndarray, rate: int) -> np.ndarray:
-    if audio.ndim > 1:
-        audio = audio.mean(axis=1)
-    g = gcd(SAMPLE_RATE, rate)
-    return signal.resample_poly(audio, SAMPLE_RATE // g, rate // g).astype(np.float32)
-
-
 def _run_to_wav(command: list[str], text_input: str | None = None) -> np.ndarray:
     """Runs a synthesizer that writes the WAV file named by the placeholder "{wav}"; its audio at 16 kHz."""
     with tempfile.NamedTemporaryFile(suffix=".wav") as f:
@@ -184,7 +175,7 @@ def _run_to_wav(command: list[str], text_input: str | None = None) -> np.ndarray
         if result.returncode:
             raise RuntimeError(f"{command[0]} failed ({result.returncode}): {result.stderr.strip()[-500:]}")
         audio, rate = sf.read(f.name, dtype="float32")
-    return _to_16k(audio, rate)
+    return speech_corpus.at_16k(audio, rate)
 
 
 def speak_espeak(text: str, name: str, rate: float = 1.0, pitch: float = 1.0) -> np.ndarray:
@@ -298,7 +289,7 @@ def speak_piper(text: str, name: str, length_scale: float = 1.0, noise_scale: fl
     if not chunks:
         raise ValueError(f"piper found nothing to say in {text!r}")
     audio = np.concatenate(chunks)
-    return _to_16k(audio / (np.max(np.abs(audio)) + 1e-9), voice.config.sample_rate)
+    return speech_corpus.at_16k(audio / (np.max(np.abs(audio)) + 1e-9), voice.config.sample_rate)
 
 
 # -- drawing a voice ---------------------------------------------------------------------------------------------
