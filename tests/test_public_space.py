@@ -21,6 +21,7 @@ from gradio_client.exceptions import AppError
 
 import app.models
 from app import downloads, efficiency_tab, gpu, models
+from modrwkv.bench.app_load_server import answers
 from modrwkv.pipelines import efficiency
 from tests.app_server import ROOT, free_port, served_app
 
@@ -38,15 +39,11 @@ def listening_address(pid: int) -> str:
 
 def wait_until_served(url: str, process: subprocess.Popen, seconds: float = 240) -> None:
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    while (problem := answers(url, timeout=2.0)) is not None:
         assert process.poll() is None, f"the app exited with {process.returncode}"
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the app did not answer on {url} within {seconds} s ({problem})")
         time.sleep(0.5)
-    raise TimeoutError(f"the app did not answer on {url} within {seconds} s")
 
 
 @contextmanager
