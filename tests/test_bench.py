@@ -411,6 +411,20 @@ def test_table_renders_each_file_with_the_columns_of_its_command(
     assert "- note: fla: skipped, its kernels need CUDA" in tables[1]
 
 
+def test_table_renders_a_saved_app_load_run_with_its_endpoints_and_server(capsys: pytest.CaptureFixture) -> None:
+    path = Path(__file__).resolve().parents[1] / "results" / "cpu-app-load-32x10.json"
+    result = json.loads(path.read_text())["result"]
+    assert main(["table", str(path)]) == 0
+    out = capsys.readouterr().out
+
+    endpoints, server = out.split("\n\n")[2], out.split("\n\n")[3]
+    chat = next(row for row in markdown_rows(endpoints) if row[0] == "/chat")
+    assert chat[1:3] == [str(result["endpoints"]["/chat"]["requests"]), str(result["endpoints"]["/chat"]["served"])]
+    assert chat[6] == f"{result['endpoints']['/chat']['latency_p95_s']:.2f}"
+    assert [row[0] for row in markdown_rows(server)[2:]] == ["RSS (with children)", "open files", "uploads folder",
+                                                            "downloads folder"]
+
+
 def _a_result_file(tmp_path: Path) -> dict:
     path = tmp_path / "good.json"
     assert main(["memory", "--shape", "tiny", "--contexts", "16", "--save", str(path)]) == 0

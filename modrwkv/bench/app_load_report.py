@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from modrwkv.bench.report import human_bytes
+from modrwkv.bench.report import markdown as markdown_table
 
 MOMENTS = ("start", "warm", "end", "peak", "settled")
 MOMENT_NAMES = {"start": "start", "warm": "after warm-up", "end": "end", "peak": "peak", "settled": "settled"}
@@ -24,7 +25,7 @@ def _grid(header: list[str], body: list[list[str]]) -> str:
     return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *(fmt(row) for row in body)])
 
 
-def endpoint_table(result: dict) -> str:
+def endpoint_cells(result: dict) -> tuple[list[str], list[list[str]]]:
     header = ["endpoint", "requests", "served", "errors", "queue full", "p50 s", "p95 s", "first update p50 s",
               "warm-up s"]
     body = []
@@ -35,7 +36,7 @@ def endpoint_table(result: dict) -> str:
             _seconds(s["latency_p50_s"]), _seconds(s["latency_p95_s"]), _seconds(s["first_update_p50_s"]),
             "error" if warm.get("error") else _seconds(warm.get("latency_s")),
         ])
-    return _grid(header, body)
+    return header, body
 
 
 def error_lines(result: dict) -> list[str]:
@@ -52,7 +53,7 @@ def _usage(usage: dict[str, int]) -> str:
     return f"{human_bytes(usage['bytes'])}, {usage['files']} files{empty}"
 
 
-def server_table(server: dict) -> str:
+def server_cells(server: dict) -> tuple[list[str], list[list[str]]]:
     header = ["server", *(MOMENT_NAMES[m] for m in MOMENTS)]
     rss, fds = server["rss_bytes"], server["open_files"]
     body = [
@@ -61,28 +62,41 @@ def server_table(server: dict) -> str:
     ]
     for name, folder in server["folders"].items():
         body.append([f"{name} folder", *("-" if folder.get(m) is None else _usage(folder[m]) for m in MOMENTS)])
-    return _grid(header, body)
+    return header, body
+
+
+def _summary(result: dict) -> str:
+    how = "started by the bench" if result["started"] else "given by --url"
+    return (f"app: {result['url']} ({how}) | {result['visitors']} visitors for {result['minutes']:g} min, think "
+            f"{result['think_s']:g} s mean, seed {result['seed']} | {result['requests']} requests in "
+            f"{result['visit_seconds']:.0f} s")
 
 
 def text(result: dict) -> str:
     """The run in a few lines and tables, as the command prints it."""
-    how = "started by the bench" if result["started"] else "given by --url"
-    lines = [
-        f"app: {result['url']} ({how}) | {result['visitors']} visitors for {result['minutes']:g} min, think "
-        f"{result['think_s']:g} s mean, seed {result['seed']} | {result['requests']} requests in "
-        f"{result['visit_seconds']:.0f} s",
-        "",
-        endpoint_table(result),
-    ]
+    lines = [_summary(result), "", _grid(*endpoint_cells(result))]
     if errors := error_lines(result):
         lines += ["", "errors:", *(f"  {line}" for line in errors)]
     server = result["server"]
     if server is not None:
         lines += ["", f"server pid {server['pid']}; settled = {result['settle_s']:g} s after the sessions ended",
-                  server_table(server)]
+                  _grid(*server_cells(server))]
         lines += [f"  {name} folder: {folder['path']}" for name, folder in server["folders"].items()]
     lines += [f"note: {note}" for note in result["notes"]]
     return "\n".join(lines)
+
+
+def markdown(result: dict) -> str:
+    """The run as Markdown (for docs/): the summary line, the endpoints' table, the errors and the server's table
+    (settled = `settle_s` after the sessions ended)."""
+    parts = [_summary(result), markdown_table(*endpoint_cells(result))]
+    if errors := error_lines(result):
+        parts.append("\n".join(f"- error: {line}" for line in errors))
+    if result["server"] is not None:
+        parts.append(markdown_table(*server_cells(result["server"])))
+    if result["notes"]:
+        parts.append("\n".join(f"- note: {note}" for note in result["notes"]))
+    return "\n\n".join(parts)
 
 
 def write_plot(result: dict, path: Path) -> Path:

@@ -25,13 +25,15 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
-from modrwkv.bench import machine, report, wkv_kernels
+from modrwkv.bench import app_load_report, machine, report, wkv_kernels
 from modrwkv.bench.measurement import Measurement
 
 SCHEMA = "modrwkv.bench/result-1"
 PROG = "python -m modrwkv.bench"
 REPO = Path(__file__).resolve().parents[2]  # the checkout this package runs from, where it is one
 NOT_OPTIONS = ("command", "json", "save")  # how to report and where, not what was measured
+APP_LOAD_KEYS = ("url", "started", "visitors", "minutes", "think_s", "settle_s", "seed", "visit_seconds", "requests",
+                 "endpoints", "warmup", "connect_errors", "server", "notes")
 
 Row = Measurement | wkv_kernels.KernelRow
 
@@ -147,6 +149,11 @@ def _parse(text: str) -> tuple[dict, list[Row]]:
     result = data["result"]
     if not isinstance(result.get("command"), str):
         raise _Malformed("\"result\" names no command")
+    if result["command"] == "app-load":  # a load run: per-endpoint and server figures, no measurement rows
+        missing = [k for k in APP_LOAD_KEYS if k not in result]
+        if missing:
+            raise _Malformed(f"the app-load result lacks {', '.join(missing)}")
+        return data, []
     if not isinstance(result.get("results"), list):
         raise _Malformed("\"result\" has no list of rows under \"results\"")
     cls = wkv_kernels.KernelRow if result["command"] == "kernels" else Measurement
@@ -200,6 +207,8 @@ def headline(rec: dict) -> str:
 def render(saved: Saved) -> str:
     """The headline, then the Markdown table of the saved rows (the columns and formats the bench prints for that
     command), then the run's notes."""
+    if saved.command == "app-load":
+        return headline(saved.record) + "\n\n" + app_load_report.markdown(saved.record["result"])
     cells = wkv_kernels.cells if saved.command == "kernels" else report.cells
     notes = saved.record["result"].get("notes")
     notes = [n for n in notes if isinstance(n, str)] if isinstance(notes, list) else []
