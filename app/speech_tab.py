@@ -41,11 +41,12 @@ def checked_seconds(audio: str | None) -> float:
         seconds = audio_duration(audio)
     except ValueError as e:
         raise UserError(str(e)) from e
+    name = Path(audio).name
     if seconds < MIN_SECONDS:
-        raise UserError(f"The recording is {seconds:.2f} s long, too short to hold a word "
+        raise UserError(f"'{name}' is {seconds:.2f} s long, too short to hold a word "
                        f"(at least {MIN_SECONDS} s; check that the microphone recorded).")
     if seconds > MAX_SECONDS:
-        raise UserError(f"The recording is {seconds / 60:.0f} minutes long; this app transcribes up to "
+        raise UserError(f"'{name}' is {seconds / 60:.0f} minutes long; this app transcribes up to "
                        f"{MAX_SECONDS // 60} minutes. Cut it into parts.")
     return seconds
 

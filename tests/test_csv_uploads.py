@@ -17,13 +17,32 @@ import pytest
 
 from app import forecast_tab
 from app.errors import UserError
+from modrwkv.bench.fault_corpus import (
+    MONTHS,
+    OLD_XLS,
+    POPULATION,
+    SALES,
+    YEARS,
+    Maker,
+    all_missing_csv,
+    constant_csv,
+    duplicates_csv,
+    gaps_csv,
+    latin1_csv,
+    monthly_frame,
+    one_row_csv,
+    population_csv,
+    quarters_csv,
+    raw_bytes,
+    semicolon_decimal_comma_csv,
+    sensor_log_csv,
+    shuffled_csv,
+    tab_separated,
+    thousands_csv,
+    with_bom,
+    xlsx_workbook,
+)
 from modrwkv.forecast import table as tables
-
-YEARS = np.arange(1950, 2025)
-# world population in thousands, growing ~1.7% a year (75 rows: more than the bundled model's shortest history)
-POPULATION = (2_536_431 * 1.017 ** (YEARS - 1950)).round().astype(int)
-MONTHS = pd.date_range("2015-01-01", periods=60, freq="MS")
-SALES = np.round(200 + 20 * np.sin(np.arange(60) * np.pi / 6) + np.arange(60), 1)  # seasonal with a trend
 
 
 def refusal(path: Path, **choices: object) -> str:
@@ -41,9 +60,9 @@ def columns(path: Path) -> tuple[list[str], list[str]]:
     return list(table.axes), table.targets
 
 
-def write_population(path: Path, columns: tuple[str, str] = ("year", "population")) -> Path:
-    frame = pd.DataFrame({"year": YEARS, "population": POPULATION})
-    frame[list(columns)].to_csv(path, index=False)
+def written(path: Path, make: Maker) -> Path:
+    """`path` once `make` (a fault corpus maker, modrwkv/bench/fault_corpus.py) has written it."""
+    make(path)
     return path
 
 
@@ -51,7 +70,7 @@ def write_population(path: Path, columns: tuple[str, str] = ("year", "population
 
 
 def test_an_integer_year_column_is_the_time_axis_not_the_target(tmp_path: Path) -> None:
-    path = write_population(tmp_path / "population.csv")
+    path = written(tmp_path / "population.csv", population_csv())
     timestamps, targets = columns(path)
     assert timestamps == ["year"] and targets == ["population"]
     _, table, _, _ = forecast_tab.forecast(str(path), horizon=3)
@@ -60,7 +79,7 @@ def test_an_integer_year_column_is_the_time_axis_not_the_target(tmp_path: Path) 
 
 
 def test_a_year_column_named_as_the_time_column_is_read_as_years_not_nanoseconds(tmp_path: Path) -> None:
-    path = write_population(tmp_path / "population.csv", columns=("population", "year"))
+    path = written(tmp_path / "population.csv", population_csv(columns=("population", "year")))
     fig, table, _, _ = forecast_tab.forecast(str(path), "population", 2, "year")
     history = next(trace for trace in fig.data if trace.name == "history")
     assert pd.Timestamp(history.x[0]) == pd.Timestamp("1950-01-01")
@@ -77,10 +96,7 @@ def test_an_increasing_column_of_years_is_the_time_axis_whatever_its_name(tmp_pa
 
 @pytest.mark.parametrize("notation", ["{year}Q{quarter}", "{year}-Q{quarter}"])
 def test_quarters_are_read_as_periods_and_forecast_as_quarters(tmp_path: Path, notation: str) -> None:
-    path = tmp_path / "gdp.csv"
-    quarters = [notation.format(year=2010 + i // 4, quarter=i % 4 + 1) for i in range(56)]
-    gdp = np.round(100 * 1.006 ** np.arange(56) + np.tile([0.0, 1.5, 2.0, -1.0], 14), 2)
-    pd.DataFrame({"quarter": quarters, "gdp": gdp}).to_csv(path, index=False)
+    path = written(tmp_path / "gdp.csv", quarters_csv(notation))
     timestamps, targets = columns(path)
     assert timestamps == ["quarter"] and targets == ["gdp"]
     _, table, _, metrics = forecast_tab.forecast(str(path), horizon=5)
@@ -102,10 +118,7 @@ def test_months_written_as_year_dash_month_are_forecast_as_months(tmp_path: Path
 
 
 def test_a_million_row_file_with_a_time_counter_forecasts_the_values(tmp_path: Path) -> None:
-    path = tmp_path / "sensor_log.csv"
-    n = 1_000_000
-    reading = np.round(20 + 5 * np.sin(np.arange(n) * 2 * np.pi / 50), 2)
-    pd.DataFrame({"time": np.arange(n), "temperature": reading}).to_csv(path, index=False)
+    path = written(tmp_path / "sensor_log.csv", sensor_log_csv())
     assert path.stat().st_size < 20 * 2**20  # the app's upload limit (app.py MAX_FILE_SIZE): this file is allowed
     table = tables.read(path)
     assert list(table.axes) == ["time"] and table.targets == ["temperature"]
@@ -129,9 +142,7 @@ def test_the_unnamed_index_column_a_dataframe_writes_is_not_forecast(tmp_path: P
 
 @pytest.mark.parametrize("thousands", [",", " ", "\u00a0"])
 def test_quoted_numbers_with_thousands_separators_are_numbers(tmp_path: Path, thousands: str) -> None:
-    path = tmp_path / "population.csv"
-    rows = "".join(f'{y},"{format(p, ",").replace(",", thousands)}"\n' for y, p in zip(YEARS, POPULATION))
-    path.write_text("year,population\n" + rows, encoding="utf-8")
+    path = written(tmp_path / "population.csv", thousands_csv(thousands))
     timestamps, targets = columns(path)
     assert timestamps == ["year"] and targets == ["population"]
     _, table, _, _ = forecast_tab.forecast(str(path), "population", 1, "year")
@@ -139,19 +150,34 @@ def test_quoted_numbers_with_thousands_separators_are_numbers(tmp_path: Path, th
 
 
 def test_a_semicolon_file_with_decimal_commas_is_read(tmp_path: Path) -> None:
-    path = tmp_path / "umsatz.csv"
-    rows = "".join(f"{m:%d.%m.%Y};{str(s).replace('.', ',')}\n" for m, s in zip(MONTHS, SALES))
-    path.write_text("Monat;Umsatz\n" + rows, encoding="utf-8")
+    path = written(tmp_path / "umsatz.csv", semicolon_decimal_comma_csv)
     timestamps, targets = columns(path)
     assert timestamps == ["Monat"] and targets == ["Umsatz"]
     _, table, _, _ = forecast_tab.forecast(str(path), horizon=1)
     assert 200 < table["p50"].iloc[0] < 400  # 3,14 read as 3.14: the series' own level
 
 
+@pytest.mark.parametrize("cells", ["{m:%d.%m.%Y}", "{m:%d/%m/%Y}", "{m:%-d.%-m.%y}"])
+def test_monthly_dates_written_day_first_are_forecast_as_months(tmp_path: Path, cells: str) -> None:
+    path = tmp_path / "umsatz.csv"  # 01.02.2015 is the first of February: read month first it would be 2 January
+    rows = "".join(f"{cells.format(m=m)};{s}\n" for m, s in zip(MONTHS, SALES))
+    path.write_text("Monat;Umsatz\n" + rows, encoding="utf-8")
+    _, table, _, metrics = forecast_tab.forecast(str(path), horizon=2)
+    assert table["timestamp"].tolist() == ["2020-01-01", "2020-02-01"]
+    assert "seasonal naive (season 12)" in metrics
+
+
+def test_daily_dates_written_day_first_are_read_in_that_order_throughout(tmp_path: Path) -> None:
+    path = tmp_path / "besucher.csv"  # 13.01.2015 can only be day first: so is 01.02.2015
+    days = pd.date_range("2015-01-01", periods=60, freq="D")
+    pd.DataFrame({"Tag": days.strftime("%d.%m.%Y"), "Besucher": SALES}).to_csv(path, sep=";", index=False)
+    _, table, _, _ = forecast_tab.forecast(str(path), horizon=1)
+    assert table["timestamp"].tolist() == ["2015-03-02"]
+
+
 @pytest.mark.parametrize("name", ["sales_export.csv", "sales_export.tsv"])
 def test_a_tab_separated_file_is_read_whatever_its_suffix(tmp_path: Path, name: str) -> None:
-    path = tmp_path / name
-    pd.DataFrame({"month": MONTHS.strftime("%Y-%m-%d"), "sales": SALES}).to_csv(path, sep="\t", index=False)
+    path = written(tmp_path / name, tab_separated)
     timestamps, targets = columns(path)
     assert timestamps == ["month"] and targets == ["sales"]
 
@@ -163,17 +189,13 @@ def test_a_tab_separated_file_is_read_whatever_its_suffix(tmp_path: Path, name: 
     "bom,encoding", [(codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")]
 )
 def test_a_file_with_a_byte_order_mark_is_read(tmp_path: Path, bom: bytes, encoding: str) -> None:
-    path = tmp_path / "population.csv"
-    text = "année,population\n" + "".join(f"{y},{p}\n" for y, p in zip(YEARS, POPULATION))
-    path.write_bytes(bom + text.encode(encoding))
+    path = written(tmp_path / "population.csv", with_bom(bom, encoding))
     timestamps, targets = columns(path)
     assert timestamps == ["année"] and targets == ["population"]
 
 
 def test_a_latin1_file_is_read_rather_than_refused(tmp_path: Path) -> None:
-    path = tmp_path / "bevölkerung.csv"
-    text = "Jahr;Bevölkerung (Tsd.)\n" + "".join(f"{y};{p}\n" for y, p in zip(YEARS, POPULATION))
-    path.write_bytes(text.encode("latin-1"))
+    path = written(tmp_path / "bevölkerung.csv", latin1_csv)
     timestamps, targets = columns(path)
     assert timestamps == ["Jahr"] and targets == ["Bevölkerung (Tsd.)"]
 
@@ -183,10 +205,8 @@ def test_a_latin1_file_is_read_rather_than_refused(tmp_path: Path) -> None:
 
 def test_unsorted_rows_are_forecast_as_if_sorted(tmp_path: Path) -> None:
     ordered = tmp_path / "visits.csv"
-    frame = pd.DataFrame({"month": MONTHS.strftime("%Y-%m-%d"), "visits": SALES})
-    frame.to_csv(ordered, index=False)
-    shuffled = tmp_path / "visits_shuffled.csv"
-    frame.sample(frac=1.0, random_state=3).to_csv(shuffled, index=False)
+    monthly_frame("visits").to_csv(ordered, index=False)
+    shuffled = written(tmp_path / "visits_shuffled.csv", shuffled_csv)
     _, expected, _, _ = forecast_tab.forecast(str(ordered), horizon=4)
     _, table, _, _ = forecast_tab.forecast(str(shuffled), horizon=4)
     pd.testing.assert_frame_equal(table, expected)
@@ -194,11 +214,8 @@ def test_unsorted_rows_are_forecast_as_if_sorted(tmp_path: Path) -> None:
 
 def test_duplicate_timestamps_are_averaged_and_the_info_line_says_so(tmp_path: Path) -> None:
     averaged = tmp_path / "visits.csv"
-    frame = pd.DataFrame({"month": MONTHS.strftime("%Y-%m-%d"), "visits": SALES})
-    frame.to_csv(averaged, index=False)
-    twice = tmp_path / "visits_twice.csv"  # the last two months entered twice: 10 below, then 10 above
-    low, high = frame.assign(visits=frame["visits"] - 10), frame.assign(visits=frame["visits"] + 10)
-    pd.concat([frame.head(58), low.tail(2), high.tail(2)]).to_csv(twice, index=False)
+    monthly_frame("visits").to_csv(averaged, index=False)
+    twice = written(tmp_path / "visits_twice.csv", duplicates_csv)  # the last two months: 10 below, then 10 above
     _, expected, _, _ = forecast_tab.forecast(str(averaged), horizon=3)
     _, table, _, metrics = forecast_tab.forecast(str(twice), horizon=3)
     pd.testing.assert_frame_equal(table, expected)
@@ -206,9 +223,7 @@ def test_duplicate_timestamps_are_averaged_and_the_info_line_says_so(tmp_path: P
 
 
 def test_missing_months_become_gaps_filled_from_the_last_observation(tmp_path: Path) -> None:
-    path = tmp_path / "sales.csv"
-    frame = pd.DataFrame({"month": MONTHS.strftime("%Y-%m-%d"), "sales": SALES})
-    frame.drop(index=[10, 30]).to_csv(path, index=False)
+    path = written(tmp_path / "sales.csv", gaps_csv)  # months 10 and 30 missing
     _, table, _, metrics = forecast_tab.forecast(str(path), horizon=2)
     assert table["timestamp"].tolist() == ["2020-01-01", "2020-02-01"]  # still monthly
     assert "2 missing time(s) were added as gaps" in metrics
@@ -216,20 +231,17 @@ def test_missing_months_become_gaps_filled_from_the_last_observation(tmp_path: P
 
 
 def test_a_constant_target_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "thermostat.csv"
-    pd.DataFrame({"month": MONTHS.strftime("%Y-%m-%d"), "setpoint": 21.0}).to_csv(path, index=False)
+    path = written(tmp_path / "thermostat.csv", constant_csv)
     assert "'setpoint' of 'thermostat.csv' has the same value (21) in every row" in refusal(path)
 
 
 def test_an_all_missing_target_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "sales.csv"
-    pd.DataFrame({"month": MONTHS.strftime("%Y-%m-%d"), "sales": SALES, "returns": np.nan}).to_csv(path, index=False)
+    path = written(tmp_path / "sales.csv", all_missing_csv)
     assert "'returns' of 'sales.csv' is empty: every row's value is missing" in refusal(path, target_col="returns")
 
 
 def test_a_file_with_a_single_data_row_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "population.csv"
-    path.write_text("year,population\n2024,8161972\n", encoding="utf-8")
+    path = written(tmp_path / "population.csv", one_row_csv)
     assert "'population.csv' has a single data row" in refusal(path)
 
 
@@ -249,10 +261,7 @@ def test_a_file_of_years_alone_has_nothing_to_forecast(tmp_path: Path) -> None:
 
 
 def test_an_xlsx_workbook_is_read_from_its_first_sheet(tmp_path: Path) -> None:
-    path = tmp_path / "umsatz.xlsx"
-    with pd.ExcelWriter(path, engine="openpyxl") as workbook:
-        pd.DataFrame({"Monat": MONTHS, "Umsatz": SALES}).to_excel(workbook, sheet_name="Daten", index=False)
-        pd.DataFrame({"Notiz": ["Quelle: Kasse"]}).to_excel(workbook, sheet_name="Notizen", index=False)
+    path = written(tmp_path / "umsatz.xlsx", xlsx_workbook)
     timestamps, targets = columns(path)
     assert timestamps == ["Monat"] and targets == ["Umsatz"]
     _, table, _, _ = forecast_tab.forecast(str(path), horizon=1)
@@ -267,6 +276,5 @@ def test_the_upload_button_accepts_xlsx() -> None:
 
 
 def test_an_old_xls_workbook_is_refused_with_the_accepted_formats(tmp_path: Path) -> None:
-    path = tmp_path / "umsatz.xls"
-    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))  # the OLE2 header of Excel 97-2003
+    path = written(tmp_path / "umsatz.xls", raw_bytes(OLD_XLS))
     assert "'umsatz.xls' is not a CSV, TSV or .xlsx file; accepted formats: .csv or .tsv" in refusal(path)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 from PIL import Image, ImageDraw
 
@@ -151,6 +152,14 @@ def test_silent_and_empty_recordings_are_refused(speech, tok):
         list(asr.stream(np.zeros(16000, dtype=np.float32)))
     with pytest.raises(MediaError):
         list(asr.stream(np.zeros(0, dtype=np.float32)))
+
+
+def test_a_refused_recording_file_is_named_by_its_own_file_name(speech, tok, tmp_path):
+    path = tmp_path / "voice_memo.wav"
+    sf.write(path, np.zeros(16000, np.float32), 16000)
+    with pytest.raises(MediaError, match="'voice_memo.wav' is silent") as refused:
+        list(Transcriber(speech, tok).stream(str(path)))
+    assert str(tmp_path) not in str(refused.value)
 
 
 def test_srt_has_numbered_cues_with_timestamps():

@@ -42,7 +42,8 @@ def _number(text: str, positive: bool) -> float:
     return value
 
 
-def _url(text: str) -> str:
+def app_url(text: str) -> str:
+    """An argparse type: the app's address, ending in a slash."""
     parts = urllib.parse.urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise argparse.ArgumentTypeError(f"expected the app's address such as http://127.0.0.1:7860/, got '{text}'")
@@ -58,7 +59,7 @@ def _html_path(text: str) -> Path:
 def add_parser(sub: argparse._SubParsersAction, save_path: Callable[[str], Path]) -> None:
     """Registers `app-load` in the bench's subcommands; `save_path` checks --save as the other commands do."""
     p = sub.add_parser("app-load", help=HELP, description=HELP)
-    p.add_argument("--url", type=_url, help="a running app; default: start `python app.py` on a free local port")
+    p.add_argument("--url", type=app_url, help="a running app; default: start `python app.py` on a free local port")
     p.add_argument("--visitors", type=_positive_int, default=8, help="sessions at once (default %(default)s)")
     p.add_argument("--minutes", type=lambda t: _number(t, True), default=1.0,
                    help="how long the visitors keep asking (default %(default)s)")

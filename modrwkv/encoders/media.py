@@ -149,7 +149,8 @@ def load_audio(source: AudioInput, sample_rate: int | None = None) -> np.ndarray
     if wave.size == 0:
         raise MediaError(f"{what} is empty (zero samples): there is no sound to encode")
     if not np.isfinite(wave).all():
-        raise MediaError(f"{what} contains NaN or infinite samples")
+        raise MediaError(f"{what} contains NaN or infinite samples: export it again with finite samples (16-bit PCM "
+                         "WAV, for one)")
     return np.ascontiguousarray(wave, dtype=np.float32)
 
 

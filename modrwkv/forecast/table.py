@@ -37,6 +37,7 @@ COUNTER_WORDS = frozenset(
     {"time", "t", "step", "steps", "timestep", "index", "idx", "id", "row", "seq", "tick", "ts", "timestamp", "epoch"}
 )
 MAX_GRID_GROWTH = 2  # gaps are filled in only where the regular grid has at most twice the file's timestamps
+NUMERIC_DATE = r"^(\d{1,2})([./-])(\d{1,2})\2\d{2,4}\b"  # 01.02.2015, 1/2/15: the order of day and month is unwritten
 SIGNIFICANT_DIGITS = 4  # a forecast is written to this many significant digits of its largest value
 
 
@@ -321,11 +322,36 @@ def _quarter_axis(text: pd.Series) -> Axis | None:
 
 
 def _parse_dates(text: pd.Series) -> pd.Series:
-    """Dates in any notation pandas reads, one per cell (NaT where none); mixed UTC offsets are brought to UTC."""
+    """Dates in any notation pandas reads, one per cell (NaT where none); numeric dates such as 01.02.2015 read in
+    the one order of day and month the whole column fits (`_reads_day_first`)."""
+    times = _to_datetime(text, dayfirst=False)
+    fields = text.dropna().str.extract(NUMERIC_DATE)
+    if len(fields) and fields[0].notna().all():
+        day_first = _to_datetime(text, dayfirst=True)
+        if _reads_day_first(fields, times, day_first):
+            return day_first
+    return times
+
+
+def _to_datetime(text: pd.Series, dayfirst: bool) -> pd.Series:
     try:
-        return pd.to_datetime(text, errors="coerce", format="mixed")
+        return pd.to_datetime(text, errors="coerce", format="mixed", dayfirst=dayfirst)
     except ValueError:  # offsets that differ between rows (summer time) have no common zone but UTC
-        return pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+        return pd.to_datetime(text, errors="coerce", format="mixed", dayfirst=dayfirst, utc=True)
+
+
+def _reads_day_first(fields: pd.DataFrame, month_first: pd.Series, day_first: pd.Series) -> bool:
+    """Whether numeric dates put the day first. A first number over 12 says so (a second one says not); where every
+    date fits both orders, the order whose times are evenly spaced (01.02.2015 is monthly read day first, but 12 days
+    and a jump read month first); else the separator's custom: dots day first (Germany), slashes month first (US)."""
+    first, second = fields[0].astype(int), fields[2].astype(int)
+    if (first > 12).any() != (second > 12).any():
+        return bool((first > 12).any())
+    even = [infer_frequency(pd.DatetimeIndex(t.dropna().drop_duplicates().sort_values())) is not None
+            for t in (month_first, day_first)]
+    if even[0] != even[1]:
+        return even[1]
+    return bool((fields[1] == ".").all())
 
 
 def _date_axis(text: pd.Series) -> Axis | None:
@@ -402,7 +428,9 @@ def _target_values(df: pd.DataFrame, name: str, target_col: str) -> pd.Series:
             f"Column '{target_col}' of '{name}' holds text, not numbers: pick a numeric column to forecast."
         )
     if values.isna().all():
-        raise MediaError(f"Column '{target_col}' of '{name}' is empty: every row's value is missing.")
+        raise MediaError(
+            f"Column '{target_col}' of '{name}' is empty: every row's value is missing. Pick a column with numbers."
+        )
     if values.nunique() == 1:
         raise MediaError(
             f"Column '{target_col}' of '{name}' has the same value ({values.dropna().iloc[0]:g}) in every row: "

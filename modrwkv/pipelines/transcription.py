@@ -1,8 +1,10 @@
 """Speech recognition with ModRWKV: audio -> windows the encoder can take -> text, streamed, with timestamps."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -52,11 +54,12 @@ class Transcriber:
         audio: a file path, a 16 kHz mono array, or (array, sample_rate) when sample_rate is given.
         """
         samples = load_audio_item((audio, sample_rate) if sample_rate is not None else audio)
+        what = _named(audio)
         if float(np.sqrt(np.mean(samples.astype(np.float64) ** 2))) < SILENCE_RMS:
-            raise MediaError("the recording is silent: no speech to transcribe (check the microphone input level)")
+            raise MediaError(f"{what} is silent: no speech to transcribe (check the microphone input level)")
         spans = speech_spans(samples, self.window_seconds, SAMPLE_RATE)
         if not spans:
-            raise MediaError("no speech found: the recording holds noise or hum but no voice, so there is nothing "
+            raise MediaError(f"no speech found in {what}: it holds noise or hum but no voice, so there is nothing "
                              "to transcribe (check the microphone, or that the file is a speech recording)")
         self.segments = []
         for begin, end in spans:
@@ -79,6 +82,11 @@ class Transcriber:
         for _ in self.stream(audio, sample_rate):
             pass
         return self.segments
+
+
+def _named(audio: object) -> str:
+    """How a refusal names the recording: by its file's name where it is a file (the name its user gave it)."""
+    return f"'{Path(audio).name}'" if isinstance(audio, (str, os.PathLike)) else "the recording"
 
 
 def to_srt(segments: list[Segment]) -> str:
