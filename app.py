@@ -18,6 +18,7 @@ from app import gpu  # noqa: F401 - first: on ZeroGPU, `spaces` must be imported
 import gradio as gr  # noqa: E402
 
 from app import downloads, efficiency_tab, forecast_tab, image_tab, model_bar, models, speech_tab  # noqa: E402
+from app.stale_files import Blocks  # noqa: E402
 
 MAX_FILE_SIZE = "20mb"  # an hour of MP3 or a 10-minute WAV; larger uploads are refused before they fill the disk
 QUEUE_SIZE = 64  # waiting requests beyond this are told the queue is full
@@ -26,7 +27,7 @@ DELETE_CACHE = (600, 3600)
 
 
 def build_app(delete_cache: tuple[int, int] = DELETE_CACHE) -> gr.Blocks:
-    with gr.Blocks(title="ModRWKV", delete_cache=delete_cache) as demo:
+    with Blocks(title="ModRWKV", delete_cache=delete_cache) as demo:  # a page that outlived its files is told so
         gr.Markdown(
             "# ModRWKV\nA multimodal assistant on RWKV-7, an RNN: linear-time prefill and a fixed-size state instead "
             "of a KV cache. Chat about an image, transcribe a recording, or forecast a CSV; the Efficiency tab "

@@ -30,6 +30,11 @@ class UserError(gr.Error):
         log.warning("refused: %s", message)
         super().__init__(message, print_exception=False)
 
+    def __str__(self) -> str:
+        # gr.Error's is the message's repr, and Gradio shows str() where a request fails before it queues (a
+        # validator's inputs): the visitor would read the message in quotes
+        return self.message
+
 
 @contextmanager
 def user_errors(action: str) -> Iterator[None]:
@@ -47,3 +52,18 @@ def user_errors(action: str) -> Iterator[None]:
         raise UserError(f"Could not fetch the model while {action}: {e}") from e
     except (ValueError, FileNotFoundError) as e:  # MediaError and CheckpointError are ValueErrors
         raise UserError(f"Problem while {action}: {e}") from e
+
+
+@contextmanager
+def load_errors(action: str) -> Iterator[None]:
+    """`user_errors`, and anything else a model's loading raises as a `UserError` too (its traceback logged): a
+    checkpoint can fail in ways the library does not name, and its user must still learn what failed while the
+    other models keep serving."""
+    try:
+        with user_errors(action):
+            yield
+    except gr.Error:
+        raise
+    except Exception as e:  # noqa: BLE001 - any failure of a load is the user's answer, not the server's end
+        log.exception("unexpected error while %s", action)
+        raise UserError(f"Problem while {action}: {type(e).__name__}: {e}") from e

@@ -58,17 +58,26 @@ def _is_figures(message: Message) -> bool:
     return bool((message.get("metadata") or {}).get("title"))
 
 
-def turns(history: list[Message]) -> list[Turn]:
-    """The finished turns of a chatbot history: each question with its images and its answer."""
+def _stopped_unanswered(line: Message | None, answer: Message) -> bool:
+    """An answer stopped before it began: empty, under a figures line that never reached "done"."""
+    return not _text(answer) and line is not None and (line.get("metadata") or {}).get("status") == "pending"
+
+
+def turns(history: list[Message], answered_only: bool = False) -> list[Turn]:
+    """The finished turns of a chatbot history: each question with its images and its answer. `answered_only` leaves
+    out a question stopped before its answer began, which the conversation's state never took in."""
     done: list[Turn] = []
-    question, images = "", []
+    question, images, line = "", [], None
     for message in history:
         if message["role"] == "user":
             question += _text(message)
             images += _files(message)
-        elif not _is_figures(message):
-            done.append((question, _text(message), images))
-            question, images = "", []
+        elif _is_figures(message):
+            line = message
+        else:
+            if not (answered_only and _stopped_unanswered(line, message)):
+                done.append((question, _text(message), images))
+            question, images, line = "", [], None
     return done
 
 
@@ -82,8 +91,9 @@ def figures(stats: GenerationStats, follow_up: bool) -> str:
 
 
 def _conversation(model: ModRWKV, history: list[Message], current: Conversation | None) -> Conversation:
-    """The session's conversation if it matches `history`, else one rebuilt from the history."""
-    done = turns(history)
+    """The session's conversation if it matches `history`, else one rebuilt from the history. A question stopped
+    while its prompt was read is not replayed: after Stop on a long paste, the next question does not read it again."""
+    done = turns(history, answered_only=True)
     if current is not None and current.model is model and current.chat.history == [(q, a) for q, a, _ in done]:
         return current
     chat = ImageChat(model, models.tokenizer(), VISION_DEFAULTS)
@@ -141,7 +151,9 @@ def chat(
     with user_errors("reading the image" if images else "answering"):
         for piece in session.send(message, images):
             answer["content"] += piece
-            yield with_figures()
+            # a long prompt yields between its chunks, so that Stop or a client gone ends it there; until the first
+            # token the line goes on saying that the prompt is being read
+            yield with_figures() if session.last_stats.generated_tokens else (history, conversation)
     yield with_figures("done")
 
 

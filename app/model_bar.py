@@ -12,7 +12,7 @@ from functools import partial
 import gradio as gr
 
 from app import gpu, models
-from app.errors import UserError, user_errors
+from app.errors import UserError, load_errors
 from modrwkv.multimodal import ModRWKV
 from modrwkv.rwkv7.loading import DTYPES
 
@@ -36,7 +36,7 @@ def model_for(selection: Selection | None, modality: str) -> ModRWKV:
     """The session's model for `modality` (the default when it chose none), loaded once for all sessions, on the
     device of this call."""
     choice = (selection or default_selection()).get(modality) or default_selection()[modality]
-    with user_errors(f"loading the {models.TAB_NAMES[modality]} model '{choice.key}'"):
+    with load_errors(f"loading the {models.TAB_NAMES[modality]} model '{choice.key}'"):
         return gpu.placed(models.load(choice.source, choice.dtype))
 
 
@@ -57,7 +57,7 @@ def load_model(
     if dtype not in DTYPES:
         raise UserError(f"Unknown dtype '{dtype}'; choose one of {', '.join(DTYPES)}.")
     key, source = _named(text)
-    with user_errors(f"loading '{text}' (the current models keep serving)"):
+    with load_errors(f"loading '{text}' (the current models keep serving)"):
         models.check_public(source)
         progress(0, desc=f"Loading {text}")  # downloads show their own bars (huggingface_hub's tqdm)
         model = models.load(source, dtype)

@@ -181,3 +181,33 @@ def test_a_batch_prefilled_in_chunks_gives_each_prompts_own_logits_and_state(mod
         alone, alone_state = model(torch.tensor([prompt]), model.new_state(1))
         torch.testing.assert_close(logits[i], alone[0, -1], rtol=1e-4, atol=1e-4)
         torch.testing.assert_close(state.wkv[:, i], alone_state.wkv[:, 0], rtol=1e-4, atol=1e-4)
+
+
+def test_a_long_prompt_pauses_between_its_chunks_and_gives_the_same_result(model, monkeypatch):
+    from modrwkv.generation import streaming as generation
+
+    monkeypatch.setattr(generation, "CPU_CHUNK_POSITIONS", 4)
+    prompt = list(range(100, 111))  # 11 positions: chunks of 4, 4 and 3
+    steps = generation.prefill_steps(model, [prompt])
+    assert [next(steps), next(steps)] == [4, 8]  # a pause before each chunk but the first
+    with pytest.raises(StopIteration) as done:
+        next(steps)
+    logits, state = done.value.value
+    want, want_state = model(torch.tensor([prompt]), model.new_state(1))
+    torch.testing.assert_close(logits[0], want[0, -1], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(state.wkv, want_state.wkv, rtol=1e-4, atol=1e-4)
+
+
+def test_a_chat_stopped_while_reading_a_long_prompt_is_left_as_it_was(model, tok, monkeypatch):
+    from modrwkv.generation import streaming as generation
+
+    monkeypatch.setattr(generation, "CPU_CHUNK_POSITIONS", 8)
+    chat = ChatSession(model, tok, config=CHAT_GREEDY)
+    list(chat.send("Hi"))
+    before = (chat.state.wkv.clone(), list(chat.pending), list(chat.tokens), list(chat.history))
+    stream = chat.send("Summarise this: " + "the quick brown fox jumps over the lazy dog " * 10)
+    assert next(stream) == ""  # still reading the prompt: nothing generated yet
+    stream.close()
+    assert chat.last_stats.generated_tokens == 0
+    assert (chat.pending, chat.tokens, chat.history) == before[1:]
+    torch.testing.assert_close(chat.state.wkv, before[0], rtol=0, atol=0)

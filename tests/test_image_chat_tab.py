@@ -65,3 +65,21 @@ def test_a_stopped_answer_keeps_the_conversation_consistent() -> None:
 def test_a_failed_answer_gives_the_question_and_its_image_back_to_the_textbox() -> None:
     box = image_tab.restore_message("/tmp/notes.pdf", "What is in this photo?")
     assert box["value"] == {"text": "What is in this photo?", "files": ["/tmp/notes.pdf"]} and box["interactive"]
+
+
+def test_a_question_stopped_while_its_long_prompt_is_read_is_not_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from modrwkv.generation import streaming
+
+    monkeypatch.setattr(streaming, "CPU_CHUNK_POSITIONS", 64)
+    *_, (history, conversation) = image_tab.chat(None, "Hello", [], 0, 0.3, 4)
+    stream = image_tab.chat(None, "Summarise: " + "the red circle is next to the blue square. " * 100, history, 0,
+                            0.3, 200, conversation)
+    history, conversation = next(stream)  # between two chunks of the prompt: nothing generated yet
+    assert history[-2]["metadata"] == {"title": "Reading the prompt…", "status": "pending"}
+    assert not history[-1]["content"]
+    stream.close()  # Stop
+    assert len(conversation.chat.history) == 1  # the stopped question never entered the state
+    *_, (after, same) = image_tab.chat(None, "Go on.", history, 0, 0.3, 4, conversation)
+    assert same is conversation  # no rebuild: the long question is not read again
+    read = re.match(r"(\d+) prompt tokens processed \(new only\)", after[-2]["metadata"]["title"])
+    assert read and int(read[1]) < 50  # "Go on." and its turn markers, not the thousand tokens stopped

@@ -59,13 +59,14 @@ class StartedApp:
 
 
 @contextmanager
-def started_app(start_seconds: float = START_SECONDS) -> Iterator[StartedApp]:
-    """`python app.py --port P` on a free 127.0.0.1 port, once it answers; stopped (and its files removed) after.
+def started_app(start_seconds: float = START_SECONDS, port: int | None = None) -> Iterator[StartedApp]:
+    """`python app.py --port P` on 127.0.0.1 (`port`, else a free one), once it answers; stopped (and its files
+    removed) after: serving again on the same port is a restart as a host makes it, from a fresh disk.
 
     The server gets a temporary folder of its own (TMPDIR, GRADIO_TEMP_DIR), so the upload and output folders
     measured hold this run's files only: the machine's /tmp/gradio is shared with every other app and test run."""
     temp_dir = Path(tempfile.mkdtemp(prefix="modrwkv-app-load-"))
-    port = free_port()
+    port = port or free_port()
     env = os.environ | {
         "TMPDIR": str(temp_dir),
         "GRADIO_TEMP_DIR": str(temp_dir / "gradio"),

@@ -70,7 +70,10 @@ class ChatSession:
         return self.pending + self.tokenizer.encode(self.template.user.format(message=self.template.clean(message)))
 
     def send(self, message: str) -> Iterator[str]:
-        """Stream the answer to `message`. The state and history are updated when the stream ends or is closed."""
+        """Stream the answer to `message`. The state and history are updated when the stream ends or is closed.
+
+        A piece may be '' (a long prompt between its chunks, or text held back): closing the stream there stops
+        the work; closed before the answer starts, the conversation is as it was before `message`."""
         prompt = self.prompt_tokens(message)
         return self._stream(message, prompt, prompt[len(self.pending):])
 
@@ -93,8 +96,7 @@ class ChatSession:
         """Generate from `prompt` (pending tokens included); `new_tokens` is what it adds to the transcript."""
         with closing(ChatSession._answer([self], [message], [prompt], [new_tokens])) as steps:
             for deltas in steps:
-                if deltas[0]:
-                    yield deltas[0]
+                yield deltas[0]  # '' too: the consumer's chance to stop between chunks of a long prompt
 
     @staticmethod
     def send_batch(sessions: Sequence[ChatSession], messages: Sequence[str]) -> Iterator[list[str]]:

@@ -2,10 +2,14 @@
 
 Every sampled token is fed to the model at the next step; the last one of a sequence stays `pending`
 (not yet in its state), so continuing a sequence later costs no wasted forward pass and stays exact.
+
+A long prompt is fed in chunks, and the stream yields between them (empty text: nothing new yet), so a consumer
+that stops the stream there (a stop button, a client gone) ends the work after the current chunk instead of after
+the whole prompt.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from time import perf_counter
@@ -28,7 +32,6 @@ CPU_CHUNK_POSITIONS = 2048
 Prompt = Sequence[int] | torch.Tensor  # token ids, or input embeddings [T, C] (modality tokens + text)
 
 
-@torch.inference_mode()
 def prefill(
     model: RWKV7,
     prompts: Sequence[Prompt],
@@ -36,6 +39,24 @@ def prefill(
     chunk_len: int = PREFILL_CHUNK,
 ) -> tuple[torch.Tensor, RWKVState]:
     """Run prompts of any lengths (>= 1 position each) as one padded batch: last logits [B, V] and the batch state."""
+    steps = prefill_steps(model, prompts, states, chunk_len)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+@torch.inference_mode()
+def prefill_steps(
+    model: RWKV7,
+    prompts: Sequence[Prompt],
+    states: Sequence[RWKVState | None] | None = None,
+    chunk_len: int = PREFILL_CHUNK,
+) -> Generator[int, None, tuple[torch.Tensor, RWKVState]]:
+    """`prefill`, one chunk at a time: yields the positions fed so far before each chunk but the first (where a
+    consumer may stop: the state carries across chunks, so nothing is lost but the unfed rest), and returns
+    (last logits [B, V], batch state)."""
     if not prompts or any(len(p) == 0 for p in prompts):
         raise ValueError("every prompt needs at least one token")
     B = len(prompts)
@@ -48,6 +69,8 @@ def prefill(
         chunk_len = min(chunk_len, max(1, CPU_CHUNK_POSITIONS // B))
     last = torch.empty(B, model.config.vocab_size, dtype=model.dtype, device=model.device)
     for start in range(0, max(lens), chunk_len):
+        if start:
+            yield start
         rows = [i for i in range(B) if lens[i] > start]
         seg = [min(lens[i] - start, chunk_len) for i in rows]
         x = torch.zeros(len(rows), max(seg), model.config.n_embd, dtype=model.dtype, device=model.device)
@@ -159,12 +182,26 @@ class _Row:
         return text
 
 
+def _between_chunks(
+    steps: Generator[int, None, tuple[torch.Tensor, RWKVState]], batch: int
+) -> Generator[list[str], None, tuple[torch.Tensor, RWKVState]]:
+    """The prefill's pauses as steps without text (one '' per sequence); returns the prefill's result."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+        yield [""] * batch
+
+
 class BatchGeneration:
     """Continues several independent sequences at once. Iterate: each step yields the new text of every
-    sequence ('' when it has none); `results` holds each one's text, tokens, state and stats.
+    sequence ('' when it has none); `results` holds each one's text, tokens, state and stats. A long prompt
+    yields steps without text between its chunks.
 
     Finished sequences leave the batch, so the rest run at their own batch size. Closing the iterator
-    early (a stop button) keeps every sequence's state consistent, marked "cancelled".
+    early (a stop button) keeps every sequence's state consistent, marked "cancelled"; closed during the
+    prompt, no sequence is done (nothing was generated, and the states passed in are unchanged).
     """
 
     def __init__(
@@ -185,7 +222,7 @@ class BatchGeneration:
     def __iter__(self) -> Iterator[list[str]]:
         cfg, model = self.config, self.model
         started = perf_counter()
-        logits, state = prefill(model, self.prompts, self.states)
+        logits, state = yield from _between_chunks(prefill_steps(model, self.prompts, self.states), len(self.prompts))
         prefill_end = perf_counter()
         rows = [_Row(self.tokenizer, cfg, r) for r in self.results]
         per_row_bytes = state.nbytes // len(rows)

@@ -31,6 +31,15 @@ from modrwkv.sources import resolve_source
 PLACEMENTS = ("prepend", "placeholder")
 
 
+def _load_weights(module: nn.Module, state: dict[str, torch.Tensor], what: str) -> None:
+    """`module.load_state_dict(state, strict=True)`, a mismatch raised as a CheckpointError naming `what`."""
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as e:  # missing, unexpected or mis-shaped tensors: the checkpoint is at fault, not the code
+        detail = " ".join(str(e).split())
+        raise CheckpointError(f"the {what}'s weights do not match the checkpoint's config: {detail}") from e
+
+
 @dataclass(frozen=True)
 class ModalitySpec:
     encoder: str  # registry name, e.g. "siglip2"
@@ -282,7 +291,10 @@ class ModRWKV(nn.Module):
         path = resolve_source(src)
         config_file = path / "config.json" if path.is_dir() else None
         if config_file is not None and config_file.exists():
-            meta = json.loads(config_file.read_text())
+            try:
+                meta = json.loads(config_file.read_text())
+            except json.JSONDecodeError as e:  # else the message would not say which file
+                raise CheckpointError(f"{config_file} is not valid JSON ({e})") from e
             if meta.get("architecture") == "modrwkv":
                 return cls._from_own(ModRWKVConfig.from_dict(meta), read_state_dict(path), dtype, device, pack_weights)
         return cls._from_official(str(src), read_state_dict(path), dtype, device, encoder, pack_weights)
@@ -307,12 +319,13 @@ class ModRWKV(nn.Module):
                 part = {
                     k[len(prefix) + len(key) + 2 :]: v for k, v in state.items() if k.startswith(f"{prefix}.{key}.")
                 }
-                module.load_state_dict(part, strict=True)
+                _load_weights(module, part, f"{key} {prefix[:-1]}")
                 module.to(device).eval()
         head = None
         if config.forecast is not None:
             head = ForecastHead(config.forecast)
-            head.load_state_dict({k[14:]: v for k, v in state.items() if k.startswith("forecast_head.")}, strict=True)
+            head_state = {k[14:]: v for k, v in state.items() if k.startswith("forecast_head.")}
+            _load_weights(head, head_state, "forecast head")
             head.to(device).eval()
         return cls(llm, encs, adapters, config.placement, config.placeholder_id, head)
 
@@ -331,10 +344,10 @@ class ModRWKV(nn.Module):
                 )
             encoder = encoders.build(release.encoder, release.encoder_id)
         if encoder_state:
-            encoder.model.load_state_dict(encoder_state, strict=True)
+            _load_weights(encoder.model, encoder_state, "encoder")
         llm = RWKV7.from_state_dict(backbone, dtype=dtype, device=device, pack_weights=pack_weights)
         adapter = ModalityAdapter(adapter_config_from_official(adapter_state))
-        adapter.load_state_dict(adapter_state, strict=True)
+        _load_weights(adapter, adapter_state, "adapter")
         placement = release.placement if release is not None else ("placeholder" if layout == "c" else "prepend")
         return cls(
             llm, {encoder.modality: encoder.to(device).eval()}, {encoder.modality: adapter.to(device).eval()}, placement

@@ -49,7 +49,8 @@ class Transcriber:
         self.segments: list[Segment] = []
 
     def stream(self, audio: object, sample_rate: int | None = None) -> Iterator[str]:
-        """Yield the transcript as it is decoded; `segments` holds the timed pieces once the stream ends.
+        """Yield the transcript as it is decoded ('' for a step without new text, where closing the stream stops
+        the work); `segments` holds the timed pieces once the stream ends.
 
         audio: a file path, a 16 kHz mono array, or (array, sample_rate) when sample_rate is given.
         """
@@ -71,11 +72,10 @@ class Transcriber:
             text, start = "", AnswerStart()
             for deltas in gen:
                 piece = start(deltas[0])
-                if piece:
-                    if self.segments and not text:
-                        piece = " " + piece
-                    text += piece
-                    yield piece
+                if piece and self.segments and not text:
+                    piece = " " + piece
+                text += piece
+                yield piece  # '' too: a step without text is where a consumer may stop the work
             self.segments.append(Segment(begin / SAMPLE_RATE, end / SAMPLE_RATE, text.strip()))
 
     def transcribe(self, audio: object, sample_rate: int | None = None) -> list[Segment]:
