@@ -17,7 +17,7 @@ from app import gpu  # noqa: F401 - first: on ZeroGPU, `spaces` must be imported
 # isort: split
 import gradio as gr  # noqa: E402
 
-from app import downloads, efficiency_tab, forecast_tab, image_tab, model_bar, models, speech_tab  # noqa: E402
+from app import allocator, downloads, efficiency_tab, forecast_tab, image_tab, model_bar, models, speech_tab  # noqa: E402
 from app.stale_files import Blocks  # noqa: E402
 
 MAX_FILE_SIZE = "20mb"  # an hour of MP3 or a 10-minute WAV; larger uploads are refused before they fill the disk
@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.mcp and importlib.util.find_spec("mcp") is None:
         parser.error("--mcp needs Gradio's MCP extra: pip install 'gradio[mcp]==6.31.0'")
+    allocator.limit_arenas()  # before the models load and Gradio's worker threads start
     models.set_public(args.public)
     sources = args.model or [s.strip() for s in os.environ.get("MODRWKV_MODEL", "").split(",") if s.strip()]
     for source in sources:
@@ -92,6 +93,7 @@ def main(argv: list[str] | None = None) -> None:
         except (OSError, ValueError) as e:
             parser.error(f"--model {source}: {e}")
     downloads.start_sweeping()  # an idle server drops its visitors' download files too
+    allocator.start_trimming()
     serve(args.host, args.port, args.share, args.mcp)
 
 
