@@ -30,6 +30,7 @@ from typing import Any
 import torch
 import yaml
 
+from modrwkv.generation.sampling import GenerationConfig
 from modrwkv.multimodal import ModRWKV
 from modrwkv.pipelines.image_chat import VISION_DEFAULTS, ImageChat
 from modrwkv.tokenizer import RWKVTokenizer
@@ -184,16 +185,19 @@ def _casing(question: str, rng: random.Random) -> str:
     return question[0].upper() + question[1:] if rng.random() < 0.5 else question
 
 
-def phase_configs(data_dir: Path, files: dict[str, Path], epochs: tuple[int, int], max_steps: int | None = None
-                  ) -> dict[str, Path]:
-    """The two phases' YAML configs, written into `data_dir` (what `python -m modrwkv.train` would run)."""
+def phase_configs(data_dir: Path, files: dict[str, Path], epochs: tuple[int, int], max_steps: int | None = None,
+                  *, backbone: dict[str, Any] = BACKBONE, adapter: dict[str, Any] = ADAPTER,
+                  image_folder: Path | None = None, answer_tokens: int = 8) -> dict[str, Path]:
+    """The two phases' YAML configs, written into `data_dir` (what `python -m modrwkv.train` would run): the records'
+    images are relative to `image_folder` (default `data_dir`); `answer_tokens` caps the answers of the instruct
+    phase's look at `files["test"]`."""
     runs, features = data_dir / "runs", str(data_dir / "features")
     common = {"batch_size": 16, "mixed_precision": "no", "feature_cache": "disk", "feature_cache_dir": features,
               "seed": SEED, "max_steps": max_steps}
-    data = {"format": "llava", "image_folder": str(data_dir)}
+    data = {"format": "llava", "image_folder": str(data_dir if image_folder is None else image_folder)}
     align = {
         "phase": "align", "output_dir": str(runs / "align"),
-        "model": {"backbone": BACKBONE, "encoder": ENCODER, "adapter": ADAPTER, "placement": "prepend"},
+        "model": {"backbone": backbone, "encoder": ENCODER, "adapter": adapter, "placement": "prepend"},
         "data": {**data, "path": str(files["align"])},
         "eval": {"path": str(files["align"]), "max_records": 10, "max_new_tokens": 40},  # a look; scores below
         "train": {**common, "epochs": epochs[0], "lr": 1.0e-3, "warmup_steps": 20},
@@ -202,7 +206,7 @@ def phase_configs(data_dir: Path, files: dict[str, Path], epochs: tuple[int, int
         "phase": "instruct", "output_dir": str(runs / "instruct"),
         "model": {"init_from": str(runs / "align")},
         "data": {**data, "path": str(files["instruct"])},
-        "eval": {"path": str(files["test"]), "max_records": 20, "max_new_tokens": 8},  # a look; scores below
+        "eval": {"path": str(files["test"]), "max_records": 20, "max_new_tokens": answer_tokens},  # a look
         "train": {**common, "epochs": epochs[1], "lr": 2.0e-3, "warmup_steps": 50},
     }
     paths = {}
@@ -239,13 +243,13 @@ def image_features(model: ModRWKV, images: Sequence[Path], feature_cache: Path |
 
 
 def answer(model: ModRWKV, tokenizer: RWKVTokenizer, questions: Sequence[Question],
-           features: dict[str, torch.Tensor] | None = None) -> list[str]:
-    """Greedy `ImageChat` answers, each question the first turn of a new chat about its image; `features` from
-    `image_features` (computed here when not given)."""
+           features: dict[str, torch.Tensor] | None = None, config: GenerationConfig = GREEDY) -> list[str]:
+    """Answers by `config` (default greedy, 8 tokens) of `ImageChat`, each question the first turn of a new chat
+    about its image; `features` from `image_features` (computed here when not given)."""
     if features is None:
         features = image_features(model, [q.image for q in questions])
     known = _KnownImages(model, features)
-    return ["".join(ImageChat(known, tokenizer, GREEDY).send(q.text, [q.image.absolute()])).strip() for q in questions]
+    return ["".join(ImageChat(known, tokenizer, config).send(q.text, [q.image.absolute()])).strip() for q in questions]
 
 
 def score(questions: Sequence[Question], predictions: Sequence[str]) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from modrwkv.train.recipes.vision_sources import PACKAGES, Source, all_sources, 
 
 DATA_DIR = Path("data/vision-real")
 COMMAND = "python -m modrwkv.train.recipes.vision_real"
-EVAL_SHARE = 0.2  # of the picture groups of each name that has at least two (and at least one of three or more)
+EVAL_SHARE = 0.2  # of the picture groups of each name that has at least two, and always one of them
 TURNS_PER_RECORD = 2  # as the easy-VQA recipe: a question, then a follow-up with the image in the RNN state
 LAYOUTS = {"single": 0.5, "count": 0.25, "pair": 0.25}  # how often each kind of scene is composed
 # people and animals are most of what visitors photograph: their names are drawn twice as often
@@ -82,9 +82,8 @@ def catalog(sources: Sequence[Source] | None = None, cache: Path | None = None) 
         if len(ordered) < 2:
             continue  # a name with one picture is only ever trained on
         chosen = {g for g in ordered[1:] if _hash_share(g) < EVAL_SHARE}  # the lowest hash always trains
-        if not chosen and len(ordered) >= 3:
-            chosen = {ordered[-1]}  # names with three pictures or more are all evaluated: one held out
-        held_out |= chosen
+        # every name with two pictures or more is evaluated: naming is measured over as many names as there are
+        held_out |= chosen or {ordered[-1]}
     return [Item(s, "eval" if s.group in held_out else "train") for s in sorted(sources, key=lambda s: s.id)]
 
 
