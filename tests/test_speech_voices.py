@@ -114,3 +114,16 @@ def test_held_out_draws_come_from_held_out_voices_only():
 def test_training_draw_refuses_a_held_out_voice_offered_to_it():
     with pytest.raises(ValueError, match="held-out voices offered for training: flite:rms"):
         sv.delivery(0, "train", among=[Voice("flite", "rms"), Voice("flite", "slt")])
+
+
+def test_a_recipe_clip_is_the_same_every_time_and_fits_a_window():
+    first, delivery = sv.record(SENTENCE, 7, "train")
+    again, _ = sv.record(SENTENCE, 7, "train")
+    assert delivery.voice not in sv.HELD_OUT_VOICES
+    np.testing.assert_array_equal(first, again)
+    assert len(first) <= (sv.MAX_SPEECH_SECONDS + 1.0) * sv.SAMPLE_RATE  # speech plus at most 0.5 s either side
+
+
+def test_a_sentence_too_long_for_a_window_is_left_out():
+    long_sentence = " ".join([SENTENCE] * 6)  # 42 words: about 15 s even when spoken fast
+    assert sv.record(long_sentence, 7, "train") is None

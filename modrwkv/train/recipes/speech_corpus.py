@@ -190,12 +190,9 @@ VARIANTS = ("m1", "m3", "m4", "m5", "m6", "m7", "f2", "f3", "f4", "aunty", "edwa
 
 
 @dataclass(frozen=True)
-class Rendering:
-    """How one recording is made: the espeak-ng voice and the degradations applied after it."""
+class Degradation:
+    """What happens to a recording after the voice: room, channel, noise and level."""
 
-    voice: str  # e.g. "en-gb+f3"
-    speed: int  # words per minute
-    pitch: int  # 0..99
     reverb_seconds: float  # RT60 of a synthetic room; 0 = dry
     telephone: bool  # 300-3400 Hz band through an 8 kHz channel, as the codec2 recordings are
     snr_db: float | None  # added noise; None = none
@@ -203,14 +200,30 @@ class Rendering:
     seed: int
 
 
-def rendering(seed: int) -> Rendering:
-    rng = random.Random(seed)
-    return Rendering(
-        voice=f"{rng.choice(VOICES)}+{rng.choice(VARIANTS)}", speed=rng.randint(120, 220), pitch=rng.randint(20, 80),
+def degradation(rng: random.Random, seed: int) -> Degradation:
+    """Room (25%: RT60 0.1-0.5 s), telephone band (20%) and noise (50%: 10-40 dB SNR), drawn from `rng`; `seed`
+    seeds the noise itself."""
+    return Degradation(
         reverb_seconds=rng.uniform(0.1, 0.5) if rng.random() < 0.25 else 0.0, telephone=rng.random() < 0.2,
         snr_db=rng.uniform(10, 40) if rng.random() < 0.5 else None,
         noise=rng.choice(["white", "pink", "brown", "hum"]), seed=seed,
     )
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """How one espeak-ng recording is made: the voice and the degradation applied after it."""
+
+    voice: str  # e.g. "en-gb+f3"
+    speed: int  # words per minute
+    pitch: int  # 0..99
+    degradation: Degradation
+
+
+def rendering(seed: int) -> Rendering:
+    rng = random.Random(seed)
+    return Rendering(voice=f"{rng.choice(VOICES)}+{rng.choice(VARIANTS)}", speed=rng.randint(120, 220),
+                     pitch=rng.randint(20, 80), degradation=degradation(rng, seed))
 
 
 def speak(text: str, voice: str, speed: int, pitch: int) -> np.ndarray:
@@ -229,7 +242,7 @@ def at_16k(audio: np.ndarray, rate: int) -> np.ndarray:
     return signal.resample_poly(audio, SAMPLE_RATE, rate).astype(np.float32)  # scipy reduces the ratio itself
 
 
-def degrade(audio: np.ndarray, r: Rendering) -> np.ndarray:
+def degrade(audio: np.ndarray, r: Degradation) -> np.ndarray:
     """Silence around the speech, then room, channel and noise as `r` says; peak level varied."""
     rng = np.random.default_rng(r.seed)
     pad = lambda: np.zeros(int(rng.uniform(0.05, 0.5) * SAMPLE_RATE), np.float32)  # noqa: E731
@@ -275,7 +288,7 @@ def record(text: str, seed: int) -> np.ndarray:
     if len(speech) > MAX_SPEECH_SECONDS * SAMPLE_RATE:  # a long sentence at a slow rate: spoken faster
         speed = int(r.speed * len(speech) / (MAX_SPEECH_SECONDS * SAMPLE_RATE) * 1.05) + 1
         speech = speak(text, r.voice, speed, r.pitch)[: int(MAX_SPEECH_SECONDS * SAMPLE_RATE)]
-    return degrade(speech, r)
+    return degrade(speech, r.degradation)
 
 
 def write_wav(path: Path, audio: np.ndarray) -> None:

@@ -334,3 +334,28 @@ def speak(text: str, d: Delivery) -> np.ndarray:
         rng = random.Random(d.seed)  # piper's own variation, drawn around the voice's defaults (0.667, 0.8)
         return speak_piper(text, name, 1 / d.rate, rng.uniform(0.4, 0.9), rng.uniform(0.5, 1.0), d.seed)
     raise ValueError(f"unknown engine {d.voice.engine!r}: the engines are {', '.join(ENGINES)}")
+
+
+# -- a recipe's clip ---------------------------------------------------------------------------------------------
+
+MAX_SPEECH_SECONDS = speech_corpus.MAX_SPEECH_SECONDS
+MAX_SPEEDUP = 1.6  # how much faster than its drawn rate a long sentence may be said to fit; beyond, it is left out
+
+
+def record(text: str, seed: int, split: str) -> tuple[np.ndarray, Delivery] | None:
+    """A clip of the speech recipe, the same every time: `text` said by `delivery(seed, split)`, sped up to fit
+    MAX_SPEECH_SECONDS (with the pauses added, an 8 s window), then degraded (room, telephone band, noise) as
+    `speech_corpus.degradation` draws. None when the sentence cannot fit without being said too fast."""
+    d = delivery(seed, split)
+    speech = speak(text, d)
+    limit = MAX_SPEECH_SECONDS * SAMPLE_RATE
+    if len(speech) > limit:
+        rate = d.rate * len(speech) / limit * 1.05
+        if rate > min(4.0, d.rate * MAX_SPEEDUP):
+            return None
+        d = Delivery(d.voice, round(rate, 3), d.pitch, d.seed)
+        speech = speak(text, d)
+        if len(speech) > limit:
+            return None
+    degradation = speech_corpus.degradation(random.Random(f"degradation {seed}"), seed)
+    return speech_corpus.degrade(speech, degradation), d
