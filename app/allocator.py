@@ -42,13 +42,14 @@ def trim() -> bool:
 
 def start_trimming(every: float = TRIM_SECONDS) -> threading.Event | None:
     """`trim()` every `every` seconds on a daemon thread until the returned event is set; None without glibc."""
-    if _glibc() is None:
+    libc = _glibc()
+    if libc is None:
         return None
     stop = threading.Event()
 
-    def trim_until_stopped() -> None:
+    def trim_until_stopped() -> None:  # the library is looked up once, not at every trim
         while not stop.wait(every):
-            trim()
+            libc.malloc_trim(0)
 
     threading.Thread(target=trim_until_stopped, name="malloc-trim", daemon=True).start()
     return stop
