@@ -33,3 +33,32 @@ def test_a_token_outside_the_classes_is_refused():
     emb = torch.randn(500, 8)
     with pytest.raises(ValueError, match="not among the CTC classes"):
         transcript_ctc([torch.randn(6, 8)], [torch.tensor([12, 99])], ctc_classes([[12]]), emb)
+
+
+def _ctc_over_every_class(embeds, answers, classes, emb):
+    """The definition: CTC on the log-softmax over all the classes."""
+    rows = torch.nn.functional.normalize(emb[classes], dim=-1)
+    log_probs = [torch.log_softmax(10.0 * torch.nn.functional.normalize(e, dim=-1) @ rows.T, dim=-1) for e in embeds]
+    lookup = {int(c): i for i, c in enumerate(classes)}
+    labels = [torch.tensor([lookup[int(t)] for t in a if t != TURN_END_ID]) for a in answers]
+    return torch.nn.functional.ctc_loss(
+        torch.nn.utils.rnn.pad_sequence(log_probs), torch.cat(labels), torch.tensor([len(e) for e in embeds]),
+        torch.tensor([len(label) for label in labels]), blank=BLANK, zero_infinity=True,
+    )
+
+
+def test_the_loss_and_its_gradients_equal_ctc_over_every_class():
+    g = torch.Generator().manual_seed(1)
+    emb = torch.randn(3000, 16, generator=g)
+    answers = [torch.tensor([17, 905, 17, 2210, TURN_END_ID]), torch.tensor([44, TURN_END_ID]),
+               torch.tensor([905, 1200, 3, 9, 2999, 44, TURN_END_ID])]
+    classes = ctc_classes([a.tolist() for a in answers] + [[5, 6, 7, 8, 2500]])
+    grads = []
+    for loss_fn in (transcript_ctc, _ctc_over_every_class):
+        embeds = [torch.randn(n, 16, generator=torch.Generator().manual_seed(n)).requires_grad_() for n in (12, 5, 20)]
+        table = emb.clone().requires_grad_()
+        loss = loss_fn(embeds, answers, classes, table)
+        loss.backward()
+        grads.append((loss.detach(), table.grad, *[e.grad for e in embeds]))
+    for ours, reference in zip(*grads):
+        torch.testing.assert_close(ours, reference, rtol=1e-4, atol=1e-6)

@@ -20,6 +20,7 @@ from modrwkv.rwkv7.model import RWKV7
 from modrwkv.train.samples import IGNORE_INDEX
 
 CTC_BLANK_ID = 0  # the World vocabulary's end-of-text token, which no transcript contains: its embedding row is blank
+NO_PROBABILITY = -1e4  # a logit whose probability is exactly 0 in fp32
 CTC_SCALE = 10.0  # cosine similarities scaled to logits: a matching row can then outweigh hundreds of others
 
 
@@ -47,17 +48,34 @@ def transcript_ctc(
     Its classes are rows of the backbone's embedding (`classes`: blank first), scored by cosine similarity, so the
     audio tokens learn to look like the embeddings of the words they hold and no extra head is trained or saved.
     answers: the answer's token ids (the stop token is dropped), each in `classes`.
+
+    CTC reads only the blank's and the clip's own tokens' log-probabilities, so each clip's distribution over all the
+    classes is folded into those few plus one "any other class" column before the CTC itself: the same loss and
+    gradients, without the CTC passes and copies over ~15k classes that dominated a training step. The folded
+    distribution still sums to one, which PyTorch's CTC backward assumes (its gradient adds exp(log_probs)).
     """
-    rows = F.normalize(emb[classes].float(), dim=-1)
-    log_probs = [F.log_softmax(CTC_SCALE * F.normalize(e.float(), dim=-1) @ rows.T, dim=-1) for e in embeds]
     lookup = torch.full((len(emb),), -1, dtype=torch.long, device=classes.device)  # vocabulary id -> class
     lookup[classes] = torch.arange(len(classes), device=classes.device)
     labels = [lookup[a[a != TURN_END_ID]] for a in answers]
     if any(bool((label < 0).any()) for label in labels):
         raise ValueError("transcript_ctc: an answer token is not among the CTC classes")
+    rows = F.normalize(emb[classes].float(), dim=-1)
+    audio = nn.utils.rnn.pad_sequence([F.normalize(e.float(), dim=-1) for e in embeds], batch_first=True)
+    logits = CTC_SCALE * audio @ rows.T  # [B, L, classes]
+    total = torch.logsumexp(logits, dim=-1, keepdim=True)
+    # per clip: the blank (class 0), then its distinct tokens, padded with the blank to the batch's widest
+    distinct = [label.unique() for label in labels]
+    used = nn.utils.rnn.pad_sequence([torch.cat((d.new_zeros(1), d)) for d in distinct], batch_first=True)
+    padding = torch.arange(used.shape[1]) > torch.tensor([len(d) for d in distinct]).unsqueeze(1)  # [B, used]
+    index = used.unsqueeze(1).expand(-1, logits.shape[1], -1)
+    # a padding column gets no probability: a finite floor, since CTC's backward turns -inf into NaN
+    kept = logits.gather(2, index).masked_fill(padding.unsqueeze(1), NO_PROBABILITY)
+    others = torch.logsumexp(logits.scatter(2, index, float("-inf")), dim=-1, keepdim=True)
+    folded = torch.cat((kept, others), dim=-1) - total  # [B, L, used + 1] log-probabilities
+    local = [torch.searchsorted(d, label) + 1 for d, label in zip(distinct, labels)]
     return F.ctc_loss(
-        nn.utils.rnn.pad_sequence(log_probs),  # [L, B, classes]
-        torch.cat(labels), torch.tensor([len(e) for e in embeds]), torch.tensor([len(label) for label in labels]),
+        folded.transpose(0, 1),  # [L, B, used + 1]
+        torch.cat(local), torch.tensor([len(e) for e in embeds]), torch.tensor([len(label) for label in labels]),
         blank=0, zero_infinity=True,  # a clip too short for its transcript adds nothing instead of inf
     )
 
