@@ -21,6 +21,7 @@ from modrwkv.train.samples import IGNORE_INDEX
 
 CTC_BLANK_ID = 0  # the World vocabulary's end-of-text token, which no transcript contains: its embedding row is blank
 NO_PROBABILITY = -1e4  # a logit whose probability is exactly 0 in fp32
+KEPT_MARGIN = 1e-6  # the kept classes' probability is capped below 1, where log(1 - p) has no gradient
 CTC_SCALE = 10.0  # cosine similarities scaled to logits: a matching row can then outweigh hundreds of others
 
 
@@ -69,9 +70,10 @@ def transcript_ctc(
     padding = torch.arange(used.shape[1]) > torch.tensor([len(d) for d in distinct]).unsqueeze(1)  # [B, used]
     index = used.unsqueeze(1).expand(-1, logits.shape[1], -1)
     # a padding column gets no probability: a finite floor, since CTC's backward turns -inf into NaN
-    kept = logits.gather(2, index).masked_fill(padding.unsqueeze(1), NO_PROBABILITY)
-    others = torch.logsumexp(logits.scatter(2, index, float("-inf")), dim=-1, keepdim=True)
-    folded = torch.cat((kept, others), dim=-1) - total  # [B, L, used + 1] log-probabilities
+    kept = logits.gather(2, index).masked_fill(padding.unsqueeze(1), NO_PROBABILITY) - total
+    # log(1 - p(kept)) from the kept columns alone: a second pass over every class would cost as much as the first
+    others = torch.log1p(-torch.logsumexp(kept, dim=-1, keepdim=True).exp().clamp(max=1 - KEPT_MARGIN))
+    folded = torch.cat((kept, others), dim=-1)  # [B, L, used + 1] log-probabilities
     local = [torch.searchsorted(d, label) + 1 for d, label in zip(distinct, labels)]
     return F.ctc_loss(
         folded.transpose(0, 1),  # [L, B, used + 1]
