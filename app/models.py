@@ -19,7 +19,7 @@ import torch
 from app import gpu
 from modrwkv import RWKV7, RWKVTokenizer, encoders
 from modrwkv.multimodal import ModRWKV
-from modrwkv.multimodal.official import RELEASES
+from modrwkv.multimodal.official import RELEASES, weights_source
 from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.rwkv7.loading import default_cpu_dtype
 from modrwkv.rwkv7.random_weights import random_state_dict
@@ -179,7 +179,7 @@ def check_public(source: str) -> None:
     entry = find(source)
     if entry is not None and entry.kind in ("bundled", "demo"):
         return
-    repo = hub_repo(entry.source if entry else source)
+    repo = hub_repo(weights_source(entry.source if entry else source))
     if repo is None:
         raise ValueError(
             "this public server loads only the models in its list and Hugging Face ids (owner/name), not paths on "

@@ -67,9 +67,11 @@ def download_size(repo_id: str, filename: str = "") -> int:
             f"unknown ({type(e).__name__}: {e})"
         ) from e
     if filename:
-        if filename not in files:
+        names = (filename,) if filename.endswith(WEIGHT_SUFFIXES) else (filename + ".pth", filename)
+        name = next((n for n in names if n in files), None)  # in _download_file's order
+        if name is None:
             raise SourceUnavailable(f"Hugging Face repo '{repo_id}' has no file '{filename}'")
-        return files[filename]
+        return files[name]
     if any(n.endswith(".safetensors") for n in files):  # what _download's snapshot patterns take
         return sum(size for n, size in files.items() if n.endswith((".safetensors", ".json")))
     weights = [n for n in files if n.endswith(WEIGHT_SUFFIXES)]
@@ -77,31 +79,68 @@ def download_size(repo_id: str, filename: str = "") -> int:
 
 
 def _download(repo_id: str, filename: str) -> Path:
-    from huggingface_hub import HfApi, hf_hub_download, snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-    from huggingface_hub.utils import HFValidationError
+    from huggingface_hub import HfApi, snapshot_download
+    from huggingface_hub.errors import HFValidationError
 
     try:
         if filename:
-            return Path(hf_hub_download(repo_id, filename))
+            return _download_file(repo_id, filename)
         folder = Path(snapshot_download(repo_id, allow_patterns=["*.safetensors", "*.json"]))
         if any(folder.glob("*.safetensors")):
             return folder
         pth = sorted(f for f in HfApi().list_repo_files(repo_id) if f.endswith(WEIGHT_SUFFIXES))
         if len(pth) == 1:
-            return Path(hf_hub_download(repo_id, pth[0]))
+            return _download_file(repo_id, pth[0])
         if not pth:
             raise SourceUnavailable(f"Hugging Face repo '{repo_id}' holds no .pth or .safetensors weights")
         raise SourceUnavailable(
             f"Hugging Face repo '{repo_id}' holds several checkpoints; name one as '{repo_id}/<file>': "
             + ", ".join(pth)
         )
-    except (LocalEntryNotFoundError, HfHubHTTPError, HFValidationError, OSError) as e:
-        if isinstance(e, SourceUnavailable):
-            raise
-        what = f"'{filename}' from " if filename else ""
-        raise SourceUnavailable(
-            f"could not fetch {what}Hugging Face repo '{repo_id}': the Hub is unreachable or the repo is unknown, "
-            f"and it is not in the local cache. Download it where there is network (hf download {repo_id}) "
-            f"or pass a local path. ({type(e).__name__}: {e})"
-        ) from e
+    except SourceUnavailable:
+        raise
+    except (HFValidationError, OSError) as e:
+        raise SourceUnavailable(_hub_failure(repo_id, filename, e)) from e
+
+
+def _download_file(repo_id: str, filename: str) -> Path:
+    """One file of a repo. A name without a weight suffix is first tried with `.pth`, as the official model cards
+    name their checkpoints ('WorldRWKV/RWKV7-0.4B-siglip2/rwkv-0': WorldRWKV's infer/worldmodel.py appends '.pth');
+    only when that file does not exist is the name taken as it is."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    if filename.endswith(WEIGHT_SUFFIXES):
+        return Path(hf_hub_download(repo_id, filename))
+    try:
+        return Path(hf_hub_download(repo_id, filename + ".pth"))
+    except EntryNotFoundError:
+        return Path(hf_hub_download(repo_id, filename))
+
+
+def _hub_failure(repo_id: str, filename: str, error: Exception) -> str:
+    """What went wrong fetching from the Hub, in the words a user can act on."""
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RemoteEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    detail = f"({type(error).__name__}: {error})"
+    if isinstance(error, GatedRepoError):
+        return (f"Hugging Face repo '{repo_id}' is gated: accept its terms on huggingface.co and log in "
+                f"(hf auth login) {detail}")
+    if isinstance(error, RepositoryNotFoundError):
+        return f"Hugging Face has no repo '{repo_id}' (or it is private): check the id {detail}"
+    if isinstance(error, RemoteEntryNotFoundError):
+        return f"Hugging Face repo '{repo_id}' has no file '{filename}': check the name on the repo's page {detail}"
+    if isinstance(error, RevisionNotFoundError):
+        return f"Hugging Face repo '{repo_id}' has no such revision {detail}"
+    if isinstance(error, HfHubHTTPError) and not isinstance(error, LocalEntryNotFoundError):
+        return f"the Hub refused '{repo_id}' {detail}"
+    what = f"'{filename}' from " if filename else ""
+    return (f"could not fetch {what}Hugging Face repo '{repo_id}': the Hub is unreachable and it is not in the local "
+            f"cache. Download it where there is network (hf download {repo_id}) or pass a local path. {detail}")

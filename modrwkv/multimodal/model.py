@@ -20,7 +20,14 @@ from modrwkv import encoders
 from modrwkv.encoders.base import Encoder
 from modrwkv.forecast.head import ForecastHead, ForecastHeadConfig
 from modrwkv.multimodal.adapter import AdapterConfig, ModalityAdapter
-from modrwkv.multimodal.official import IMAGE_PAD_ID, RELEASES, adapter_config_from_official, split_official_state_dict
+from modrwkv.multimodal.official import (
+    IMAGE_PAD_ID,
+    RELEASES,
+    adapter_config_from_official,
+    release_of,
+    split_official_state_dict,
+    weights_source,
+)
 from modrwkv.rwkv7.checkpoint import CheckpointError, read_state_dict
 from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.rwkv7.model import RWKV7
@@ -288,7 +295,7 @@ class ModRWKV(nn.Module):
         pass `encoder=` to use one already built (e.g. offline, or a local copy).
         pack_weights: as in `RWKV7.from_state_dict` (inference-only CPU layouts; pass False to train).
         """
-        path = resolve_source(src)
+        path = resolve_source(weights_source(str(src)) if isinstance(src, str) else src)
         config_file = path / "config.json" if path.is_dir() else None
         if config_file is not None and config_file.exists():
             try:
@@ -335,7 +342,7 @@ class ModRWKV(nn.Module):
         pack_weights: bool,
     ) -> ModRWKV:
         layout, backbone, adapter_state, encoder_state = split_official_state_dict(state)
-        release = next((r for rid, r in RELEASES.items() if src == rid or src.startswith(rid + "/")), None)
+        release = release_of(src)
         if encoder is None:
             if release is None:
                 raise CheckpointError(

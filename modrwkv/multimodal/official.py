@@ -99,6 +99,19 @@ RELEASES: dict[str, Release] = {
                                      "c", ("model.safetensors", "config.json")),
 }
 
+def release_of(src: str) -> Release | None:
+    """The release `src` names: its repo id, or a file of that repo ('<repo id>/rwkv-0')."""
+    return next((r for rid, r in RELEASES.items() if src == rid or src.startswith(rid + "/")), None)
+
+
+def weights_source(src: str) -> str:
+    """`src`, with a bare release id of a one-file release completed by that file: a repo that holds several
+    checkpoints (or adds one later) still loads the file the release is."""
+    release = RELEASES.get(src)
+    weights = [f for f in release.files if not f.endswith(".json")] if release is not None else []
+    return f"{src}/{weights[0]}" if release is not None and release.layout != "c" and len(weights) == 1 else src
+
+
 # ---------------------------------------------------------------------------------------------
 # checkpoint layouts
 
