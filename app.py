@@ -4,6 +4,7 @@
 Where an option is not given, Gradio's environment variables apply (GRADIO_SERVER_NAME, GRADIO_SERVER_PORT,
 GRADIO_MCP_SERVER: a Space sets the first to 0.0.0.0), then Gradio's defaults (127.0.0.1, 7860, no MCP).
 MODRWKV_MODEL (comma-separated) names default models as --model does; a Space (SPACE_ID set) serves as --public.
+MODRWKV_FILE_SECONDS: how long visitors' uploads and returned files are kept (default 3600).
 """
 from __future__ import annotations
 
@@ -22,12 +23,26 @@ from app.stale_files import Blocks  # noqa: E402
 
 MAX_FILE_SIZE = "20mb"  # an hour of MP3 or a 10-minute WAV; larger uploads are refused before they fill the disk
 QUEUE_SIZE = 64  # waiting requests beyond this are told the queue is full
-# uploads and returned files in Gradio's cache: every 10 minutes, those older than an hour are deleted
-DELETE_CACHE = (600, 3600)
+FILE_SECONDS = 3600  # uploads and returned files stay this long: a page can re-show its chat for an hour
 
 
-def build_app(delete_cache: tuple[int, int] = DELETE_CACHE) -> gr.Blocks:
-    with Blocks(title="ModRWKV", delete_cache=delete_cache) as demo:  # a page that outlived its files is told so
+def file_retention() -> tuple[int, int]:
+    """Gradio's `delete_cache` (every, age): files older than MODRWKV_FILE_SECONDS (default FILE_SECONDS) go, checked
+    four times in that span (at most every 10 minutes). ValueError for a setting that is not a number >= 10."""
+    text = os.environ.get("MODRWKV_FILE_SECONDS", str(FILE_SECONDS))
+    try:
+        age = int(text)
+    except ValueError:
+        age = 0
+    if age < 10:
+        raise ValueError(f"MODRWKV_FILE_SECONDS must be a whole number of seconds >= 10, found {text!r}")
+    return max(10, min(600, age // 4)), age
+
+
+def build_app(delete_cache: tuple[int, int] | None = None) -> gr.Blocks:
+    """`delete_cache`: Gradio's (every, age); default `file_retention()`."""
+    # Blocks: a page that outlived its files is told so
+    with Blocks(title="ModRWKV", delete_cache=delete_cache or file_retention()) as demo:
         gr.Markdown(
             "# ModRWKV\nA multimodal assistant on RWKV-7, an RNN: linear-time prefill and a fixed-size state instead "
             "of a KV cache. Chat about an image, transcribe a recording, or forecast a CSV; the Efficiency tab "
@@ -55,7 +70,7 @@ def serve(
     share: bool = False,
     mcp: bool | None = None,
     block: bool = True,
-    delete_cache: tuple[int, int] = DELETE_CACHE,
+    delete_cache: tuple[int, int] | None = None,
 ) -> gr.Blocks:
     """Build the app and serve it; `block=False` returns once it is up (tests, notebooks). None for `host`, `port`
     and `mcp` leaves them to Gradio's environment variables and defaults."""
@@ -84,6 +99,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.mcp and importlib.util.find_spec("mcp") is None:
         parser.error("--mcp needs Gradio's MCP extra: pip install 'gradio[mcp]==6.31.0'")
+    try:
+        retention = file_retention()
+    except ValueError as e:
+        parser.error(str(e))
     allocator.limit_arenas()  # before the models load and Gradio's worker threads start
     models.set_public(args.public)
     sources = args.model or [s.strip() for s in os.environ.get("MODRWKV_MODEL", "").split(",") if s.strip()]
@@ -94,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"--model {source}: {e}")
     downloads.start_sweeping()  # an idle server drops its visitors' download files too
     allocator.start_trimming()
-    serve(args.host, args.port, args.share, args.mcp)
+    serve(args.host, args.port, args.share, args.mcp, delete_cache=retention)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,10 @@ EXAMPLES = [
     ("easy_vqa_rectangle.png", "What color is the shape?"),
 ]
 LIMITS = "Images: PNG, JPEG, WebP, GIF, BMP or TIFF up to 20 MB; very large images are downscaled."
+# on a public server, one visitor's pasted book would hold the CPU for minutes: questions and the conversation's text
+# are capped there (about 5,000 and 25,000 tokens)
+PUBLIC_MESSAGE_CHARS = 20_000
+PUBLIC_CONVERSATION_CHARS = 100_000
 Message = dict[str, Any]
 Turn = tuple[str, str, list[str]]  # (question, answer, image paths)
 
@@ -130,6 +134,8 @@ def chat(
     history = list(history or [])
     if not (message or "").strip():
         raise UserError("Empty message: type a question (an image alone is not a question).")
+    if models.public():
+        _check_public_length(message, history)
     model = model_for(selection, "image")
     conversation = _conversation(model, history, conversation)
     session = conversation.chat
@@ -155,6 +161,16 @@ def chat(
             # token the line goes on saying that the prompt is being read
             yield with_figures() if session.last_stats.generated_tokens else (history, conversation)
     yield with_figures("done")
+
+
+def _check_public_length(message: str, history: list[Message]) -> None:
+    if len(message) > PUBLIC_MESSAGE_CHARS:
+        raise UserError(f"Message of {len(message):,} characters: this public server takes questions up to "
+                        f"{PUBLIC_MESSAGE_CHARS:,} characters. Shorten it, or run the app on your own machine.")
+    text = sum(len(m["content"]) for m in history if isinstance(m.get("content"), str)) + len(message)
+    if text > PUBLIC_CONVERSATION_CHARS:
+        raise UserError(f"This conversation holds {text:,} characters of text; this public server keeps "
+                        f"conversations up to {PUBLIC_CONVERSATION_CHARS:,}. Start a new one (Clear).")
 
 
 def restore_message(image: str | None, message: str) -> dict:

@@ -2,7 +2,7 @@
 
 A browser page keeps the server paths of its uploads (the chat's images, the recording, the table) and sends them
 back with later requests. After a restart (a Space restart starts from a fresh disk, and the app's cache is emptied
-when it stops) or once a file has left the cache (`app.DELETE_CACHE`), such a path names nothing: Gradio refuses a
+when it stops) or once a file has left the cache (`app.file_retention`), such a path names nothing: Gradio refuses a
 path outside this process's upload folder while preparing the request's inputs, before any handler runs (the page
 shows a bare "Error"), and a handler would report a missing file as if the visitor's file were at fault. `Blocks`
 answers both with `stale_file_message`.

@@ -137,6 +137,7 @@ def test_the_harness_imports_the_http_client_not_gradio() -> None:
     (["--think", "soon"], "argument --think: expected a non-negative number, got 'soon'"),
     (["--url", "127.0.0.1:7860"], "argument --url: expected the app's address"),
     (["--plot", "chart.png"], "--plot takes a .html file"),
+    (["--file-seconds", "5"], "--file-seconds must be at least 10, got '5'"),
 ])
 def test_bad_arguments_exit_with_a_message(argv: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
     assert main(["app-load", *argv]) == 2
@@ -147,6 +148,12 @@ def test_an_unreachable_url_exits_with_a_message(capsys: pytest.CaptureFixture) 
     url = f"http://127.0.0.1:{free_port()}/"  # nothing listens there
     assert main(["app-load", "--url", url]) == 2
     assert f"app-load: error: cannot reach --url {url}: " in capsys.readouterr().err
+
+
+def test_a_file_retention_is_refused_for_an_app_the_bench_does_not_start(capsys: pytest.CaptureFixture) -> None:
+    url = f"http://127.0.0.1:{free_port()}/"
+    assert main(["app-load", "--url", url, "--file-seconds", "60"]) == 2
+    assert "a running app (--url) keeps its own MODRWKV_FILE_SECONDS" in capsys.readouterr().err
 
 
 # -- the app under load --------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import runpy
 import subprocess
 import sys
 import time
@@ -119,6 +120,15 @@ def test_a_public_server_refuses_a_hub_model_over_its_size_limit_before_download
     assert answer(client)
 
 
+def test_a_public_server_refuses_a_pasted_book_before_reading_it(public_url: str) -> None:
+    client = Client(public_url, verbose=False)
+    book = "The red circle is next to the blue square. " * 170_000  # 7.3 MB, 1.5 M tokens
+    with pytest.raises(AppError, match="Message of 7,310,000 characters: this public server takes questions up to "
+                                       "20,000 characters"):
+        client.predict(handle_file(CIRCLE), book, [], *GREEDY, api_name="/chat")
+    assert answer(client)
+
+
 def test_a_public_server_loads_its_catalog_models(public_url: str) -> None:
     client = Client(public_url, verbose=False)
     status = client.predict("vision-easyvqa", "fp32", api_name="/load_model")
@@ -179,6 +189,21 @@ def test_uploads_and_returned_files_leave_gradio_s_cache(tmp_path: Path) -> None
         while any(Path(f).exists() for f in cached) and time.monotonic() < deadline:
             time.sleep(0.5)
         assert not [f for f in cached if Path(f).exists()]
+
+
+@pytest.mark.parametrize(("setting", "retention"), [(None, (600, 3600)), ("120", (30, 120)), ("86400", (600, 86400))])
+def test_visitors_files_are_kept_as_long_as_MODRWKV_FILE_SECONDS_says(monkeypatch, setting, retention) -> None:
+    if setting is None:
+        monkeypatch.delenv("MODRWKV_FILE_SECONDS", raising=False)
+    else:
+        monkeypatch.setenv("MODRWKV_FILE_SECONDS", setting)
+    assert runpy.run_path(str(ROOT / "app.py"))["file_retention"]() == retention
+
+
+def test_a_file_retention_that_is_not_a_number_of_seconds_stops_start_up(monkeypatch) -> None:
+    monkeypatch.setenv("MODRWKV_FILE_SECONDS", "1h")
+    with pytest.raises(ValueError, match="MODRWKV_FILE_SECONDS must be a whole number of seconds >= 10, found '1h'"):
+        runpy.run_path(str(ROOT / "app.py"))["file_retention"]()
 
 
 @pytest.fixture

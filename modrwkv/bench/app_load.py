@@ -56,6 +56,13 @@ def _html_path(text: str) -> Path:
     return Path(text)
 
 
+def _file_seconds(text: str) -> float:
+    seconds = _number(text, True)
+    if seconds < 10:
+        raise argparse.ArgumentTypeError(f"--file-seconds must be at least 10, got '{text}'")
+    return seconds
+
+
 def add_parser(sub: argparse._SubParsersAction, save_path: Callable[[str], Path]) -> None:
     """Registers `app-load` in the bench's subcommands; `save_path` checks --save as the other commands do."""
     p = sub.add_parser("app-load", help=HELP, description=HELP)
@@ -67,6 +74,9 @@ def add_parser(sub: argparse._SubParsersAction, save_path: Callable[[str], Path]
                    help="mean think time between a visitor's requests, drawn from an exponential (default %(default)s)")
     p.add_argument("--settle", type=lambda t: _number(t, False), default=10.0, metavar="SECONDS",
                    help="wait this long after the sessions end before the last measure (default %(default)s)")
+    p.add_argument("--file-seconds", type=_file_seconds, metavar="SECONDS",
+                   help="the started app keeps visitors' files this long (its MODRWKV_FILE_SECONDS; default the "
+                        "app's hour): with --settle beyond it plus the app's sweeps, the disk shows back at its start")
     p.add_argument("--seed", type=int, default=0, help="the visitors' choices and think times (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
     p.add_argument("--plot", type=_html_path, metavar="FILE.html",
@@ -112,13 +122,16 @@ def _measure(args: argparse.Namespace, stack: ExitStack) -> dict:
 
     notes: list[str] = []
     if args.url is not None:
+        if args.file_seconds is not None:
+            raise app_load_server.ServerError("--file-seconds sets how long an app the bench starts keeps files; "
+                                              "a running app (--url) keeps its own MODRWKV_FILE_SECONDS")
         if (problem := app_load_server.answers(args.url)) is not None:
             raise app_load_server.ServerError(f"cannot reach --url {args.url}: {problem}")
         url, pid = args.url, app_load_server.local_pid(args.url)
         notes.append("--url: the folders are the server's own and may hold files of earlier runs")
     else:
         _progress("starting `python app.py` ...")
-        started = stack.enter_context(app_load_server.started_app())
+        started = stack.enter_context(app_load_server.started_app(file_seconds=args.file_seconds))
         url, pid = started.url, started.process.pid
     probe = Client(url, verbose=False, download_files=False)
     try:
@@ -173,6 +186,7 @@ def _measure(args: argparse.Namespace, stack: ExitStack) -> dict:
         "minutes": args.minutes,
         "think_s": args.think,
         "settle_s": args.settle,
+        "file_seconds": args.file_seconds,
         "seed": args.seed,
         "machine": machine.describe("cpu"),
         "visit_seconds": visit_seconds,

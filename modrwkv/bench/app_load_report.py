@@ -69,7 +69,8 @@ def _summary(result: dict) -> str:
     how = "started by the bench" if result["started"] else "given by --url"
     return (f"app: {result['url']} ({how}) | {result['visitors']} visitors for {result['minutes']:g} min, think "
             f"{result['think_s']:g} s mean, seed {result['seed']} | {result['requests']} requests in "
-            f"{result['visit_seconds']:.0f} s")
+            f"{result['visit_seconds']:.0f} s"
+            + (f" | the app keeps visitors' files {result['file_seconds']:g} s" if result.get("file_seconds") else ""))
 
 
 def text(result: dict) -> str:
