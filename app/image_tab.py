@@ -17,7 +17,7 @@ from app import gpu, models
 from app.components import upload_path_only
 from app.errors import UserError, user_errors
 from app.gpu import on_gpu
-from app.model_bar import Selection, model_for
+from app.model_bar import Selection, default_selection, model_for
 from modrwkv.generation.streaming import GenerationStats
 from modrwkv.multimodal import ModRWKV
 from modrwkv.pipelines.image_chat import VISION_DEFAULTS, ImageChat
@@ -100,7 +100,7 @@ def _conversation(model: ModRWKV, history: list[Message], current: Conversation 
     done = turns(history, answered_only=True)
     if current is not None and current.model is model and current.chat.history == [(q, a) for q, a, _ in done]:
         return current
-    chat = ImageChat(model, models.tokenizer(), VISION_DEFAULTS)
+    chat = ImageChat(model, models.tokenizer())
     with user_errors("replaying the earlier turns of this conversation"):
         for question, answer, images in done:
             chat.feed(question, answer, images)
@@ -171,6 +171,20 @@ def _check_public_length(message: str, history: list[Message]) -> None:
     if text > PUBLIC_CONVERSATION_CHARS:
         raise UserError(f"This conversation holds {text:,} characters of text; this public server keeps "
                         f"conversations up to {PUBLIC_CONVERSATION_CHARS:,}. Start a new one (Clear).")
+
+
+def _image_key(selection: Selection | None) -> str:
+    return ((selection or default_selection()).get("image") or default_selection()["image"]).key
+
+
+def decoding_defaults(selection: Selection, shown_for: str) -> tuple[dict, dict, str]:
+    """The sliders at the image model's own decoding defaults once the session picks another image model (a
+    published release decodes greedily, as upstream does); left as the visitor set them otherwise."""
+    key = _image_key(selection)
+    if key == shown_for:
+        return gr.update(), gr.update(), key
+    config = VISION_DEFAULTS.with_(**model_for(selection, "image").config.generation)
+    return gr.update(value=config.temperature), gr.update(value=config.top_p), key
 
 
 def restore_message(image: str | None, message: str) -> dict:
@@ -268,3 +282,6 @@ def build(selection: gr.State) -> None:
                api_visibility="private")
     undo_btn.click(undo, [chatbot], [chatbot, textbox], api_visibility="private")
     clear.click(clear_chat, None, [chatbot, conversation], api_name="clear_chat")
+    sampled_for = gr.State(_image_key(None))  # the image model whose decoding defaults the sliders show
+    selection.change(decoding_defaults, [selection, sampled_for], [temperature, top_p, sampled_for],
+                     api_visibility="private")

@@ -44,11 +44,12 @@ def built() -> dict[str, encoders.Encoder]:
 
 
 def test_registry_lists_the_builtins() -> None:
-    assert encoders.available() == ["clip", "dinov2", "siglip2", "wavenet", "wavlm", "whisper"]
+    assert encoders.available() == ["clip", "dinov2", "hubert", "siglip2", "wavenet", "wavlm", "whisper"]
 
 
 def test_unknown_encoder_names_the_available_ones() -> None:
-    with pytest.raises(ValueError, match="unknown encoder 'dino'.*clip, dinov2, siglip2, wavenet, wavlm, whisper"):
+    with pytest.raises(ValueError,
+                       match="unknown encoder 'dino'.*clip, dinov2, hubert, siglip2, wavenet, wavlm, whisper"):
         encoders.build("dino")
 
 
@@ -61,7 +62,7 @@ def test_image_encoder_gives_patch_features(built: dict[str, encoders.Encoder], 
     assert torch.isfinite(features).all()
 
 
-@pytest.mark.parametrize("name", ["whisper", "wavlm"])
+@pytest.mark.parametrize("name", ["whisper", "wavlm", "hubert"])
 def test_audio_encoder_gives_50_features_per_second(built: dict[str, encoders.Encoder], name: str) -> None:
     encoder = built[name]
     features = encoder.encode([chirp(1.5), chirp(0.5)])

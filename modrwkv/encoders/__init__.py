@@ -67,6 +67,6 @@ def _resolve_packaged(source: str | os.PathLike) -> str | os.PathLike:
 
 
 # The built-ins register themselves on import (after `register` exists, which they use).
-from modrwkv.encoders import clip, dinov2, siglip2, wavenet, wavlm, whisper  # noqa: E402,F401
+from modrwkv.encoders import clip, dinov2, hubert, siglip2, wavenet, wavlm, whisper  # noqa: E402,F401
 
 __all__ = ["Encoder", "available", "build", "get", "register"]

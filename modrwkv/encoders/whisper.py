@@ -39,7 +39,9 @@ class WhisperEncoder(Encoder):
     """Features [B, L, d_model], 50 per second of audio.
 
     The frames after the longest input of the batch (the padding of the 30 s window) are dropped:
-    they encode silence, and each costs the language model a token.
+    they encode silence, and each costs the language model a token. Of n valid mel frames, ceil(n/2) features are
+    kept (the stride-2 convolution's output for them); `upstream_frames` keeps n//2 + 1 instead, as upstream
+    WorldRWKV does (one more for an even n).
     """
 
     name = "whisper"
@@ -51,6 +53,7 @@ class WhisperEncoder(Encoder):
         self.model = model.eval()
         self.feature_extractor = feature_extractor
         self.window_seconds: int | None = None  # None: the model's own window
+        self.upstream_frames = False  # True: keep n//2 + 1 features of n valid mel frames, not ceil(n/2)
 
     def shorten_window(self, seconds: int) -> WhisperEncoder:
         """Keep the first `seconds` (whole, at most the model's window) of position embeddings; returns self."""
@@ -69,7 +72,14 @@ class WhisperEncoder(Encoder):
         return self
 
     def load_options(self) -> dict[str, Any]:
-        return {"window_seconds": self.window_seconds} if self.window_seconds else {}
+        return (
+            ({"window_seconds": self.window_seconds} if self.window_seconds else {})
+            | ({"upstream_frames": True} if self.upstream_frames else {})
+        )
+
+    def architecture(self) -> dict[str, Any]:
+        # random weights are rebuilt by random(**architecture()): the shortened window is in the config already
+        return super().architecture() | ({"upstream_frames": True} if self.upstream_frames else {})
 
     @property
     def output_dim(self) -> int:
@@ -91,16 +101,23 @@ class WhisperEncoder(Encoder):
         hidden = self.model(input_features).last_hidden_state
         if attention_mask is None:
             return hidden
-        return hidden[:, : math.ceil(int(attention_mask.sum(-1).max()) / 2)]
+        valid = int(attention_mask.sum(-1).max())
+        if self.upstream_frames:
+            # upstream WorldRWKV (github.com/JL-er/WorldRWKV 99687e5, world/encoder/whisper_encoder.py):
+            # `chunk = torch.sum(input_dict['attention_mask'], dim=-1)//2+1; x = x[:,:chunk,:]`
+            return hidden[:, : min(valid // 2 + 1, hidden.shape[1])]
+        return hidden[:, : math.ceil(valid / 2)]
 
     @classmethod
     def from_pretrained(
-        cls, source: str | os.PathLike, window_seconds: int | None = None, **kwargs: Any
+        cls, source: str | os.PathLike, window_seconds: int | None = None, upstream_frames: bool = False,
+        **kwargs: Any,
     ) -> WhisperEncoder:
         """`kwargs` go to `WhisperModel.from_pretrained` (e.g. `dtype`, `revision`); the decoder is discarded.
 
         A local folder holding a CTranslate2 `model.bin` is converted instead; it takes only `dtype`
-        (default float32, whatever the stored precision). `window_seconds`: see `shorten_window`.
+        (default float32, whatever the stored precision). `window_seconds`: see `shorten_window`;
+        `upstream_frames`: see the class.
         """
         if (Path(source) / "model.bin").is_file():
             encoder = cls._from_ctranslate2(Path(source), **kwargs)
@@ -111,6 +128,7 @@ class WhisperEncoder(Encoder):
                 model = WhisperModel.from_pretrained(source, **kwargs).get_encoder()
                 feature_extractor = WhisperFeatureExtractor.from_pretrained(source, revision=kwargs.get("revision"))
             encoder = cls(model, feature_extractor)
+        encoder.upstream_frames = bool(upstream_frames)
         return encoder.shorten_window(window_seconds) if window_seconds is not None else encoder
 
     @classmethod
@@ -128,8 +146,11 @@ class WhisperEncoder(Encoder):
         return cls(model.to(dtype), _feature_extractor(config))
 
     @classmethod
-    def random(cls, config: WhisperConfig | None = None, **kwargs: Any) -> WhisperEncoder:
-        """Random weights; by default a 2 s window (100 positions) of width 32. `kwargs` override config fields.
+    def random(
+        cls, config: WhisperConfig | None = None, upstream_frames: bool = False, **kwargs: Any
+    ) -> WhisperEncoder:
+        """Random weights; by default a 2 s window (100 positions) of width 32. `kwargs` override config fields;
+        `upstream_frames`: see the class.
 
         `max_source_positions` must be a multiple of 50 (whole seconds), the feature extractor's unit.
         """
@@ -146,7 +167,9 @@ class WhisperEncoder(Encoder):
             raise ValueError(
                 f"max_source_positions must be a multiple of {FRAMES_PER_SECOND}, got {config.max_source_positions}"
             )
-        return cls(HFWhisperEncoder(config), _feature_extractor(config))
+        encoder = cls(HFWhisperEncoder(config), _feature_extractor(config))
+        encoder.upstream_frames = bool(upstream_frames)
+        return encoder
 
 
 def _feature_extractor(config: WhisperConfig) -> WhisperFeatureExtractor:

@@ -19,6 +19,9 @@ class ChatTemplate:
     stop: tuple[str, ...]  # what ends an answer
     turn_end: str  # appended to the transcript when an answer ended otherwise (length, stop button)
     system: str = "System: {message}\n\n"
+    # whether a stop token that ended an answer is fed before the next turn (it is part of the transcript); the
+    # official ModRWKV inference samples it and drops it
+    feed_stop_token: bool = True
 
     def clean(self, message: str) -> str:
         message = message.strip()
@@ -135,6 +138,8 @@ class ChatSession:
         if not result.done:  # the stream never started: nothing was processed
             return
         pending = list(result.pending)
+        if result.stats.stop_reason == "eos" and not self.template.feed_stop_token:
+            pending = []
         if result.stats.stop_reason in ("length", "cancelled"):
             pending += self.tokenizer.encode(self.template.turn_end)  # keep the transcript in the chat format
         self.tokens += new_tokens + result.tokens + pending[len(result.pending):]

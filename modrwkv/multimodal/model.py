@@ -23,9 +23,14 @@ from modrwkv.multimodal.adapter import AdapterConfig, ModalityAdapter
 from modrwkv.multimodal.official import (
     IMAGE_PAD_ID,
     RELEASES,
+    TURN_END,
+    UPSTREAM_DECODING,
+    UPSTREAM_TURN_END,
     adapter_config_from_official,
+    release_encoder,
     release_of,
     split_official_state_dict,
+    usable_adapter_tensors,
     weights_source,
 )
 from modrwkv.rwkv7.checkpoint import CheckpointError, read_state_dict
@@ -70,6 +75,12 @@ class ModRWKVConfig:
     placement: str = "prepend"
     placeholder_id: int = IMAGE_PAD_ID
     forecast: ForecastHeadConfig | None = None
+    # decoding defaults the pipelines apply over their own (GenerationConfig fields), e.g. a release's upstream
+    # settings; {}: the pipelines' defaults
+    generation: dict[str, Any] = field(default_factory=dict)
+    # what follows an answer before the next user turn: the stop token, as this project's trainer writes turns;
+    # "" for official checkpoints, whose inference never feeds the sampled stop token back
+    turn_end: str = TURN_END
 
     def __post_init__(self) -> None:
         if self.placement not in PLACEMENTS:
@@ -89,7 +100,8 @@ class ModRWKVConfig:
                 for key, m in self.modalities.items()
             },
             "forecast": self.forecast.to_dict() if self.forecast else None,
-        }
+        } | ({"generation": self.generation} if self.generation else {}) | (
+            {"turn_end": self.turn_end} if self.turn_end != TURN_END else {})
 
     @classmethod
     def from_dict(cls, d: dict) -> ModRWKVConfig:
@@ -103,7 +115,8 @@ class ModRWKVConfig:
             for key, m in d["modalities"].items()
         }
         forecast = ForecastHeadConfig(**d["forecast"]) if d.get("forecast") else None
-        return cls(RWKV7Config(**d["backbone"]), modalities, d["placement"], d["placeholder_id"], forecast)
+        return cls(RWKV7Config(**d["backbone"]), modalities, d["placement"], d["placeholder_id"], forecast,
+                   d.get("generation", {}), d.get("turn_end", TURN_END))
 
 
 class ModRWKV(nn.Module):
@@ -117,7 +130,10 @@ class ModRWKV(nn.Module):
         placement: str = "prepend",
         placeholder_id: int = IMAGE_PAD_ID,
         forecast_head: ForecastHead | None = None,
+        generation: dict[str, Any] | None = None,
+        turn_end: str = TURN_END,
     ):
+        """`generation` and `turn_end`: see ModRWKVConfig."""
         super().__init__()
         if forecast_head is not None and "series" not in encoders_by_modality:
             raise ValueError("a forecasting head needs a time-series encoder")
@@ -143,6 +159,8 @@ class ModRWKV(nn.Module):
             placement,
             placeholder_id,
             forecast_head.config if forecast_head is not None else None,
+            dict(generation or {}),
+            turn_end,
         )
 
     @classmethod
@@ -334,7 +352,8 @@ class ModRWKV(nn.Module):
             head_state = {k[14:]: v for k, v in state.items() if k.startswith("forecast_head.")}
             _load_weights(head, head_state, "forecast head")
             head.to(device).eval()
-        return cls(llm, encs, adapters, config.placement, config.placeholder_id, head)
+        return cls(llm, encs, adapters, config.placement, config.placeholder_id, head, config.generation,
+                   config.turn_end)
 
     @classmethod
     def _from_official(
@@ -349,13 +368,16 @@ class ModRWKV(nn.Module):
                     f"'{src}' is an official layout ({layout}) but not a known release; pass encoder= "
                     f"(known releases: {', '.join(RELEASES)})"
                 )
-            encoder = encoders.build(release.encoder, release.encoder_id)
+            name, source = release_encoder(release, encoder_state)
+            encoder = encoders.build(name, source, **dict(release.encoder_options))
         if encoder_state:
             _load_weights(encoder.model, encoder_state, "encoder")
         llm = RWKV7.from_state_dict(backbone, dtype=dtype, device=device, pack_weights=pack_weights)
-        adapter = ModalityAdapter(adapter_config_from_official(adapter_state))
-        _load_weights(adapter, adapter_state, "adapter")
+        adapter_config = adapter_config_from_official(adapter_state)
+        adapter = ModalityAdapter(adapter_config)
+        _load_weights(adapter, usable_adapter_tensors(adapter_state, adapter_config), "adapter")
         placement = release.placement if release is not None else ("placeholder" if layout == "c" else "prepend")
         return cls(
-            llm, {encoder.modality: encoder.to(device).eval()}, {encoder.modality: adapter.to(device).eval()}, placement
+            llm, {encoder.modality: encoder.to(device).eval()}, {encoder.modality: adapter.to(device).eval()},
+            placement, generation=UPSTREAM_DECODING, turn_end=UPSTREAM_TURN_END,
         )

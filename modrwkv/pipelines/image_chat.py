@@ -4,6 +4,7 @@ A follow-up about the same image feeds only the new turn: the image is in the st
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -31,12 +32,16 @@ VISION_DEFAULTS = GenerationConfig(top_p=0.3, presence_penalty=0.5, frequency_pe
 class ImageChat(ChatSession):
     """A conversation about images with a ModRWKV model that has an image encoder."""
 
-    def __init__(self, model: ModRWKV, tokenizer: RWKVTokenizer, config: GenerationConfig = VISION_DEFAULTS,
+    def __init__(self, model: ModRWKV, tokenizer: RWKVTokenizer, config: GenerationConfig | None = None,
                  system: str | None = None):
+        """`config`: default VISION_DEFAULTS with the model's own decoding defaults (`model.config.generation`)."""
         if "image" not in model.encoders:
             raise ValueError(f"this model reads {', '.join(model.encoders) or 'text only'}, not images")
         self.model = model
         template = PLACEHOLDER_CHAT if model.config.placement == "placeholder" else PREPEND_CHAT
+        if model.config.turn_end != template.turn_end:  # official checkpoints: the stop token is never fed
+            template = dataclasses.replace(template, turn_end=model.config.turn_end, feed_stop_token=False)
+        config = config or VISION_DEFAULTS.with_(**model.config.generation)
         super().__init__(model.llm, tokenizer, template, config, system)
 
     def send(self, message: str, images: Sequence[ImageInput] = ()) -> Iterator[str]:

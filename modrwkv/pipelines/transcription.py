@@ -38,11 +38,13 @@ class Transcriber:
     """Transcribes recordings of any length: cut around the speech at its pauses (`speech_spans`) into windows the
     encoder takes, each transcribed from a fresh state, stitched; each window is one timed segment."""
 
-    def __init__(self, model: ModRWKV, tokenizer: RWKVTokenizer, config: GenerationConfig = ASR_DEFAULTS,
+    def __init__(self, model: ModRWKV, tokenizer: RWKVTokenizer, config: GenerationConfig | None = None,
                  prompt: str = PROMPT_AUDIO, window_seconds: float | None = None):
+        """`config`: default ASR_DEFAULTS with the model's own decoding defaults (`model.config.generation`)."""
         if "audio" not in model.encoders:
             raise ValueError(f"this model reads {', '.join(model.encoders) or 'text only'}, not audio")
-        self.model, self.tokenizer, self.config = model, tokenizer, config
+        self.model, self.tokenizer = model, tokenizer
+        self.config = config or ASR_DEFAULTS.with_(**model.config.generation)
         self.prompt_ids = tokenizer.encode(prompt)
         encoder_window = model.encoders["audio"].max_seconds
         self.window_seconds = window_seconds or min(encoder_window or DEFAULT_WINDOW_SECONDS, DEFAULT_WINDOW_SECONDS)
