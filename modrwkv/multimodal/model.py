@@ -152,6 +152,7 @@ class ModRWKV(nn.Module):
         self.encoders = nn.ModuleDict(encoders_by_modality)
         self.adapters = nn.ModuleDict(adapters)
         self.forecast_head = forecast_head
+        self.notes: list[str] = []  # what loading had to assume or leave out (official checkpoints), for the record
         self.config = ModRWKVConfig(
             llm.config,
             {k: ModalitySpec(e.name, e.architecture(), adapters[k].config, e.source, e.load_options(), e.converted_from)
@@ -362,6 +363,7 @@ class ModRWKV(nn.Module):
     ) -> ModRWKV:
         layout, backbone, adapter_state, encoder_state = split_official_state_dict(state)
         release = release_of(src)
+        notes = [f"layout ({layout}); " + (f"release {src}" if release is not None else "not a listed release")]
         if encoder is None:
             if release is None:
                 raise CheckpointError(
@@ -370,14 +372,31 @@ class ModRWKV(nn.Module):
                 )
             name, source = release_encoder(release, encoder_state)
             encoder = encoders.build(name, source, **dict(release.encoder_options))
+            if name != release.encoder:
+                notes.append(f"the file holds {name} encoder tensors: {name} instead of the release's "
+                             f"{release.encoder}")
+            notes.append(f"encoder {name} from {source}" + (", its weights then replaced by the file's"
+                                                           if encoder_state else " (the file holds no encoder)"))
+            if release.encoder_options:
+                notes.append("encoder options " + ", ".join(f"{k}={v}" for k, v in release.encoder_options))
+        else:
+            notes.append(f"encoder {encoder.name} given by the caller")
         if encoder_state:
             _load_weights(encoder.model, encoder_state, "encoder")
         llm = RWKV7.from_state_dict(backbone, dtype=dtype, device=device, pack_weights=pack_weights)
         adapter_config = adapter_config_from_official(adapter_state)
         adapter = ModalityAdapter(adapter_config)
-        _load_weights(adapter, usable_adapter_tensors(adapter_state, adapter_config), "adapter")
+        usable = usable_adapter_tensors(adapter_state, adapter_config)
+        _load_weights(adapter, usable, "adapter")
+        if len(usable) < len(adapter_state):
+            notes.append("unused adapter tensors left out: " + ", ".join(sorted(set(adapter_state) - set(usable))))
         placement = release.placement if release is not None else ("placeholder" if layout == "c" else "prepend")
-        return cls(
+        if release is None:
+            notes.append(f"placement {placement}, inferred from the layout")
+        notes.append("decoding greedy, no stop token fed before a follow-up (upstream's inference)")
+        model = cls(
             llm, {encoder.modality: encoder.to(device).eval()}, {encoder.modality: adapter.to(device).eval()},
             placement, generation=UPSTREAM_DECODING, turn_end=UPSTREAM_TURN_END,
         )
+        model.notes = notes
+        return model
