@@ -223,9 +223,9 @@ def test_a_plain_language_model_is_told_apart_from_a_multimodal_checkpoint():
 
 def test_an_adapter_of_another_kind_is_refused_with_its_keys():
     blink = random_state_dict(BACKBONE, seed=5)
-    pixel_shuffle = {"proj.proj.weight": torch.zeros(C, 16 * ENC)}  # Joluck c07d1a8 ModalityProjector
-    with pytest.raises(CheckpointError, match=r"expected adapter tensors.*found \['proj.weight'\]"):
-        split_official_state_dict({f"llm.{k}": v for k, v in blink.items()} | pixel_shuffle)
+    other = {"proj.head.weight": torch.zeros(C, ENC)}
+    with pytest.raises(CheckpointError, match=r"expected adapter tensors.*found \['head.weight'\]"):
+        split_official_state_dict({f"llm.{k}": v for k, v in blink.items()} | other)
 
 
 def test_stray_tensors_are_named():
@@ -243,7 +243,7 @@ def test_stray_tensors_are_named():
 
 def _official_for(release) -> nn.Module:
     a = release.adapter
-    if release.encoder == "wavlm":
+    if release.encoder in ("wavlm", "hubert"):
         return PaperSpeechAdapter(a.in_dim, a.out_dim)
     if release.layout == "a":
         return PaperVisualAdapter(a.in_dim, a.out_dim)

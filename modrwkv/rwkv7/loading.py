@@ -81,7 +81,7 @@ def default_cpu_dtype() -> str:
     rounds every weight to 8 bits, is offered, not chosen, except where neither exists.
     """
     try:
-        flags = set(open("/proc/cpuinfo").read().split())
+        flags = set(Path("/proc/cpuinfo").read_text().split())
     except OSError:
         flags = set()
     if flags & {"avx512_bf16", "amx_bf16"}:
