@@ -85,7 +85,8 @@ def _download(repo_id: str, filename: str) -> Path:
     try:
         if filename:
             return _download_file(repo_id, filename)
-        folder = Path(snapshot_download(repo_id, allow_patterns=["*.safetensors", "*.json"]))
+        # the weights, their configs and a chat template (chat_template.jinja beside tokenizer_config.json)
+        folder = Path(snapshot_download(repo_id, allow_patterns=["*.safetensors", "*.json", "*.jinja"]))
         if any(folder.glob("*.safetensors")):
             return folder
         pth = sorted(f for f in HfApi().list_repo_files(repo_id) if f.endswith(WEIGHT_SUFFIXES))

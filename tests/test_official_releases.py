@@ -3,10 +3,13 @@ through the public API from an offline Hugging Face cache the tests write, again
 from the same tensors."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
 from modrwkv import ModRWKV, RWKVTokenizer, encoders
+from modrwkv.generation.chat_session import ChatTemplate
 from modrwkv.multimodal.adapter import AdapterConfig
 from modrwkv.multimodal.official import HUBERT_LARGE_ID, UPSTREAM_DECODING, WAVLM_LARGE_ID
 from modrwkv.pipelines.image_chat import VISION_DEFAULTS, ImageChat
@@ -156,3 +159,33 @@ def test_joluck_pixel_shuffle_projector_is_named_in_the_refusal(tmp_path, llm): 
     torch.save(state, tmp_path / "rwkv-0.pth")
     with pytest.raises(CheckpointError, match="pixel-shuffle ModalityProjector"):
         ModRWKV.from_pretrained(tmp_path / "rwkv-0.pth", encoder=encoders.build("siglip2"))
+
+
+# a chat template of the kind a Hugging Face release ships (rendered by transformers' Jinja rules)
+HF_TEMPLATE = ("{{ '<s>' }}{% for m in messages %}{% if m['role'] == 'user' %}"
+               "{{ '\x16Human: ' + m['content'] + '\x17' }}"
+               "{% else %}{{ '\x16Bot: ' + m['content'] + '\x17\n' }}{% endif %}{% endfor %}"
+               "{% if add_generation_prompt %}{{ '\x16Bot:' }}{% endif %}")
+
+
+def test_a_chat_template_is_split_into_the_start_a_user_turn_and_what_follows_an_answer():
+    template = ChatTemplate.from_jinja(HF_TEMPLATE)
+    assert (template.start, template.user, template.turn_end) == ("<s>", "\x16Human: {message}\x17\x16Bot:", "\x17\n")
+
+
+def test_a_hf_release_with_a_chat_template_lays_out_its_turns_by_it(tmp_path, llm):  # noqa: F811
+    from safetensors.torch import save_file
+
+    model = image_model(llm, adapter=PAPER_VISION)
+    save_file({k: v.contiguous() for k, v in official_tensors(model, "c").items()}, str(tmp_path / "model.safetensors"))
+    (tmp_path / "config.json").write_text('{"model_type": "rwkv7_wlm"}')
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"chat_template": HF_TEMPLATE}))
+    official = ModRWKV.from_pretrained(tmp_path, encoder=encoders.build(
+        "siglip2", **model.encoders["image"].architecture()))
+    assert official.config.chat_template == HF_TEMPLATE
+    chat, _ = _answer_ended_by_a_stop_token(official)
+    encode = chat.tokenizer.encode
+    assert chat.tokens[:len(encode("<s>\x16Human: "))] == encode("<s>\x16Human: ")
+    assert chat.prompt_tokens("And its colour?") == encode("\x17\n\x16Human: And its colour?\x17\x16Bot:")
+    reloaded = ModRWKV.from_pretrained(official.save_pretrained(tmp_path / "saved"))
+    assert reloaded.config.chat_template == HF_TEMPLATE

@@ -20,8 +20,35 @@ class ChatTemplate:
     turn_end: str  # appended to the transcript when an answer ended otherwise (length, stop button)
     system: str = "System: {message}\n\n"
     # whether a stop token that ended an answer is fed before the next turn (it is part of the transcript); the
-    # official ModRWKV inference samples it and drops it
+    # official ModRWKV inference samples it and drops it; without it, `turn_end` follows every answer
     feed_stop_token: bool = True
+    start: str = ""  # fed once, before the first turn (a chat template's beginning-of-text)
+
+    @classmethod
+    def from_jinja(cls, source: str) -> ChatTemplate:
+        """The turns a Hugging Face chat template (Jinja, rendered as transformers renders it) lays out, so that a
+        conversation can still feed one turn at a time: the template is rendered for one user turn and for a
+        question, an answer and a follow-up, and the differences give the start, the user turn and what follows an
+        answer. ValueError for a template that does not repeat the same user turn."""
+        from transformers.utils.chat_template_utils import render_jinja_template
+
+        def render(*turns: tuple[str, str]) -> str:
+            messages = [{"role": role, "content": text} for role, text in turns]
+            return render_jinja_template([messages], chat_template=source, add_generation_prompt=True)[0][0]
+
+        first = render(("user", "{message}"))
+        follow_up = render(("user", "{first}"), ("assistant", "{answer}"), ("user", "{message}"))
+        if first.count("{message}") != 1 or follow_up.count("{answer}") != 1:
+            raise ValueError("the chat template does not render a user's message and an answer once each")
+        after = follow_up.split("{answer}", 1)[1]
+        same = 0
+        while same < min(len(first), len(after)) and first[-1 - same] == after[-1 - same]:
+            same += 1
+        user = first[len(first) - same:]
+        if "{message}" not in user:
+            raise ValueError("the chat template lays out a follow-up turn unlike the first one")
+        return cls(user=user, stop=(), turn_end=after[: len(after) - same], feed_stop_token=False,
+                   start=first[: len(first) - same])
 
     def clean(self, message: str) -> str:
         message = message.strip()
@@ -60,9 +87,11 @@ class ChatSession:
         self.tokens: list[int] = []  # the whole transcript as token ids
         self.history: list[tuple[str, str]] = []
         self.last_stats = GenerationStats()
+        start = self.template.start
         if self.system:
-            self.pending = self.tokenizer.encode(self.template.system.format(message=self.template.clean(self.system)))
-            self.tokens = list(self.pending)
+            start += self.template.system.format(message=self.template.clean(self.system))
+        self.pending = self.tokenizer.encode(start) if start else []
+        self.tokens = list(self.pending)
 
     @property
     def state_bytes(self) -> int:
@@ -139,7 +168,7 @@ class ChatSession:
             return
         pending = list(result.pending)
         if result.stats.stop_reason == "eos" and not self.template.feed_stop_token:
-            pending = []
+            pending = self.tokenizer.encode(self.template.turn_end) if self.template.turn_end else []
         if result.stats.stop_reason in ("length", "cancelled"):
             pending += self.tokenizer.encode(self.template.turn_end)  # keep the transcript in the chat format
         self.tokens += new_tokens + result.tokens + pending[len(result.pending):]

@@ -27,6 +27,7 @@ from modrwkv.multimodal.official import (
     UPSTREAM_DECODING,
     UPSTREAM_TURN_END,
     adapter_config_from_official,
+    chat_template_in,
     release_encoder,
     release_of,
     split_official_state_dict,
@@ -81,6 +82,8 @@ class ModRWKVConfig:
     # what follows an answer before the next user turn: the stop token, as this project's trainer writes turns;
     # "" for official checkpoints, whose inference never feeds the sampled stop token back
     turn_end: str = TURN_END
+    # a Hugging Face chat template (Jinja) that lays out the turns instead of the placement's own prompt
+    chat_template: str | None = None
 
     def __post_init__(self) -> None:
         if self.placement not in PLACEMENTS:
@@ -101,7 +104,8 @@ class ModRWKVConfig:
             },
             "forecast": self.forecast.to_dict() if self.forecast else None,
         } | ({"generation": self.generation} if self.generation else {}) | (
-            {"turn_end": self.turn_end} if self.turn_end != TURN_END else {})
+            {"turn_end": self.turn_end} if self.turn_end != TURN_END else {}) | (
+            {"chat_template": self.chat_template} if self.chat_template else {})
 
     @classmethod
     def from_dict(cls, d: dict) -> ModRWKVConfig:
@@ -116,7 +120,7 @@ class ModRWKVConfig:
         }
         forecast = ForecastHeadConfig(**d["forecast"]) if d.get("forecast") else None
         return cls(RWKV7Config(**d["backbone"]), modalities, d["placement"], d["placeholder_id"], forecast,
-                   d.get("generation", {}), d.get("turn_end", TURN_END))
+                   d.get("generation", {}), d.get("turn_end", TURN_END), d.get("chat_template"))
 
 
 class ModRWKV(nn.Module):
@@ -132,8 +136,9 @@ class ModRWKV(nn.Module):
         forecast_head: ForecastHead | None = None,
         generation: dict[str, Any] | None = None,
         turn_end: str = TURN_END,
+        chat_template: str | None = None,
     ):
-        """`generation` and `turn_end`: see ModRWKVConfig."""
+        """`generation`, `turn_end` and `chat_template`: see ModRWKVConfig."""
         super().__init__()
         if forecast_head is not None and "series" not in encoders_by_modality:
             raise ValueError("a forecasting head needs a time-series encoder")
@@ -162,6 +167,7 @@ class ModRWKV(nn.Module):
             forecast_head.config if forecast_head is not None else None,
             dict(generation or {}),
             turn_end,
+            chat_template,
         )
 
     @classmethod
@@ -323,7 +329,8 @@ class ModRWKV(nn.Module):
                 raise CheckpointError(f"{config_file} is not valid JSON ({e})") from e
             if meta.get("architecture") == "modrwkv":
                 return cls._from_own(ModRWKVConfig.from_dict(meta), read_state_dict(path), dtype, device, pack_weights)
-        return cls._from_official(str(src), read_state_dict(path), dtype, device, encoder, pack_weights)
+        template = chat_template_in(path) if path.is_dir() else None
+        return cls._from_official(str(src), read_state_dict(path), dtype, device, encoder, pack_weights, template)
 
     @classmethod
     def _from_own(
@@ -354,12 +361,12 @@ class ModRWKV(nn.Module):
             _load_weights(head, head_state, "forecast head")
             head.to(device).eval()
         return cls(llm, encs, adapters, config.placement, config.placeholder_id, head, config.generation,
-                   config.turn_end)
+                   config.turn_end, config.chat_template)
 
     @classmethod
     def _from_official(
         cls, src: str, state: dict, dtype: str | torch.dtype, device: str | torch.device, encoder: Encoder | None,
-        pack_weights: bool,
+        pack_weights: bool, chat_template: str | None = None,
     ) -> ModRWKV:
         layout, backbone, adapter_state, encoder_state = split_official_state_dict(state)
         release = release_of(src)
@@ -393,10 +400,13 @@ class ModRWKV(nn.Module):
         placement = release.placement if release is not None else ("placeholder" if layout == "c" else "prepend")
         if release is None:
             notes.append(f"placement {placement}, inferred from the layout")
-        notes.append("decoding greedy, no stop token fed before a follow-up (upstream's inference)")
+        if chat_template is not None:
+            notes.append("turns laid out by the repo's chat template; decoding greedy")
+        else:
+            notes.append("decoding greedy, no stop token fed before a follow-up (upstream's inference)")
         model = cls(
             llm, {encoder.modality: encoder.to(device).eval()}, {encoder.modality: adapter.to(device).eval()},
-            placement, generation=UPSTREAM_DECODING, turn_end=UPSTREAM_TURN_END,
+            placement, generation=UPSTREAM_DECODING, turn_end=UPSTREAM_TURN_END, chat_template=chat_template,
         )
         model.notes = notes
         return model

@@ -15,7 +15,9 @@ Sources (github.com/JL-er/WorldRWKV; Joluck/WorldRWKV continues the same history
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from modrwkv.multimodal.adapter import AdapterConfig
 from modrwkv.rwkv7.checkpoint import CheckpointError, StateDict, to_blinkdl
@@ -122,6 +124,27 @@ RELEASES: dict[str, Release] = {
     "WorldRWKV/ModRWKV-0.4": Release("siglip2", SIGLIP2_ID, _later_vision(1024), "placeholder", PROMPT_PLACEHOLDER,
                                      "c", ("model.safetensors", "config.json")),
 }
+
+def chat_template_in(folder: Path) -> str | None:
+    """The chat template a Hugging Face model folder ships, read from transformers' files in the order transformers
+    reads them (chat_template.jinja, chat_template.json, tokenizer_config.json; of named templates, "default"), or
+    None. ModRWKV-0.4's prompt comes from its repo's template: no commit of the upstream code holds one."""
+    if (folder / "chat_template.jinja").is_file():
+        return (folder / "chat_template.jinja").read_text(encoding="utf-8")
+    for name in ("chat_template.json", "tokenizer_config.json"):
+        if not (folder / name).is_file():
+            continue
+        try:
+            value = json.loads((folder / name).read_text(encoding="utf-8")).get("chat_template")
+        except (json.JSONDecodeError, AttributeError) as e:
+            raise CheckpointError(f"{folder / name} is not a JSON object ({e})") from e
+        if isinstance(value, list):
+            value = next((t.get("template") for t in value if isinstance(t, dict) and t.get("name") == "default"),
+                         None)
+        if isinstance(value, str):
+            return value
+    return None
+
 
 def release_of(src: str) -> Release | None:
     """The release `src` names: its repo id, or a file of that repo ('<repo id>/rwkv-0')."""

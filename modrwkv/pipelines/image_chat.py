@@ -39,7 +39,10 @@ class ImageChat(ChatSession):
             raise ValueError(f"this model reads {', '.join(model.encoders) or 'text only'}, not images")
         self.model = model
         template = PLACEHOLDER_CHAT if model.config.placement == "placeholder" else PREPEND_CHAT
-        if model.config.turn_end != template.turn_end:  # official checkpoints: the stop token is never fed
+        if model.config.chat_template:  # a Hugging Face release's own layout (images go before the message)
+            template = dataclasses.replace(ChatTemplate.from_jinja(model.config.chat_template),
+                                           system=template.system)
+        elif model.config.turn_end != template.turn_end:  # official checkpoints: the stop token is never fed
             template = dataclasses.replace(template, turn_end=model.config.turn_end, feed_stop_token=False)
         config = config or VISION_DEFAULTS.with_(**model.config.generation)
         super().__init__(model.llm, tokenizer, template, config, system)
