@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import gradio as gr
@@ -34,6 +34,19 @@ class UserError(gr.Error):
         # gr.Error's is the message's repr, and Gradio shows str() where a request fails before it queues (a
         # validator's inputs): the visitor would read the message in quotes
         return self.message
+
+
+def show_again(event: gr.events.Dependency, outputs: Sequence[gr.components.Component]) -> None:
+    """After `event` fails, end a second event on `outputs` that changes nothing: Gradio covers a failed event's
+    outputs with a red "Error" badge until another event on them completes, which hides what the visitor had (their
+    conversation); the toast keeps the message. Nothing is sent up: the page's values may name files the server no
+    longer has (after a restart)."""
+    event.failure(_unchanged(len(outputs)), None, list(outputs), api_visibility="private", show_progress="hidden",
+                  queue=False)
+
+
+def _unchanged(count: int) -> Callable[[], object]:
+    return lambda: gr.update() if count == 1 else tuple(gr.update() for _ in range(count))
 
 
 @contextmanager

@@ -15,7 +15,7 @@ import gradio as gr
 
 from app import gpu, models
 from app.components import upload_path_only
-from app.errors import UserError, user_errors
+from app.errors import UserError, show_again, user_errors
 from app.gpu import on_gpu
 from app.model_bar import Selection, default_selection, model_for
 from modrwkv.generation.streaming import GenerationStats
@@ -278,6 +278,8 @@ def build(selection: gr.State) -> None:
     again = regenerate.click(retry, [chatbot], [chatbot, image_in, message_in], api_visibility="private")
     reanswered = again.success(chat, chat_inputs, [chatbot, conversation], api_visibility="private",
                                concurrency_id="model", concurrency_limit=models.model_concurrency())
+    for event in (answered, reanswered):  # a refusal leaves the conversation in view
+        show_again(event, [chatbot])
     stop.click(lambda: gr.update(interactive=True), None, textbox, cancels=[answered, reanswered],
                api_visibility="private")
     undo_btn.click(undo, [chatbot], [chatbot, textbox], api_visibility="private")

@@ -12,7 +12,7 @@ from functools import partial
 import gradio as gr
 
 from app import gpu, models
-from app.errors import UserError, load_errors
+from app.errors import UserError, load_errors, show_again
 from modrwkv.multimodal import ModRWKV
 from modrwkv.rwkv7.loading import DTYPES
 
@@ -145,4 +145,5 @@ def build(first: str) -> ModelBar:
     loaded = load_btn.click(load_model, [choice, dtype, selection], [selection, status], api_name="load_model",
                             concurrency_id="model", concurrency_limit=models.model_concurrency())
     loaded.success(_heading_after_load, [selection, choice], row, api_visibility="private", queue=False)
+    show_again(loaded, [status])  # a refused model leaves the status of the ones still serving in view
     return ModelBar(selection, row, choice, dtype)

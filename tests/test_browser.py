@@ -90,3 +90,4 @@ def test_a_page_older_than_the_server_is_told_to_reload_and_keeps_its_question()
     assert "The app restarted since this page was opened" in result["toast"]
     assert "'easy_vqa_circle.png'" in result["toast"] and "Reload the page" in result["toast"]
     assert result["question"] == "What color is it?"  # back in the textbox, not lost
+    assert result["error_badge"] == 0 and result["first_question_shown"] == 1  # the conversation stays in view

@@ -39,7 +39,14 @@ const nextLine = () => new Promise((resolve) => {
   const toast = page.locator('.toast-body').filter({ hasText: 'Reload the page' });
   await toast.waitFor({ timeout: 60000 });
   await page.waitForFunction(() => !document.querySelector('#chat-input textarea').disabled, null, { timeout: 30000 });
-  const result = { toast: await toast.innerText(), question: await input.inputValue() };
+  await page.waitForTimeout(1000);  // the conversation is given back to the chatbot after the refusal
+  const result = {
+    toast: await toast.innerText(),
+    question: await input.inputValue(),
+    // Gradio's red "Error" badge covers a failed event's output, which would hide the conversation
+    error_badge: await page.locator('#chatbot span.error').count(),
+    first_question_shown: await page.locator('#chatbot').getByText('What shape is in the image?').count(),
+  };
   await page.screenshot({ path: path.join(shots, '4-old-page.png') });
   await browser.close();
   console.log(JSON.stringify(result));
