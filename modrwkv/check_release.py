@@ -1,9 +1,10 @@
 """`python -m modrwkv.check_release REPO_ID`: vet a published ModRWKV / WorldRWKV release in one command.
 
 On a machine that reaches the Hugging Face Hub (a Space, a laptop), it downloads the release (or reads it from the
-Hub cache), loads it as the app does, answers the bundled example of its modality (the circle picture, or the
-weather recording) and prints the answer, the timings and what loading had to assume (docs/releases.md). Exit
-code 0 when it answered, 1 when the release could not be fetched or read.
+Hub cache), loads it as the app does (a repo outside the release table with `--encoder NAME --encoder-source ID`),
+answers the bundled example of its modality (the circle picture, or the weather recording) and prints the answer,
+the timings and what loading had to assume (docs/releases.md). Exit code 0 when it answered, 1 when the release
+could not be fetched or read.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from modrwkv import encoders
 from modrwkv.encoders.media import MediaError
 from modrwkv.multimodal import ModRWKV
 from modrwkv.multimodal.official import RELEASES
@@ -35,11 +37,18 @@ def main(argv: list[str] | None = None, out=sys.stdout) -> int:  # noqa: ANN001 
     p.add_argument("--device", default="cpu")
     p.add_argument("--max-new-tokens", type=int, default=None,
                    help="cap the answer (default: the release's own, 500 for upstream's)")
+    p.add_argument("--encoder", choices=encoders.available(),
+                   help="for a repo that is not in the release table: the encoder its checkpoint was trained with")
+    p.add_argument("--encoder-source", metavar="ID",
+                   help="with --encoder: its weights (a Hugging Face id, e.g. openai/whisper-small, or a folder)")
     args = p.parse_args(argv)
+    if (args.encoder is None) != (args.encoder_source is None):
+        p.error("--encoder and --encoder-source go together")
 
     started = time.perf_counter()
     try:
-        model = ModRWKV.from_pretrained(args.source, dtype=args.dtype, device=args.device)
+        encoder = encoders.build(args.encoder, args.encoder_source) if args.encoder else None
+        model = ModRWKV.from_pretrained(args.source, dtype=args.dtype, device=args.device, encoder=encoder)
     except (SourceUnavailable, CheckpointError, FileNotFoundError, ValueError) as e:
         print(f"{PROG}: cannot load {args.source}: {e}", file=sys.stderr)
         return 1

@@ -16,9 +16,10 @@ from tests.test_official_releases import paper_era_checkpoint, speech_adapter
 from tests.test_speech_encoders_upstream import hubert_ctc_folder
 
 
-def checked(source: str) -> tuple[int, str]:
+def checked(source: str, *options: str) -> tuple[int, str]:
     out = io.StringIO()
-    return main([source, "--max-new-tokens", "8"], out=out), out.getvalue()  # random weights: no answer ends
+    # random weights: no answer ends on its own
+    return main([source, "--max-new-tokens", "8", *options], out=out), out.getvalue()
 
 
 def test_a_vision_release_answers_the_example_and_says_its_encoder_came_from_the_hub(hub, llm):  # noqa: F811
@@ -47,3 +48,13 @@ def test_a_speech_demo_transcribes_the_example_recording(hub, llm):  # noqa: F81
 def test_a_release_that_cannot_be_fetched_exits_1_with_the_reason(hub, capsys):  # noqa: F811
     assert checked("WorldRWKV/RWKV7-3B-siglip2")[0] == 1
     assert "cannot load WorldRWKV/RWKV7-3B-siglip2: could not fetch" in capsys.readouterr().err
+
+
+def test_a_repo_outside_the_release_table_is_checked_with_the_encoder_named(hub, llm, tmp_path):  # noqa: F811
+    hubert_ctc_folder(tmp_path / "hubert")
+    own = ModRWKV.build(llm, [encoders.build("hubert", tmp_path / "hubert")], speech_adapter(llm))
+    torch.save(paper_era_checkpoint(own, with_encoder=False), cached_repo(hub, "someone/rwkv7-asr") / "rwkv-0.pth")
+    code, printed = checked("someone/rwkv7-asr/rwkv-0", "--encoder", "hubert",
+                            "--encoder-source", str(tmp_path / "hubert"))
+    assert code == 0
+    assert "encoder hubert given by the caller" in printed and "placement prepend, inferred from the layout" in printed
