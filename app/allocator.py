@@ -14,7 +14,7 @@ import threading
 
 M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
 ARENAS = 2
-TRIM_SECONDS = 30.0
+TRIM_SECONDS = 10.0  # often enough that the pages a burst of requests freed go back soon after it
 
 
 def _glibc() -> ctypes.CDLL | None:
