@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import gradio as gr
@@ -36,17 +36,12 @@ class UserError(gr.Error):
         return self.message
 
 
-def show_again(event: gr.events.Dependency, outputs: Sequence[gr.components.Component]) -> None:
-    """After `event` fails, end a second event on `outputs` that changes nothing: Gradio covers a failed event's
+def show_again(event: gr.events.Dependency, output: gr.components.Component) -> None:
+    """After `event` fails, end a second event on `output` that changes nothing: Gradio covers a failed event's
     outputs with a red "Error" badge until another event on them completes, which hides what the visitor had (their
     conversation); the toast keeps the message. Nothing is sent up: the page's values may name files the server no
     longer has (after a restart)."""
-    event.failure(_unchanged(len(outputs)), None, list(outputs), api_visibility="private", show_progress="hidden",
-                  queue=False)
-
-
-def _unchanged(count: int) -> Callable[[], object]:
-    return lambda: gr.update() if count == 1 else tuple(gr.update() for _ in range(count))
+    event.failure(gr.update, None, output, api_visibility="private", show_progress="hidden", queue=False)
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from app import gpu, models
 from app.components import upload_path_only
 from app.errors import UserError, show_again, user_errors
 from app.gpu import on_gpu
-from app.model_bar import Selection, default_selection, model_for
+from app.model_bar import Selection, choice_for, model_for
 from modrwkv.generation.streaming import GenerationStats
 from modrwkv.multimodal import ModRWKV
 from modrwkv.pipelines.image_chat import VISION_DEFAULTS, ImageChat
@@ -173,14 +173,10 @@ def _check_public_length(message: str, history: list[Message]) -> None:
                         f"conversations up to {PUBLIC_CONVERSATION_CHARS:,}. Start a new one (Clear).")
 
 
-def _image_key(selection: Selection | None) -> str:
-    return ((selection or default_selection()).get("image") or default_selection()["image"]).key
-
-
 def decoding_defaults(selection: Selection, shown_for: str) -> tuple[dict, dict, str]:
     """The sliders at the image model's own decoding defaults once the session picks another image model (a
     published release decodes greedily, as upstream does); left as the visitor set them otherwise."""
-    key = _image_key(selection)
+    key = choice_for(selection, "image").key
     if key == shown_for:
         return gr.update(), gr.update(), key
     config = VISION_DEFAULTS.with_(**model_for(selection, "image").config.generation)
@@ -279,11 +275,11 @@ def build(selection: gr.State) -> None:
     reanswered = again.success(chat, chat_inputs, [chatbot, conversation], api_visibility="private",
                                concurrency_id="model", concurrency_limit=models.model_concurrency())
     for event in (answered, reanswered):  # a refusal leaves the conversation in view
-        show_again(event, [chatbot])
+        show_again(event, chatbot)
     stop.click(lambda: gr.update(interactive=True), None, textbox, cancels=[answered, reanswered],
                api_visibility="private")
     undo_btn.click(undo, [chatbot], [chatbot, textbox], api_visibility="private")
     clear.click(clear_chat, None, [chatbot, conversation], api_name="clear_chat")
-    sampled_for = gr.State(_image_key(None))  # the image model whose decoding defaults the sliders show
+    sampled_for = gr.State(choice_for(None, "image").key)  # the image model whose decoding defaults the sliders show
     selection.change(decoding_defaults, [selection, sampled_for], [temperature, top_p, sampled_for],
                      api_visibility="private")

@@ -32,10 +32,15 @@ def default_selection() -> Selection:
     return {m: Choice(key, by_key[key].source, models.default_dtype()) for m, key in models.defaults().items()}
 
 
+def choice_for(selection: Selection | None, modality: str) -> Choice:
+    """The model the session uses for `modality`: its own choice, else the default."""
+    return (selection or default_selection()).get(modality) or default_selection()[modality]
+
+
 def model_for(selection: Selection | None, modality: str) -> ModRWKV:
     """The session's model for `modality` (the default when it chose none), loaded once for all sessions, on the
     device of this call."""
-    choice = (selection or default_selection()).get(modality) or default_selection()[modality]
+    choice = choice_for(selection, modality)
     with load_errors(f"loading the {models.TAB_NAMES[modality]} model '{choice.key}'"):
         return gpu.placed(models.load(choice.source, choice.dtype))
 
@@ -80,7 +85,7 @@ def heading(choice: Choice) -> str:
 
 def shown_for(modality: str, selection: Selection | None) -> tuple[dict, dict, dict]:
     """The bar on `modality`'s tab: its models listed, the session's model for it and that model's dtype chosen."""
-    choice = (selection or default_selection()).get(modality) or default_selection()[modality]
+    choice = choice_for(selection, modality)
     return (
         gr.update(visible=True, label=heading(choice)),
         gr.update(choices=_choices(modality), value=choice.key, label=f"{models.TAB_NAMES[modality]} model"),
@@ -145,5 +150,5 @@ def build(first: str) -> ModelBar:
     loaded = load_btn.click(load_model, [choice, dtype, selection], [selection, status], api_name="load_model",
                             concurrency_id="model", concurrency_limit=models.model_concurrency())
     loaded.success(_heading_after_load, [selection, choice], row, api_visibility="private", queue=False)
-    show_again(loaded, [status])  # a refused model leaves the status of the ones still serving in view
+    show_again(loaded, status)  # a refused model leaves the status of the ones still serving in view
     return ModelBar(selection, row, choice, dtype)

@@ -67,8 +67,7 @@ def download_size(repo_id: str, filename: str = "") -> int:
             f"unknown ({type(e).__name__}: {e})"
         ) from e
     if filename:
-        names = (filename,) if filename.endswith(WEIGHT_SUFFIXES) else (filename + ".pth", filename)
-        name = next((n for n in names if n in files), None)  # in _download_file's order
+        name = next((n for n in _file_names(filename) if n in files), None)
         if name is None:
             raise SourceUnavailable(f"Hugging Face repo '{repo_id}' has no file '{filename}'")
         return files[name]
@@ -104,19 +103,25 @@ def _download(repo_id: str, filename: str) -> Path:
         raise SourceUnavailable(_hub_failure(repo_id, filename, e)) from e
 
 
+def _file_names(filename: str) -> tuple[str, ...]:
+    """The names a file of a repo is looked for by, in order. A name without a weight suffix is first tried with
+    `.pth`, as the official model cards name their checkpoints ('WorldRWKV/RWKV7-0.4B-siglip2/rwkv-0': WorldRWKV's
+    infer/worldmodel.py appends '.pth'); only when that file does not exist is the name taken as it is."""
+    return (filename,) if filename.endswith(WEIGHT_SUFFIXES) else (filename + ".pth", filename)
+
+
 def _download_file(repo_id: str, filename: str) -> Path:
-    """One file of a repo. A name without a weight suffix is first tried with `.pth`, as the official model cards
-    name their checkpoints ('WorldRWKV/RWKV7-0.4B-siglip2/rwkv-0': WorldRWKV's infer/worldmodel.py appends '.pth');
-    only when that file does not exist is the name taken as it is."""
+    """One file of a repo, by the first of `_file_names` it holds."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError
 
-    if filename.endswith(WEIGHT_SUFFIXES):
-        return Path(hf_hub_download(repo_id, filename))
-    try:
-        return Path(hf_hub_download(repo_id, filename + ".pth"))
-    except EntryNotFoundError:
-        return Path(hf_hub_download(repo_id, filename))
+    *first, last = _file_names(filename)
+    for name in first:
+        try:
+            return Path(hf_hub_download(repo_id, name))
+        except EntryNotFoundError:
+            continue
+    return Path(hf_hub_download(repo_id, last))
 
 
 def _hub_failure(repo_id: str, filename: str, error: Exception) -> str:

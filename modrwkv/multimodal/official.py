@@ -97,7 +97,7 @@ def _demo_audio(n_embd: int) -> Release:
     # a folder named facebookhubert-large-ls960-ft (f15e179 web/audio_multiturns_web.py L9-11, web/audio_gen.py
     # L7-9, web/multimodal_web.py L11-13), and the trainer leaves the encoder out unless it was trained (src/trainer.py
     # L188-197): HuBERT is what upstream runs them with. A checkpoint that does hold encoder tensors says which
-    # model it is (WavLM layers carry gru_rel_pos_*, `_audio_encoder_of`). Either way upstream's processor is
+    # model it is (WavLM layers carry gru_rel_pos_*, `audio_encoder_of`). Either way upstream's processor is
     # HuBERT's Wav2Vec2FeatureExtractor, which normalises each clip (world/encoder/speech_encoder.py L74-77: the
     # wavlm-large folder has no tokenizer, so AutoProcessor falls back to facebook/hubert-large-ls960-ft).
     return Release("hubert", HUBERT_LARGE_ID, _paper_audio(1024, n_embd), "prepend", PROMPT_AUDIO, "a",
@@ -124,6 +124,7 @@ RELEASES: dict[str, Release] = {
     "WorldRWKV/ModRWKV-0.4": Release("siglip2", SIGLIP2_ID, _later_vision(1024), "placeholder", PROMPT_PLACEHOLDER,
                                      "c", ("model.safetensors", "config.json")),
 }
+
 
 def chat_template_in(folder: Path) -> str | None:
     """The chat template a Hugging Face model folder ships, read from transformers' files in the order transformers
@@ -155,8 +156,10 @@ def weights_source(src: str) -> str:
     """`src`, with a bare release id of a one-file release completed by that file: a repo that holds several
     checkpoints (or adds one later) still loads the file the release is."""
     release = RELEASES.get(src)
-    weights = [f for f in release.files if not f.endswith(".json")] if release is not None else []
-    return f"{src}/{weights[0]}" if release is not None and release.layout != "c" and len(weights) == 1 else src
+    if release is None or release.layout == "c":  # a Hugging Face folder: weights and configs together
+        return src
+    weights = [f for f in release.files if not f.endswith(".json")]
+    return f"{src}/{weights[0]}" if len(weights) == 1 else src
 
 
 # ---------------------------------------------------------------------------------------------
