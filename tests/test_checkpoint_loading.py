@@ -52,6 +52,15 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path):
         RWKV7.from_pretrained(path)
 
 
+@pytest.mark.parametrize("content", [b"<!DOCTYPE html><title>404 Not Found</title>\n", bytes(range(256)) * 8],
+                         ids=["an html page", "binary noise"])
+def test_a_file_that_is_no_checkpoint_is_named_so(tmp_path, content):
+    path = tmp_path / "rwkv-0.pth"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match="could not read .*rwkv-0.pth as a PyTorch checkpoint"):
+        RWKV7.from_pretrained(path)
+
+
 @pytest.mark.parametrize(
     "keys, found",
     [

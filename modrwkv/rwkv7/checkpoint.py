@@ -81,10 +81,13 @@ def _read_torch(path: Path) -> StateDict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
     except pickle.UnpicklingError as e:
-        raise CheckpointError(
-            f"{path} contains Python objects other than tensors; it is refused because loading it could run code: {e}"
-        ) from e
-    except (RuntimeError, EOFError, OSError, ValueError) as e:
+        if "global" in str(e):  # torch names the class or function that weights_only refused to import
+            raise CheckpointError(
+                f"{path} contains Python objects other than tensors; it is refused because loading it could run "
+                f"code: {e}"
+            ) from e
+        raise CheckpointError(f"could not read {path} as a PyTorch checkpoint (not a .pth file)") from e
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError) as e:  # KeyError: a text file
         raise CheckpointError(
             f"could not read {path} as a PyTorch checkpoint (truncated or not a .pth file): {e}"
         ) from e
