@@ -75,7 +75,7 @@ def prefill_steps(
         seg = [min(lens[i] - start, chunk_len) for i in rows]
         x = torch.zeros(len(rows), max(seg), model.config.n_embd, dtype=model.dtype, device=model.device)
         for j, i in enumerate(rows):
-            x[j, : seg[j]] = _embed(model, prompts[i][start : start + seg[j]])
+            x[j, : seg[j]] = embed_prompt(model, prompts[i][start : start + seg[j]])
         part = state if len(rows) == B else state.select(rows)
         logits, part = model.forward_embeds(x, part, lengths=torch.tensor(seg), last_only=True)
         state.put(rows, part)
@@ -85,7 +85,8 @@ def prefill_steps(
     return last, state
 
 
-def _embed(model: RWKV7, piece: Prompt) -> torch.Tensor:
+def embed_prompt(model: RWKV7, piece: Prompt) -> torch.Tensor:
+    """The input embeddings [T, C] of token ids, or the embeddings themselves."""
     if isinstance(piece, torch.Tensor) and piece.is_floating_point():
         return piece
     return model.emb(torch.as_tensor(piece, dtype=torch.long, device=model.device))
@@ -156,7 +157,9 @@ class SequenceResult:
     done: bool = False
 
 
-class _Row:
+class SequenceText:
+    """One sequence's sampled tokens turned into streamed text, stopping at its stop tokens and strings."""
+
     def __init__(self, tokenizer: RWKVTokenizer, config: GenerationConfig, result: SequenceResult):
         self.decoder = StreamDecoder(tokenizer)
         self.scanner = _StopScanner(config.stop)
@@ -224,7 +227,7 @@ class BatchGeneration:
         started = perf_counter()
         logits, state = yield from _between_chunks(prefill_steps(model, self.prompts, self.states), len(self.prompts))
         prefill_end = perf_counter()
-        rows = [_Row(self.tokenizer, cfg, r) for r in self.results]
+        rows = [SequenceText(self.tokenizer, cfg, r) for r in self.results]
         per_row_bytes = state.nbytes // len(rows)
         for r in self.results:
             r.stats.prefill_seconds, r.stats.state_bytes = prefill_end - started, per_row_bytes

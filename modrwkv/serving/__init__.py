@@ -1,0 +1,1 @@
+"""Serving many conversations on one model: continuous batching (`scheduler`)."""
