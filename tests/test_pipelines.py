@@ -1,6 +1,8 @@
 """Task pipelines: image chat that keeps its state between turns, and windowed streaming transcription."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -15,6 +17,7 @@ from modrwkv.pipelines.image_chat import VISION_DEFAULTS, ImageChat
 from modrwkv.pipelines.transcription import ASR_DEFAULTS, Segment, Transcriber, to_srt
 from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.rwkv7.random_weights import random_state_dict
+from modrwkv.serving.scheduler import Scheduler
 
 SHORT = VISION_DEFAULTS.with_(temperature=0, max_new_tokens=6)
 
@@ -97,6 +100,29 @@ def test_an_unreadable_image_is_refused_with_its_name(vision, tok, tmp_path):
         ImageChat(vision, tok).send("What is this?", images=[bad])
 
 
+def test_image_chats_served_together_by_a_scheduler_answer_as_each_alone(vision, tok):
+    questions = [("What is in this picture?", "Is it blue?"), ("Describe the image.", "Anything else?")]
+    alone = []
+    for first, follow_up in questions:
+        chat = ImageChat(vision, tok, config=SHORT)
+        alone.append(["".join(chat.send(first, images=[picture()])), "".join(chat.send(follow_up))])
+    scheduler = Scheduler(vision.llm, tok)
+    chats = [ImageChat(vision, tok, config=SHORT, scheduler=scheduler) for _ in questions]
+    answers = [[], []]
+    try:
+        with ThreadPoolExecutor(2) as pool:  # two visitors at once
+            for i, text in enumerate(pool.map(lambda c, q: "".join(c.send(q[0], images=[picture()])), chats,
+                                              questions)):
+                answers[i].append(text)
+            follow_ups = [len(chat.prompt_tokens(q[1])) for chat, q in zip(chats, questions)]
+            for i, text in enumerate(pool.map(lambda c, q: "".join(c.send(q[1])), chats, questions)):
+                answers[i].append(text)
+    finally:
+        scheduler.close()
+    assert answers == alone
+    assert [chat.last_stats.prompt_tokens for chat in chats] == follow_ups  # only the new turn was processed
+
+
 def test_a_model_without_an_image_encoder_is_refused(llm, tok):
     audio_only = ModRWKV.build(llm, [encoders.build("wavlm")])
     with pytest.raises(ValueError, match="not images"):
@@ -121,6 +147,17 @@ def test_a_long_recording_is_cut_into_windows_and_stitched(speech, tok):
     assert times[0][0] == 0.0 and times[-1][1] == 5.0 and all(0 < end - start <= 2.0 for start, end in times)
     assert all(a[1] == b[0] for a, b in zip(times, times[1:]))  # continuous sound: no gap, no overlap
     assert streamed.strip() == " ".join(s.text for s in asr.segments if s.text)
+
+
+def test_a_scheduler_transcribes_each_window_as_the_transcriber_alone(speech, tok):
+    config = ASR_DEFAULTS.with_(max_new_tokens=3)
+    alone = Transcriber(speech, tok, config=config, window_seconds=2.0).transcribe(tone(5.0))
+    scheduler = Scheduler(speech.llm, tok)
+    try:
+        served = Transcriber(speech, tok, config=config, window_seconds=2.0, scheduler=scheduler).transcribe(tone(5.0))
+    finally:
+        scheduler.close()
+    assert served == alone
 
 
 def test_the_cues_leave_out_a_long_silence(speech, tok):

@@ -5,12 +5,16 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from modrwkv.generation.sampling import CHAT_DEFAULTS, GenerationConfig
 from modrwkv.generation.streaming import AnswerStart, BatchGeneration, GenerationStats, Prompt, SequenceResult
 from modrwkv.rwkv7.model import RWKV7
 from modrwkv.rwkv7.state import RWKVState
 from modrwkv.tokenizer import RWKVTokenizer
+
+if TYPE_CHECKING:
+    from modrwkv.serving.scheduler import Scheduler
 
 
 @dataclass(frozen=True)
@@ -74,8 +78,11 @@ class ChatSession:
         template: ChatTemplate = WORLD_CHAT,
         config: GenerationConfig = CHAT_DEFAULTS,
         system: str | None = None,
+        scheduler: Scheduler | None = None,
     ):
+        """`scheduler`: answer in its shared batched steps with other conversations (a server), instead of alone."""
         self.llm, self.tokenizer, self.template = llm, tokenizer, template
+        self.scheduler = scheduler
         self.config = config.with_(stop=tuple(dict.fromkeys(config.stop + template.stop)))
         self.system = system
         self.reset()
@@ -126,9 +133,23 @@ class ChatSession:
 
     def _stream(self, message: str, prompt: Prompt, new_tokens: list[int]) -> Iterator[str]:
         """Generate from `prompt` (pending tokens included); `new_tokens` is what it adds to the transcript."""
+        if self.scheduler is not None:
+            yield from self._scheduled(message, prompt, new_tokens)
+            return
         with closing(ChatSession._answer([self], [message], [prompt], [new_tokens])) as steps:
             for deltas in steps:
                 yield deltas[0]  # '' too: the consumer's chance to stop between chunks of a long prompt
+
+    def _scheduled(self, message: str, prompt: Prompt, new_tokens: list[int]) -> Iterator[str]:
+        stream = self.scheduler.submit(prompt, self.state, self.config)
+        self.last_stats = stream.result.stats  # updated while the answer streams
+        start = AnswerStart()
+        try:
+            with closing(iter(stream)) as pieces:  # the request leaves the batch before its state is taken
+                for piece in pieces:
+                    yield start(piece)
+        finally:
+            self._record(message, new_tokens, stream.result)
 
     @staticmethod
     def send_batch(sessions: Sequence[ChatSession], messages: Sequence[str]) -> Iterator[list[str]]:

@@ -15,6 +15,7 @@ from modrwkv.generation.sampling import GenerationConfig
 from modrwkv.generation.streaming import prefill
 from modrwkv.multimodal import ModRWKV
 from modrwkv.multimodal.official import TURN_END_ID, VISION_END_ID, VISION_START_ID
+from modrwkv.serving.scheduler import Scheduler
 from modrwkv.tokenizer import RWKVTokenizer
 
 # f15e179 web/visual_web.py: "\x16User: {q}\x17Assistant:"; 0881058 process_wr: "\x16User:{image}{q}\x17\x16Assistant:"
@@ -33,8 +34,9 @@ class ImageChat(ChatSession):
     """A conversation about images with a ModRWKV model that has an image encoder."""
 
     def __init__(self, model: ModRWKV, tokenizer: RWKVTokenizer, config: GenerationConfig | None = None,
-                 system: str | None = None):
-        """`config`: default VISION_DEFAULTS with the model's own decoding defaults (`model.config.generation`)."""
+                 system: str | None = None, scheduler: Scheduler | None = None):
+        """`config`: default VISION_DEFAULTS with the model's own decoding defaults (`model.config.generation`);
+        `scheduler`: one serving `model.llm`, to answer in batched steps with other conversations."""
         if "image" not in model.encoders:
             raise ValueError(f"this model reads {', '.join(model.encoders) or 'text only'}, not images")
         self.model = model
@@ -45,7 +47,7 @@ class ImageChat(ChatSession):
         elif model.config.turn_end != template.turn_end:  # official checkpoints: the stop token is never fed
             template = dataclasses.replace(template, turn_end=model.config.turn_end, feed_stop_token=False)
         config = config or VISION_DEFAULTS.with_(**model.config.generation)
-        super().__init__(model.llm, tokenizer, template, config, system)
+        super().__init__(model.llm, tokenizer, template, config, system, scheduler)
 
     def send(self, message: str, images: Sequence[ImageInput] = ()) -> Iterator[str]:
         """Stream the answer about `images` (new ones for this turn; earlier ones stay in the state)."""

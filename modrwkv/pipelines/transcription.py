@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from modrwkv.encoders.media import SAMPLE_RATE, MediaError, load_audio_item
 from modrwkv.generation.sampling import GenerationConfig
@@ -14,6 +16,7 @@ from modrwkv.generation.streaming import AnswerStart, BatchGeneration
 from modrwkv.multimodal import ModRWKV
 from modrwkv.multimodal.official import PROMPT_AUDIO, TURN_END_ID
 from modrwkv.pipelines.speech_spans import speech_spans
+from modrwkv.serving.scheduler import Scheduler
 from modrwkv.tokenizer import RWKVTokenizer
 
 # ASR is greedy in the official demos (f15e179 web/audio_web.py); stop at "\x17", never emit token 0.
@@ -39,11 +42,12 @@ class Transcriber:
     encoder takes, each transcribed from a fresh state, stitched; each window is one timed segment."""
 
     def __init__(self, model: ModRWKV, tokenizer: RWKVTokenizer, config: GenerationConfig | None = None,
-                 prompt: str = PROMPT_AUDIO, window_seconds: float | None = None):
-        """`config`: default ASR_DEFAULTS with the model's own decoding defaults (`model.config.generation`)."""
+                 prompt: str = PROMPT_AUDIO, window_seconds: float | None = None, scheduler: Scheduler | None = None):
+        """`config`: default ASR_DEFAULTS with the model's own decoding defaults (`model.config.generation`);
+        `scheduler`: one serving `model.llm`, to decode each window in batched steps with other requests."""
         if "audio" not in model.encoders:
             raise ValueError(f"this model reads {', '.join(model.encoders) or 'text only'}, not audio")
-        self.model, self.tokenizer = model, tokenizer
+        self.model, self.tokenizer, self.scheduler = model, tokenizer, scheduler
         self.config = config or ASR_DEFAULTS.with_(**model.config.generation)
         self.prompt_ids = tokenizer.encode(prompt)
         encoder_window = model.encoders["audio"].max_seconds
@@ -70,15 +74,24 @@ class Transcriber:
             prompt = self.model.join(self.prompt_ids, self.model.embed("audio", [window]))[0]
             cap = int(MAX_TOKENS_PER_SECOND * len(window) / SAMPLE_RATE) + 8
             config = self.config.with_(max_new_tokens=min(self.config.max_new_tokens, cap))
-            gen = BatchGeneration(self.model.llm, self.tokenizer, [prompt], None, config)
             text, start = "", AnswerStart()
-            for deltas in gen:
-                piece = start(deltas[0])
+            for piece in self._decode(prompt, config):
+                piece = start(piece)
                 if piece and self.segments and not text:
                     piece = " " + piece
                 text += piece
                 yield piece  # '' too: a step without text is where a consumer may stop the work
             self.segments.append(Segment(begin / SAMPLE_RATE, end / SAMPLE_RATE, text.strip()))
+
+    def _decode(self, prompt: torch.Tensor, config: GenerationConfig) -> Iterator[str]:
+        """One window's text pieces, from a fresh state: alone, or in the scheduler's batched steps."""
+        if self.scheduler is not None:
+            with closing(iter(self.scheduler.submit(prompt, None, config))) as pieces:
+                yield from pieces
+            return
+        with closing(iter(BatchGeneration(self.model.llm, self.tokenizer, [prompt], None, config))) as steps:
+            for deltas in steps:
+                yield deltas[0]
 
     def transcribe(self, audio: object, sample_rate: int | None = None) -> list[Segment]:
         for _ in self.stream(audio, sample_rate):

@@ -30,6 +30,8 @@ from modrwkv.rwkv7.state import RWKVState
 from modrwkv.tokenizer import RWKVTokenizer
 
 _END = object()  # the last item of a stream's queue
+# a stream yields '' after this long without text (waiting for a place, a long prompt): its consumer's chance to stop
+HEARTBEAT_SECONDS = 0.25
 
 
 class SchedulerClosed(RuntimeError):
@@ -55,9 +57,10 @@ class _Request:
 
 
 class Stream:
-    """One request's continuation as the scheduler produces it: iterate for text pieces; `result` holds text,
-    tokens, state and stats once the iteration ends. Stopping the iteration early (or `cancel`) cancels the request;
-    cancelled before its first token, `result.done` stays False and the given state is untouched."""
+    """One request's continuation as the scheduler produces it: iterate for text pieces ('' while there is none for
+    HEARTBEAT_SECONDS); `result` holds text, tokens, state and stats once the iteration ends. Stopping the iteration
+    early (or `cancel`) cancels the request; cancelled before its first token, `result.done` stays False and the
+    given state is untouched."""
 
     def __init__(self, request: _Request):
         self._request = request
@@ -73,7 +76,14 @@ class Stream:
     def __iter__(self) -> Iterator[str]:
         ended = False
         try:
-            while (item := self._request.out.get()) is not _END:
+            while True:
+                try:
+                    item = self._request.out.get(timeout=HEARTBEAT_SECONDS)
+                except queue.Empty:
+                    yield ""
+                    continue
+                if item is _END:
+                    break
                 if isinstance(item, BaseException):
                     ended = self._request.out.get() is _END  # a failure is always followed by the end
                     raise item
