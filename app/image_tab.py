@@ -100,7 +100,7 @@ def _conversation(model: ModRWKV, history: list[Message], current: Conversation 
     done = turns(history, answered_only=True)
     if current is not None and current.model is model and current.chat.history == [(q, a) for q, a, _ in done]:
         return current
-    chat = ImageChat(model, models.tokenizer())
+    chat = ImageChat(model, models.tokenizer(), scheduler=models.scheduler(model))
     with user_errors("replaying the earlier turns of this conversation"):
         for question, answer, images in done:
             chat.feed(question, answer, images)
@@ -159,8 +159,19 @@ def chat(
             answer["content"] += piece
             # a long prompt yields between its chunks, so that Stop or a client gone ends it there; until the first
             # token the line goes on saying that the prompt is being read
-            yield with_figures() if session.last_stats.generated_tokens else (history, conversation)
+            if session.last_stats.generated_tokens:
+                yield with_figures()
+            else:
+                line["metadata"]["title"] = waiting_line(session.ahead)
+                yield history, conversation
     yield with_figures("done")
+
+
+def waiting_line(ahead: int | None) -> str:
+    """The figures line until the first token: the place in line while the question waits for the batch."""
+    if ahead is None:
+        return "Reading the prompt…"
+    return f"Waiting for a place: {ahead} question(s) ahead…" if ahead else "Waiting for a place: next in line…"
 
 
 def _check_public_length(message: str, history: list[Message]) -> None:
@@ -266,14 +277,15 @@ def build(selection: gr.State) -> None:
 
     asked = textbox.submit(take_message, [textbox, webcam], [image_in, message_in, textbox], api_visibility="private")
     answered = asked.success(
-        chat, chat_inputs, [chatbot, conversation], api_name="chat", concurrency_id="model",
-        concurrency_limit=models.model_concurrency(),
+        chat, chat_inputs, [chatbot, conversation], api_name="chat", concurrency_id="conversation",
+        concurrency_limit=models.conversation_concurrency(),
     )
     answered.then(lambda: gr.update(interactive=True), None, textbox, api_visibility="private")
     answered.failure(restore_message, [image_in, message_in], textbox, api_visibility="private")
     again = regenerate.click(retry, [chatbot], [chatbot, image_in, message_in], api_visibility="private")
     reanswered = again.success(chat, chat_inputs, [chatbot, conversation], api_visibility="private",
-                               concurrency_id="model", concurrency_limit=models.model_concurrency())
+                               concurrency_id="conversation",
+                               concurrency_limit=models.conversation_concurrency())
     for event in (answered, reanswered):  # a refusal leaves the conversation in view
         show_again(event, chatbot)
     stop.click(lambda: gr.update(interactive=True), None, textbox, cancels=[answered, reanswered],

@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from modrwkv.multimodal.official import RELEASES, weights_source
 from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.rwkv7.loading import default_cpu_dtype
 from modrwkv.rwkv7.random_weights import random_state_dict
+from modrwkv.serving.scheduler import Scheduler
 from modrwkv.sources import download_size, hub_repo
 from modrwkv.space import split_front_matter
 
@@ -62,6 +64,48 @@ def device() -> str:
 def model_concurrency() -> int:
     """Requests run at once on the shared models: one on a CPU (each run already uses every core), more on a GPU."""
     return 1 if device() == "cpu" else 4
+
+
+# Conversations decoded together in one batched step (`MODRWKV_BATCH`; 1: one request at a time, without the
+# scheduler). A CPU step of 8 costs little more than a step of 1 (the weights are read once for all); a GPU's
+# costs the same up to far larger batches. Prompt positions fed per step: enough to read a question in one or two
+# steps, few enough that the others' next tokens are not held up for long.
+BATCH = {"cpu": 8, "cuda": 32}
+STEP_TOKENS = {"cpu": 256, "cuda": 2048}
+
+
+def max_batch() -> int:
+    """How many conversations the app decodes in one batched step; 1 on ZeroGPU, where each call runs in a process
+    of its own."""
+    if gpu.zero_gpu():
+        return 1
+    value = os.environ.get("MODRWKV_BATCH", "").strip()
+    if not value:
+        return BATCH[device()]
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"MODRWKV_BATCH must be a whole number >= 1, got {value!r}")
+    return int(value)
+
+
+def conversation_concurrency() -> int:
+    """Chat and transcription requests let through to the models at once: as many as a batched step takes."""
+    return max_batch() if max_batch() > 1 else model_concurrency()
+
+
+_schedulers: weakref.WeakKeyDictionary[ModRWKV, Scheduler] = weakref.WeakKeyDictionary()
+
+
+def scheduler(model: ModRWKV) -> Scheduler | None:
+    """The scheduler that serves `model`'s conversations in shared batched steps (one per loaded model, stopped when
+    the model is dropped), or None when the app answers one request at a time."""
+    if max_batch() == 1:
+        return None
+    with _lock:
+        if model not in _schedulers:
+            served = Scheduler(model.llm, _shared_tokenizer(), max_batch(), STEP_TOKENS[device()])
+            _schedulers[model] = served
+            weakref.finalize(model, served.close)
+        return _schedulers[model]
 
 
 def default_dtype() -> str:
@@ -259,8 +303,13 @@ def preload(source: str, dtype: str | None = None) -> list[Entry]:
 
 
 def tokenizer() -> RWKVTokenizer:
-    global _tokenizer
     with _lock:
-        if _tokenizer is None:
-            _tokenizer = RWKVTokenizer()
-        return _tokenizer
+        return _shared_tokenizer()
+
+
+def _shared_tokenizer() -> RWKVTokenizer:
+    """`tokenizer()` for a caller that holds the lock."""
+    global _tokenizer
+    if _tokenizer is None:
+        _tokenizer = RWKVTokenizer()
+    return _tokenizer

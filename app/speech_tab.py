@@ -15,7 +15,7 @@ from modrwkv.encoders.media import audio_duration
 from modrwkv.pipelines.transcription import Transcriber, to_srt
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "examples"
-EXAMPLES = ["speech_weather.wav", "speech_directions.wav"]
+EXAMPLES = ["speech_weather.wav", "speech_directions.wav", "speech_notes.wav"]
 MIN_SECONDS = 0.3
 MAX_SECONDS = 15 * 60
 LIMITS = (
@@ -69,12 +69,14 @@ def transcribe(
         The transcript, a line with the duration and real-time factor, and TXT and SRT files of the transcript.
     """
     seconds = checked_seconds(audio)  # API callers skip the UI's validator
-    transcriber = Transcriber(model_for(selection, "audio"), models.tokenizer())
+    model = model_for(selection, "audio")
+    transcriber = Transcriber(model, models.tokenizer(), scheduler=models.scheduler(model))
     text, started = "", time.perf_counter()
     with user_errors("transcribing the recording"):
         for piece in transcriber.stream(audio):
             text += piece
-            yield text, f"Transcribing {seconds:.1f} s of audio…", None, None
+            waiting = f" (waiting for a place: {transcriber.ahead} ahead)" if transcriber.ahead is not None else ""
+            yield text, f"Transcribing {seconds:.1f} s of audio…{waiting}", None, None
     elapsed = time.perf_counter() - started
     info = (f"{seconds:.1f} s of audio in {elapsed:.1f} s: real-time factor {elapsed / seconds:.2f} "
             f"({len(transcriber.segments)} stretch(es) of speech, each up to {transcriber.window_seconds:.0f} s)")
@@ -94,7 +96,7 @@ def build(selection: gr.State) -> None:
                 go_btn = gr.Button("Transcribe", variant="primary")
                 stop = gr.Button("Stop")
             gr.Examples([[str(EXAMPLES_DIR / name)] for name in EXAMPLES], inputs=[audio],
-                        label="Try these (spoken by espeak-ng)")
+                        label="Try these (spoken by the neural voice piper en_US-joe-medium)")
         with gr.Column():
             transcript = gr.Textbox(label="Transcript", lines=10, buttons=["copy"], elem_id="speech-transcript")
             info = gr.Markdown(elem_id="speech-info", label="Duration and speed")
@@ -102,5 +104,6 @@ def build(selection: gr.State) -> None:
                 txt = gr.File(label="Transcript (TXT)")
                 srt = gr.File(label="Subtitles (SRT)")
     running = go_btn.click(transcribe, [audio, selection], [transcript, info, txt, srt], api_name="transcribe",
-                           concurrency_id="model", concurrency_limit=models.model_concurrency(), validator=validate)
+                           concurrency_id="conversation", concurrency_limit=models.conversation_concurrency(),
+                           validator=validate)
     stop.click(None, None, None, cancels=[running], api_visibility="private")

@@ -81,7 +81,9 @@ def test_chat_streams_the_answer_about_a_bundled_image(client: Client) -> None:
     assert text(final[3]) == expected[0] != ""  # the answer is the last message
     assert "prompt tokens processed" in final[2]["metadata"]["title"] and final[2]["metadata"]["status"] == "done"
     live = [u[2]["metadata"]["title"] for u in updates[:-1] if len(u) == 4]
-    assert len(set(live)) > 3  # the figures line above the answer was updated while it streamed
+    # the figures line above the answer was updated while it streamed (the batch's worker may be tokens ahead of
+    # the page, so fewer figures than answer pieces)
+    assert len(set(live)) > 1
 
 
 def test_a_follow_up_processes_only_its_new_tokens(client: Client) -> None:

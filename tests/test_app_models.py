@@ -33,3 +33,24 @@ def test_a_default_that_fails_to_load_at_start_up_is_logged_and_the_others_still
         models.load_defaults()
     assert "not loaded at start-up: disk unreadable" in caplog.text
     assert len(loaded) == len(set(models.defaults().values()))
+
+
+def test_each_loaded_model_has_one_scheduler_for_every_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MODRWKV_BATCH", raising=False)
+    model = models.load(models.DEMO_PREFIX + "image")
+    served = models.scheduler(model)
+    assert served is models.scheduler(model) and served.model is model.llm
+    assert (served.max_batch, models.conversation_concurrency()) == (models.BATCH["cpu"],) * 2
+
+
+def test_a_batch_of_one_answers_each_request_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODRWKV_BATCH", "1")
+    assert models.scheduler(models.load(models.DEMO_PREFIX + "image")) is None
+    assert models.conversation_concurrency() == models.model_concurrency()
+
+
+@pytest.mark.parametrize("value", ["0", "eight", "-2"])
+def test_a_batch_size_that_is_no_whole_number_is_refused_by_name(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("MODRWKV_BATCH", value)
+    with pytest.raises(ValueError, match=f"MODRWKV_BATCH must be a whole number >= 1, got '{value}'"):
+        models.max_batch()

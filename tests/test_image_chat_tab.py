@@ -71,6 +71,7 @@ def test_a_question_stopped_while_its_long_prompt_is_read_is_not_read_again(monk
     from modrwkv.generation import streaming
 
     monkeypatch.setattr(streaming, "CPU_CHUNK_POSITIONS", 64)
+    monkeypatch.setenv("MODRWKV_BATCH", "1")  # one at a time: the stream reads the prompt only as it is pulled
     *_, (history, conversation) = image_tab.chat(None, "Hello", [], 0, 0.3, 4)
     stream = image_tab.chat(None, "Summarise: " + "the red circle is next to the blue square. " * 100, history, 0,
                             0.3, 200, conversation)

@@ -83,6 +83,7 @@ class ChatSession:
         """`scheduler`: answer in its shared batched steps with other conversations (a server), instead of alone."""
         self.llm, self.tokenizer, self.template = llm, tokenizer, template
         self.scheduler = scheduler
+        self.ahead: int | None = None  # with a scheduler: requests waiting before this turn's, until it is served
         self.config = config.with_(stop=tuple(dict.fromkeys(config.stop + template.stop)))
         self.system = system
         self.reset()
@@ -147,8 +148,10 @@ class ChatSession:
         try:
             with closing(iter(stream)) as pieces:  # the request leaves the batch before its state is taken
                 for piece in pieces:
+                    self.ahead = stream.ahead
                     yield start(piece)
         finally:
+            self.ahead = None
             self._record(message, new_tokens, stream.result)
 
     @staticmethod

@@ -53,6 +53,7 @@ class Transcriber:
         encoder_window = model.encoders["audio"].max_seconds
         self.window_seconds = window_seconds or min(encoder_window or DEFAULT_WINDOW_SECONDS, DEFAULT_WINDOW_SECONDS)
         self.segments: list[Segment] = []
+        self.ahead: int | None = None  # with a scheduler: requests waiting before the current window's
 
     def stream(self, audio: object, sample_rate: int | None = None) -> Iterator[str]:
         """Yield the transcript as it is decoded ('' for a step without new text, where closing the stream stops
@@ -86,8 +87,14 @@ class Transcriber:
     def _decode(self, prompt: torch.Tensor, config: GenerationConfig) -> Iterator[str]:
         """One window's text pieces, from a fresh state: alone, or in the scheduler's batched steps."""
         if self.scheduler is not None:
-            with closing(iter(self.scheduler.submit(prompt, None, config))) as pieces:
-                yield from pieces
+            stream = self.scheduler.submit(prompt, None, config)
+            try:
+                with closing(iter(stream)) as pieces:
+                    for piece in pieces:
+                        self.ahead = stream.ahead
+                        yield piece
+            finally:
+                self.ahead = None
             return
         with closing(iter(BatchGeneration(self.model.llm, self.tokenizer, [prompt], None, config))) as steps:
             for deltas in steps:

@@ -54,6 +54,7 @@ class _Request:
     admitted: float = 0.0
     prefill_end: float = 0.0
     token: int = -1  # the last sampled token, not yet fed (while decoding)
+    ahead: int | None = None  # requests waiting before this one, as of the last step; None once in the batch
 
 
 class Stream:
@@ -68,6 +69,11 @@ class Stream:
     @property
     def result(self) -> SequenceResult:
         return self._request.result
+
+    @property
+    def ahead(self) -> int | None:
+        """Requests waiting for a place before this one (0: next in line), or None once it is in the batch."""
+        return self._request.ahead
 
     def cancel(self) -> None:
         """Leave the batch at the next step (a stop button, a client gone)."""
@@ -138,6 +144,7 @@ class Scheduler:
         with self._wake:
             if self._closed:
                 raise SchedulerClosed("the scheduler is closed")
+            request.ahead = len(self._waiting) + len(self._inbox)
             self._inbox.append(request)
             self._wake.notify()
         return Stream(request)
@@ -153,7 +160,8 @@ class Scheduler:
         with self._wake:
             self._closed = True
             self._wake.notify()
-        self._worker.join()
+        if threading.current_thread() is not self._worker:  # a finalizer may run in the worker itself
+            self._worker.join()
 
     # the worker ------------------------------------------------------------------------------------------
 
@@ -174,6 +182,8 @@ class Scheduler:
                 self._prefilling, self._decoding, self._state = [], [], None
             with self._wake:
                 self._in_batch = len(self._prefilling) + len(self._decoding)
+                for place, request in enumerate(self._waiting):
+                    request.ahead = place
         for request in [*self._inbox, *self._waiting, *self._prefilling, *self._decoding]:
             self._fail(request, SchedulerClosed("the scheduler closed before this request finished"))
 
@@ -185,7 +195,7 @@ class Scheduler:
         self._drop_cancelled()
         while self._waiting and len(self._prefilling) + len(self._decoding) < self.max_batch:
             request = self._waiting.popleft()
-            request.admitted = perf_counter()
+            request.admitted, request.ahead = perf_counter(), None
             self._prefilling.append(request)
         if self._decoding:
             self._decode()
