@@ -21,7 +21,17 @@ from modrwkv.bench.__main__ import main
 from modrwkv.bench.app_load_report import error_lines
 from modrwkv.bench.app_load_server import folder_usage, free_port
 from modrwkv.bench.app_load_stats import QUEUE_FULL, Request, error_kind, percentile, summarize
-from modrwkv.bench.app_load_visitors import ENDPOINTS, EXAMPLES, LONG_REPEATS, RECORDINGS, api_problems, long_recording
+from modrwkv.bench.app_load_visitors import (
+    ENDPOINTS,
+    EXAMPLES,
+    LONG_REPEATS,
+    RECORDINGS,
+    answer_text,
+    api_problems,
+    generated_tokens,
+    long_recording,
+)
+from modrwkv.tokenizer import RWKVTokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 STREAMING = [e for e, (_, streams) in ENDPOINTS.items() if streams]
@@ -60,8 +70,8 @@ def test_errors_are_grouped_by_their_class_and_first_words() -> None:
 
 
 def test_the_summary_counts_each_request_once_and_times_the_served_ones() -> None:
-    chat = [Request("/chat", "image question", 0, float(i), float(i + 1), first_update_s=0.5 + i / 10)
-            for i in range(3)]
+    chat = [Request("/chat", "image question", 0, float(i), float(i + 1), first_update_s=0.5 + i / 10,
+                    first_text_s=0.6 + i / 10, tokens=10 + i) for i in range(3)]
     failed = [
         Request("/chat", "follow-up", 1, 4.0, 9.0, error="AppError: Empty message"),
         Request("/chat", "follow-up", 1, 5.0, 9.0, error="AppError: Empty message"),
@@ -74,11 +84,13 @@ def test_the_summary_counts_each_request_once_and_times_the_served_ones() -> Non
     assert out["/chat"] == {
         "requests": 6, "served": 3, "queue_full": 1, "errors": {"AppError: Empty message": 2},
         "latency_p50_s": 2.0, "latency_p95_s": pytest.approx(2.9), "first_update_p50_s": pytest.approx(0.6),
+        "first_text_p50_s": pytest.approx(0.7), "first_text_p95_s": pytest.approx(0.79), "tokens": 33,
     }
     assert out["/forecast"]["latency_p50_s"] == 3.0 and out["/forecast"]["first_update_p50_s"] is None
     assert out["/efficiency"] == {
         "requests": 0, "served": 0, "queue_full": 0, "errors": {},
         "latency_p50_s": None, "latency_p95_s": None, "first_update_p50_s": None,
+        "first_text_p50_s": None, "first_text_p95_s": None, "tokens": None,
     }
 
 
@@ -150,10 +162,29 @@ def test_an_unreachable_url_exits_with_a_message(capsys: pytest.CaptureFixture) 
     assert f"app-load: error: cannot reach --url {url}: " in capsys.readouterr().err
 
 
-def test_a_file_retention_is_refused_for_an_app_the_bench_does_not_start(capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize("option", [["--file-seconds", "60"], ["--batch", "1"]])
+def test_a_server_setting_is_refused_for_an_app_the_bench_does_not_start(capsys: pytest.CaptureFixture,
+                                                                        option: list[str]) -> None:
     url = f"http://127.0.0.1:{free_port()}/"
-    assert main(["app-load", "--url", url, "--file-seconds", "60"]) == 2
-    assert "a running app (--url) keeps its own MODRWKV_FILE_SECONDS" in capsys.readouterr().err
+    assert main(["app-load", "--url", url, *option]) == 2
+    assert "a running app (--url) keeps its own MODRWKV_FILE_SECONDS and MODRWKV_BATCH" in capsys.readouterr().err
+
+
+def test_only_endpoints_the_app_has_can_be_chosen(capsys: pytest.CaptureFixture) -> None:
+    assert main(["app-load", "--only", "chat,translate"]) == 2
+    assert "--only takes endpoints of chat, transcribe, forecast, efficiency, got 'chat,translate'" in (
+        capsys.readouterr().err)
+
+
+def test_a_chats_and_a_transcripts_answer_and_tokens_are_read_from_their_outputs() -> None:
+    history = [{"role": "user", "content": "Hi"},
+               {"role": "assistant", "content": "", "metadata": {"title": "12 prompt tokens processed · 7 generated"}},
+               {"role": "assistant", "content": "A circle."}]
+    assert answer_text("/chat", history) == "A circle." and generated_tokens("/chat", history) == 7
+    assert answer_text("/chat", history[:2] + [{"role": "assistant", "content": ""}]) == ""
+    transcript = ("It will be sunny.", "Transcribing 3.0 s of audio…", None, None)
+    assert answer_text("/transcribe", transcript) == "It will be sunny."
+    assert generated_tokens("/transcribe", transcript) == len(RWKVTokenizer().encode("It will be sunny."))
 
 
 # -- the app under load --------------------------------------------------------------------------
@@ -186,6 +217,8 @@ def test_under_load_two_visitors_exercise_every_endpoint_and_the_report_adds_up(
     for r in requests:
         assert r["error"] is None and r["latency_s"] > 0 and r["visitor"] in (0, 1)
         assert r["first_update_s"] is None or 0 < r["first_update_s"] <= r["latency_s"]
+        assert r["first_text_s"] is None or r["first_update_s"] <= r["first_text_s"] <= r["latency_s"]
+        assert bool(r["tokens"]) == (r["endpoint"] in ("/chat", "/transcribe"))
     assert {r["variant"] for r in requests if r["endpoint"] == "/chat"} >= {"image question"}
 
     server = out["server"]

@@ -19,7 +19,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from modrwkv.bench import app_load_report, app_load_server, machine, report, results
-from modrwkv.bench.app_load_stats import summarize
+from modrwkv.bench.app_load_stats import ENDPOINTS, summarize
 
 PROG = "python -m modrwkv.bench app-load"
 HELP = "visitors using the app's endpoints at once: latency and errors per endpoint, the server's memory and disk"
@@ -63,6 +63,14 @@ def _file_seconds(text: str) -> float:
     return seconds
 
 
+def _endpoints(text: str) -> tuple[str, ...]:
+    chosen = tuple("/" + name.strip().lstrip("/") for name in text.split(",") if name.strip())
+    if not chosen or any(e not in ENDPOINTS for e in chosen):
+        raise argparse.ArgumentTypeError(f"--only takes endpoints of {', '.join(e[1:] for e in ENDPOINTS)}, got "
+                                         f"'{text}'")
+    return chosen
+
+
 def add_parser(sub: argparse._SubParsersAction, save_path: Callable[[str], Path]) -> None:
     """Registers `app-load` in the bench's subcommands; `save_path` checks --save as the other commands do."""
     p = sub.add_parser("app-load", help=HELP, description=HELP)
@@ -77,6 +85,12 @@ def add_parser(sub: argparse._SubParsersAction, save_path: Callable[[str], Path]
     p.add_argument("--file-seconds", type=_file_seconds, metavar="SECONDS",
                    help="the started app keeps visitors' files this long (its MODRWKV_FILE_SECONDS; default the "
                         "app's hour): with --settle beyond it plus the app's sweeps, the disk shows back at its start")
+    p.add_argument("--batch", type=_positive_int, metavar="N",
+                   help="the started app decodes up to N conversations in one batched step (its MODRWKV_BATCH; 1: "
+                        "one request at a time, to compare; default the app's own)")
+    p.add_argument("--only", type=_endpoints, metavar="ENDPOINT[,ENDPOINT]",
+                   help=f"the visitors ask these endpoints only (of {', '.join(e[1:] for e in ENDPOINTS)}; "
+                        "default all)")
     p.add_argument("--seed", type=int, default=0, help="the visitors' choices and think times (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
     p.add_argument("--plot", type=_html_path, metavar="FILE.html",
@@ -121,17 +135,18 @@ def _measure(args: argparse.Namespace, stack: ExitStack) -> dict:
     from modrwkv.bench import app_load_visitors as av
 
     notes: list[str] = []
+    endpoints = args.only or tuple(ENDPOINTS)
     if args.url is not None:
-        if args.file_seconds is not None:
-            raise app_load_server.ServerError("--file-seconds sets how long an app the bench starts keeps files; "
-                                              "a running app (--url) keeps its own MODRWKV_FILE_SECONDS")
+        if args.file_seconds is not None or args.batch is not None:
+            raise app_load_server.ServerError("--file-seconds and --batch set up an app the bench starts; a running "
+                                              "app (--url) keeps its own MODRWKV_FILE_SECONDS and MODRWKV_BATCH")
         if (problem := app_load_server.answers(args.url)) is not None:
             raise app_load_server.ServerError(f"cannot reach --url {args.url}: {problem}")
         url, pid = args.url, app_load_server.local_pid(args.url)
         notes.append("--url: the folders are the server's own and may hold files of earlier runs")
     else:
         _progress("starting `python app.py` ...")
-        started = stack.enter_context(app_load_server.started_app(file_seconds=args.file_seconds))
+        started = stack.enter_context(app_load_server.started_app(file_seconds=args.file_seconds, batch=args.batch))
         url, pid = started.url, started.process.pid
     probe = Client(url, verbose=False, download_files=False)
     try:
@@ -156,7 +171,7 @@ def _measure(args: argparse.Namespace, stack: ExitStack) -> dict:
     warm = av.Visitor(-1, url, clients_dir, long_audio, random.Random(args.seed), time.monotonic())
     warm.connect()
     warmup = {}
-    for endpoint, variant in av.TOUR:
+    for endpoint, variant in [(e, v) for e, v in av.TOUR if e in endpoints]:
         req = warm.request(endpoint, variant)
         warmup[endpoint] = {"latency_s": req.latency_s, "error": req.error}
     warm.close()
@@ -164,7 +179,7 @@ def _measure(args: argparse.Namespace, stack: ExitStack) -> dict:
 
     _progress(f"{args.visitors} visitors for {args.minutes:g} min ...")
     t0 = time.monotonic()
-    visitors = [av.Visitor(i, url, clients_dir, long_audio, random.Random(args.seed * 1000 + i), t0)
+    visitors = [av.Visitor(i, url, clients_dir, long_audio, random.Random(args.seed * 1000 + i), t0, endpoints)
                 for i in range(args.visitors)]
     av.run_visitors(visitors, t0 + args.minutes * 60, args.think)
     visit_seconds = time.monotonic() - t0
@@ -178,6 +193,7 @@ def _measure(args: argparse.Namespace, stack: ExitStack) -> dict:
         sampler.stop()
 
     requests = sorted((r for v in visitors for r in v.requests), key=lambda r: r.start_s)
+    tokens = sum(r.tokens for r in requests if r.tokens is not None and r.error is None)
     return {
         "command": "app-load",
         "url": url,
@@ -188,10 +204,13 @@ def _measure(args: argparse.Namespace, stack: ExitStack) -> dict:
         "settle_s": args.settle,
         "file_seconds": args.file_seconds,
         "seed": args.seed,
+        "batch": args.batch,
+        "only": list(endpoints),
         "machine": machine.describe("cpu"),
         "visit_seconds": visit_seconds,
         "requests": len(requests),
-        "endpoints": summarize(requests, list(av.ENDPOINTS), [e for e, (_, s) in av.ENDPOINTS.items() if s]),
+        "tokens_per_second": tokens / visit_seconds,  # generated by the served chats and transcriptions
+        "endpoints": summarize(requests, list(endpoints), [e for e, (_, s) in av.ENDPOINTS.items() if s]),
         "warmup": warmup,
         "connect_errors": [v.connect_error for v in visitors if v.connect_error],
         "server": None if pid is None else _server(pid, folders, moments, sampler),

@@ -27,13 +27,15 @@ def _grid(header: list[str], body: list[list[str]]) -> str:
 
 def endpoint_cells(result: dict) -> tuple[list[str], list[list[str]]]:
     header = ["endpoint", "requests", "served", "errors", "queue full", "p50 s", "p95 s", "first update p50 s",
-              "warm-up s"]
+              "first text p50 s", "first text p95 s", "tokens", "warm-up s"]
     body = []
     for endpoint, s in result["endpoints"].items():
         warm = result["warmup"].get(endpoint, {})
         body.append([
             endpoint, str(s["requests"]), str(s["served"]), str(sum(s["errors"].values())), str(s["queue_full"]),
             _seconds(s["latency_p50_s"]), _seconds(s["latency_p95_s"]), _seconds(s["first_update_p50_s"]),
+            _seconds(s.get("first_text_p50_s")), _seconds(s.get("first_text_p95_s")),
+            "-" if s.get("tokens") is None else str(s["tokens"]),
             "error" if warm.get("error") else _seconds(warm.get("latency_s")),
         ])
     return header, body
@@ -70,6 +72,9 @@ def _summary(result: dict) -> str:
     return (f"app: {result['url']} ({how}) | {result['visitors']} visitors for {result['minutes']:g} min, think "
             f"{result['think_s']:g} s mean, seed {result['seed']} | {result['requests']} requests in "
             f"{result['visit_seconds']:.0f} s"
+            + (f", {result['tokens_per_second']:.1f} tokens/s generated" if "tokens_per_second" in result else "")
+            + (f" | batch {result['batch']}" if result.get("batch") else "")
+            + (f" | only {', '.join(result['only'])}" if result.get("only") else "")
             + (f" | the app keeps visitors' files {result['file_seconds']:g} s" if result.get("file_seconds") else ""))
 
 

@@ -59,14 +59,15 @@ class StartedApp:
 
 
 @contextmanager
-def started_app(start_seconds: float = START_SECONDS, port: int | None = None, file_seconds: float | None = None
-                ) -> Iterator[StartedApp]:
+def started_app(start_seconds: float = START_SECONDS, port: int | None = None, file_seconds: float | None = None,
+                batch: int | None = None) -> Iterator[StartedApp]:
     """`python app.py --port P` on 127.0.0.1 (`port`, else a free one), once it answers; stopped (and its files
     removed) after: serving again on the same port is a restart as a host makes it, from a fresh disk.
 
     The server gets a temporary folder of its own (TMPDIR, GRADIO_TEMP_DIR), so the upload and output folders
     measured hold this run's files only: the machine's /tmp/gradio is shared with every other app and test run.
-    `file_seconds`: the app's MODRWKV_FILE_SECONDS (how long it keeps visitors' files; default the app's own)."""
+    `file_seconds`: the app's MODRWKV_FILE_SECONDS (how long it keeps visitors' files; default the app's own);
+    `batch`: its MODRWKV_BATCH (conversations decoded together; 1: one request at a time)."""
     temp_dir = Path(tempfile.mkdtemp(prefix="modrwkv-app-load-"))
     port = port or free_port()
     env = os.environ | {
@@ -75,7 +76,8 @@ def started_app(start_seconds: float = START_SECONDS, port: int | None = None, f
         "GRADIO_ANALYTICS_ENABLED": "False",  # no traffic but the visitors'
         "HF_HUB_OFFLINE": "1",  # the default models are bundled: a run never downloads
         "PYTHONUNBUFFERED": "1",
-    } | ({"MODRWKV_FILE_SECONDS": str(round(file_seconds))} if file_seconds is not None else {})
+    } | ({"MODRWKV_FILE_SECONDS": str(round(file_seconds))} if file_seconds is not None else {}) | (
+        {"MODRWKV_BATCH": str(batch)} if batch is not None else {})
     log_path = temp_dir / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(

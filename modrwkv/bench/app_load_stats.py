@@ -10,6 +10,14 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
+# the app's endpoints the visitors ask: endpoint -> the parameters each request names (checked against the app's
+# API before a run) and whether it streams
+ENDPOINTS: dict[str, tuple[tuple[str, ...], bool]] = {
+    "/chat": (("image", "message", "history", "temperature", "top_p", "max_new_tokens"), True),
+    "/transcribe": (("audio",), True),
+    "/forecast": (("path", "target_col", "horizon", "timestamp_col"), False),
+    "/efficiency": (("shape", "max_context", "step"), True),
+}
 QUEUE_FULL = "queue full"
 ERROR_WORDS = 6  # enough words to tell two refusals apart, few enough that one kind gathers its variants
 
@@ -26,6 +34,8 @@ class Request:
     latency_s: float
     first_update_s: float | None = None
     error: str | None = None  # the error's kind (`error_kind`); None for a request that was served
+    first_text_s: float | None = None  # until the first update with answer text (a chat's first token, ...)
+    tokens: int | None = None  # tokens generated (chat, transcription)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -40,6 +50,9 @@ class EndpointSummary:
     latency_p50_s: float | None = None  # of the served requests
     latency_p95_s: float | None = None
     first_update_p50_s: float | None = None  # streaming endpoints only
+    first_text_p50_s: float | None = None  # chat and transcription: the time to the first token as a visitor sees it
+    first_text_p95_s: float | None = None
+    tokens: int | None = None  # generated over the served requests
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -83,6 +96,8 @@ def summarize(requests: Sequence[Request], endpoints: Sequence[str], streaming: 
         queue_full = kinds.pop(QUEUE_FULL, 0)
         latencies = [r.latency_s for r in served]
         firsts = [r.first_update_s for r in served if r.first_update_s is not None]
+        texts = [r.first_text_s for r in served if r.first_text_s is not None]
+        counted = [r.tokens for r in served if r.tokens is not None]
         out[endpoint] = EndpointSummary(
             requests=len(mine),
             served=len(served),
@@ -91,5 +106,8 @@ def summarize(requests: Sequence[Request], endpoints: Sequence[str], streaming: 
             latency_p50_s=percentile(latencies, 50),
             latency_p95_s=percentile(latencies, 95),
             first_update_p50_s=percentile(firsts, 50) if endpoint in streaming else None,
+            first_text_p50_s=percentile(texts, 50),
+            first_text_p95_s=percentile(texts, 95),
+            tokens=sum(counted) if counted else None,
         ).to_dict()
     return out

@@ -6,6 +6,7 @@ from an exponential distribution.
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 import wave
@@ -16,7 +17,8 @@ from typing import Any
 
 from gradio_client import Client, handle_file
 
-from modrwkv.bench.app_load_stats import Request, error_kind
+from modrwkv.bench.app_load_stats import ENDPOINTS, Request, error_kind
+from modrwkv.tokenizer import RWKVTokenizer
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "assets" / "examples"
 IMAGES = ("easy_vqa_circle.png", "easy_vqa_rectangle.png")
@@ -29,13 +31,6 @@ CHAT_TOKENS = 32  # an answer of a few sentences, as a visitor waits for
 REQUEST_SECONDS = 300.0  # a request still unanswered after this long is cancelled and counted as an error
 POLL_SECONDS = 0.02  # how often a request's streamed updates are looked at: the resolution of time-to-first-update
 
-# endpoint -> the parameters each request names (checked against the app's API before a run) and whether it streams
-ENDPOINTS: dict[str, tuple[tuple[str, ...], bool]] = {
-    "/chat": (("image", "message", "history", "temperature", "top_p", "max_new_tokens"), True),
-    "/transcribe": (("audio",), True),
-    "/forecast": (("path", "target_col", "horizon", "timestamp_col"), False),
-    "/efficiency": (("shape", "max_context", "step"), True),
-}
 # (endpoint, variant, weight) of the requests after a visitor's first tour of the tabs
 MIX = (
     ("/chat", "image question", 0.25),
@@ -92,6 +87,7 @@ class Visitor:
     long_audio: Path
     rng: random.Random
     t0: float  # time.monotonic() when the visitors started: each request's start is counted from it
+    endpoints: tuple[str, ...] = tuple(ENDPOINTS)  # those it asks (`--only`)
     requests: list[Request] = field(default_factory=list)
     connect_error: str | None = None
     history: list | None = None  # the last chat's conversation, for a follow-up
@@ -112,7 +108,7 @@ class Visitor:
         except Exception as e:  # any failure to open a session is reported, not raised in a thread
             self.connect_error = error_kind(e)
             return
-        plan = list(TOUR)
+        plan = [(e, v) for e, v in TOUR if e in self.endpoints]
         self.rng.shuffle(plan)  # a visitor tries every tab first, in an order of their own
         while True:
             self._think(deadline, think)
@@ -126,9 +122,8 @@ class Visitor:
             time.sleep(max(0.0, min(self.rng.expovariate(1 / think), deadline - time.monotonic())))
 
     def _next(self) -> tuple[str, str]:
-        choices = [(e, v) for e, v, _ in MIX if v != "follow-up" or self.history]
-        weights = [w for e, v, w in MIX if v != "follow-up" or self.history]
-        return self.rng.choices(choices, weights)[0]
+        mix = [(e, v, w) for e, v, w in MIX if e in self.endpoints and (v != "follow-up" or self.history)]
+        return self.rng.choices([(e, v) for e, v, _ in mix], [w for _, _, w in mix])[0]
 
     def _arguments(self, endpoint: str, variant: str) -> dict[str, Any]:
         rng = self.rng
@@ -154,12 +149,15 @@ class Visitor:
         start = time.monotonic()
         record = dict(endpoint=endpoint, variant=variant, visitor=self.index, start_s=start - self.t0)
         try:
-            result, first = call(self.client, endpoint, self._arguments(endpoint, variant), ENDPOINTS[endpoint][1])
+            result, first, first_text = call(self.client, endpoint, self._arguments(endpoint, variant),
+                                             ENDPOINTS[endpoint][1])
         except Exception as e:  # every failure is a data point of the run
             req = Request(**record, latency_s=time.monotonic() - start, error=error_kind(e))
         else:
-            latency, first_update = time.monotonic() - start, None if first is None else first - start
-            req = Request(**record, latency_s=latency, first_update_s=first_update)
+            latency = time.monotonic() - start
+            req = Request(**record, latency_s=latency, first_update_s=None if first is None else first - start,
+                          first_text_s=None if first_text is None else first_text - start,
+                          tokens=generated_tokens(endpoint, result))
             if endpoint == "/chat":
                 self.history = result
         self.requests.append(req)
@@ -167,19 +165,49 @@ class Visitor:
 
 
 def call(client: Client, endpoint: str, kwargs: dict[str, Any], streams: bool,
-         clock: Callable[[], float] = time.monotonic) -> tuple[Any, float | None]:
-    """The endpoint's final output and when (by `clock`) its first streamed update arrived (None for an endpoint that
-    does not stream, or one whose updates all came with its end); raises what the request failed with."""
+         clock: Callable[[], float] = time.monotonic) -> tuple[Any, float | None, float | None]:
+    """The endpoint's final output, when (by `clock`) its first streamed update arrived and when its first update
+    with answer text did (None for an endpoint that does not stream, or whose updates all came with its end); raises
+    what the request failed with."""
     job = client.submit(api_name=endpoint, **kwargs)
-    start, first = clock(), None
+    start, first, first_text = clock(), None, None
     while not job.done():
-        if streams and first is None and job.outputs():
-            first = clock()
+        if streams and first_text is None and (outputs := job.outputs()):
+            first = first or clock()
+            if answer_text(endpoint, outputs[-1]):
+                first_text = clock()
         if clock() - start > REQUEST_SECONDS:
             job.cancel()
             raise TimeoutError(f"no answer within {REQUEST_SECONDS:.0f} s")
         time.sleep(POLL_SECONDS)
-    return job.result(), first
+    return job.result(), first, first_text
+
+
+def answer_text(endpoint: str, output: Any) -> str:
+    """The answer text in one of a chat's or a transcription's outputs so far ('' for the other endpoints): a
+    waiting or reading line is an update, not yet an answer."""
+    if endpoint == "/chat" and isinstance(output, list) and output:
+        content = output[-1].get("content")
+        return content if isinstance(content, str) else ""
+    if endpoint == "/transcribe" and isinstance(output, (list, tuple)) and output:
+        return output[0] or ""
+    return ""
+
+
+_tokenizer: RWKVTokenizer | None = None
+
+
+def generated_tokens(endpoint: str, result: Any) -> int | None:
+    """Tokens a served chat or transcription generated: the chat's figures line says; a transcript is counted by the
+    tokenizer (its windows' stop tokens aside)."""
+    global _tokenizer
+    if endpoint == "/chat":
+        found = re.search(r"(\d+) generated", str(result[-2].get("metadata", {}).get("title", "")))
+        return int(found[1]) if found else None
+    if endpoint == "/transcribe":
+        _tokenizer = _tokenizer or RWKVTokenizer()
+        return len(_tokenizer.encode(answer_text(endpoint, result)))
+    return None
 
 
 def _resend(history: list | None) -> list:
