@@ -179,9 +179,9 @@ def test_only_endpoints_the_app_has_can_be_chosen(capsys: pytest.CaptureFixture)
 def test_a_chats_and_a_transcripts_answer_and_tokens_are_read_from_their_outputs() -> None:
     history = [{"role": "user", "content": "Hi"},
                {"role": "assistant", "content": "", "metadata": {"title": "12 prompt tokens processed · 7 generated"}},
-               {"role": "assistant", "content": "A circle."}]
+               {"role": "assistant", "content": [{"type": "text", "text": "A circle."}]}]
     assert answer_text("/chat", history) == "A circle." and generated_tokens("/chat", history) == 7
-    assert answer_text("/chat", history[:2] + [{"role": "assistant", "content": ""}]) == ""
+    assert answer_text("/chat", history[:2] + [{"role": "assistant", "content": []}]) == ""
     transcript = ("It will be sunny.", "Transcribing 3.0 s of audio…", None, None)
     assert answer_text("/transcribe", transcript) == "It will be sunny."
     assert generated_tokens("/transcribe", transcript) == len(RWKVTokenizer().encode("It will be sunny."))
@@ -219,6 +219,7 @@ def test_under_load_two_visitors_exercise_every_endpoint_and_the_report_adds_up(
         assert r["first_update_s"] is None or 0 < r["first_update_s"] <= r["latency_s"]
         assert r["first_text_s"] is None or r["first_update_s"] <= r["first_text_s"] <= r["latency_s"]
         assert bool(r["tokens"]) == (r["endpoint"] in ("/chat", "/transcribe"))
+    assert any(r["first_text_s"] for r in requests if r["endpoint"] == "/chat")
     assert {r["variant"] for r in requests if r["endpoint"] == "/chat"} >= {"image question"}
 
     server = out["server"]

@@ -187,8 +187,9 @@ def answer_text(endpoint: str, output: Any) -> str:
     """The answer text in one of a chat's or a transcription's outputs so far ('' for the other endpoints): a
     waiting or reading line is an update, not yet an answer."""
     if endpoint == "/chat" and isinstance(output, list) and output:
-        content = output[-1].get("content")
-        return content if isinstance(content, str) else ""
+        content = output[-1].get("content")  # the client gets a message's content as a list of blocks
+        blocks = [content] if isinstance(content, str) else content or []
+        return "".join(b if isinstance(b, str) else b.get("text", "") for b in blocks if isinstance(b, (str, dict)))
     if endpoint == "/transcribe" and isinstance(output, (list, tuple)) and output:
         return output[0] or ""
     return ""
