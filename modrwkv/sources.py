@@ -5,7 +5,9 @@ Downloads are cached by huggingface_hub and work offline (`HF_HUB_OFFLINE=1`) on
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
+from urllib.parse import urlparse
 
 WEIGHT_SUFFIXES = (".pth", ".pt", ".bin", ".safetensors")
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -59,6 +61,9 @@ def download_size(repo_id: str, filename: str = "") -> int:
     anything is downloaded, so that a server can refuse a model too large for it."""
     from huggingface_hub import HfApi
 
+    if hub_unreachable():
+        raise SourceUnavailable(f"could not read the file list of Hugging Face repo '{repo_id}': this machine cannot "
+                                "reach the Hub (its name does not resolve: no network)")
     try:
         files = {f.rfilename: f.size or 0 for f in HfApi().model_info(repo_id, files_metadata=True).siblings or []}
     except Exception as e:  # noqa: BLE001 - the client's transport errors (httpx) are not OSErrors
@@ -81,16 +86,20 @@ def _download(repo_id: str, filename: str) -> Path:
     from huggingface_hub import HfApi, snapshot_download
     from huggingface_hub.errors import HFValidationError
 
+    cached_only = hub_unreachable()
     try:
         if filename:
-            return _download_file(repo_id, filename)
+            return _download_file(repo_id, filename, cached_only)
         # the weights, their configs and a chat template (chat_template.jinja beside tokenizer_config.json)
-        folder = Path(snapshot_download(repo_id, allow_patterns=["*.safetensors", "*.json", "*.jinja"]))
+        folder = Path(snapshot_download(repo_id, allow_patterns=["*.safetensors", "*.json", "*.jinja"],
+                                        local_files_only=cached_only))
         if any(folder.glob("*.safetensors")):
             return folder
-        pth = sorted(f for f in HfApi().list_repo_files(repo_id) if f.endswith(WEIGHT_SUFFIXES))
+        files = ([f.name for f in folder.iterdir()] if cached_only  # what earlier downloads left
+                 else HfApi().list_repo_files(repo_id))
+        pth = sorted(f for f in files if f.endswith(WEIGHT_SUFFIXES))
         if len(pth) == 1:
-            return _download_file(repo_id, pth[0])
+            return _download_file(repo_id, pth[0], cached_only)
         if not pth:
             raise SourceUnavailable(f"Hugging Face repo '{repo_id}' holds no .pth or .safetensors weights")
         raise SourceUnavailable(
@@ -110,18 +119,31 @@ def _file_names(filename: str) -> tuple[str, ...]:
     return (filename,) if filename.endswith(WEIGHT_SUFFIXES) else (filename + ".pth", filename)
 
 
-def _download_file(repo_id: str, filename: str) -> Path:
-    """One file of a repo, by the first of `_file_names` it holds."""
+def _download_file(repo_id: str, filename: str, cached_only: bool = False) -> Path:
+    """One file of a repo, by the first of `_file_names` it holds (`cached_only`: in the local cache)."""
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError
 
     *first, last = _file_names(filename)
     for name in first:
         try:
-            return Path(hf_hub_download(repo_id, name))
+            return Path(hf_hub_download(repo_id, name, local_files_only=cached_only))
         except EntryNotFoundError:
             continue
-    return Path(hf_hub_download(repo_id, last))
+    return Path(hf_hub_download(repo_id, last, local_files_only=cached_only))
+
+
+def hub_unreachable() -> bool:
+    """True when the Hub's host name does not resolve (no network): huggingface_hub would retry each request for
+    about half a minute, printing each failure, before it falls back to its cache; the cache is read at once
+    instead."""
+    from huggingface_hub import constants
+
+    try:
+        socket.getaddrinfo(urlparse(constants.ENDPOINT).hostname, 443)
+    except OSError:
+        return True
+    return False
 
 
 def _hub_failure(repo_id: str, filename: str, error: Exception) -> str:

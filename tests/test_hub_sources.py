@@ -12,7 +12,7 @@ import torch
 from huggingface_hub.errors import RemoteEntryNotFoundError, RepositoryNotFoundError
 
 from modrwkv import ModRWKV, SourceUnavailable, encoders
-from modrwkv.sources import resolve_source
+from modrwkv.sources import download_size, resolve_source
 from tests.test_multimodal import PAPER_VISION, PROMPT, image_model, llm, official_tensors, picture  # noqa: F401
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -71,3 +71,33 @@ def test_a_missing_file_or_repo_is_not_reported_as_an_unreachable_hub(monkeypatc
     with pytest.raises(SourceUnavailable, match=says) as raised:
         resolve_source("WorldRWKV/RWKV7-0.4B-siglip2/rwkv-9")
     assert "unreachable" not in str(raised.value)
+
+
+@pytest.fixture
+def no_network(monkeypatch, hub):
+    """A machine whose DNS resolves nothing, huggingface_hub not told it is offline; any HTTP request fails the test."""
+    import socket
+
+    def unresolved(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    def no_request(*args, **kwargs):
+        raise AssertionError("an HTTP request was made without a network")
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(socket, "getaddrinfo", unresolved)
+    monkeypatch.setattr(httpx.Client, "send", no_request)
+    return hub
+
+
+def test_without_a_network_a_cached_release_loads_from_the_cache_at_once(no_network):
+    snapshot = cached_repo(no_network, "WorldRWKV/RWKV7-0.4B-siglip2")
+    torch.save({}, snapshot / "rwkv-0.pth")
+    assert resolve_source("WorldRWKV/RWKV7-0.4B-siglip2") == snapshot / "rwkv-0.pth"
+
+
+def test_without_a_network_an_uncached_release_is_refused_at_once(no_network):
+    with pytest.raises(SourceUnavailable, match="the Hub is unreachable and it is not in the local cache"):
+        resolve_source("WorldRWKV/RWKV7-0.4B-siglip2/rwkv-0")
+    with pytest.raises(SourceUnavailable, match="cannot reach the Hub"):
+        download_size("WorldRWKV/RWKV7-0.4B-siglip2")
