@@ -15,7 +15,7 @@ from modrwkv.encoders.media import audio_duration
 from modrwkv.pipelines.transcription import Transcriber, to_srt
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "assets" / "examples"
-EXAMPLES = ["speech_weather.wav", "speech_directions.wav", "speech_notes.wav"]
+EXAMPLES = ["speech_weather.wav", "speech_directions.wav"]
 MIN_SECONDS = 0.3
 MAX_SECONDS = 15 * 60
 LIMITS = (
@@ -96,7 +96,7 @@ def build(selection: gr.State) -> None:
                 go_btn = gr.Button("Transcribe", variant="primary")
                 stop = gr.Button("Stop")
             gr.Examples([[str(EXAMPLES_DIR / name)] for name in EXAMPLES], inputs=[audio],
-                        label="Try these (spoken by the neural voice piper en_US-joe-medium)")
+                        label="Try these (spoken by espeak-ng)")
         with gr.Column():
             transcript = gr.Textbox(label="Transcript", lines=10, buttons=["copy"], elem_id="speech-transcript")
             info = gr.Markdown(elem_id="speech-info", label="Duration and speed")
