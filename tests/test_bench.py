@@ -475,3 +475,17 @@ def test_a_bad_save_path_is_refused_before_any_measuring(
     assert main(["compare", "--shape", "tiny", "--save", str(tmp_path / target)]) == 2
     err = capsys.readouterr().err
     assert message in err and "[modrwkv]" not in err
+
+
+def test_serving_answers_the_same_tokens_one_at_a_time_and_through_the_scheduler(capsys: pytest.CaptureFixture,
+                                                                                    tmp_path: Path) -> None:
+    saved = tmp_path / "serving.json"
+    assert main(["serving", "--shape", "tiny", "--conversations", "3", "--batch", "2", "--prompt-tokens", "5",
+                 "--new-tokens", "4", "--json", "--save", str(saved)]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["same_tokens"] and out["conversations"] == 3 and out["batch"] == 2
+    for way in ("one_at_a_time", "scheduler"):
+        r = out[way]
+        assert r["tokens"] == 3 * 4 and r["tokens_per_second"] > 0
+        assert 0 < r["first_token_p50_s"] <= r["first_token_p95_s"] <= r["seconds"]
+    assert json.loads(saved.read_text())["result"]["speedup"] == out["speedup"]

@@ -1,6 +1,7 @@
-"""`python -m modrwkv.bench {prefill,decode,memory,compare,kernels,table,app-load,fault-corpus}`: RWKV-7 speed and
-memory, vs a Transformer; the app under load (`app-load`, modrwkv/bench/app_load.py); and the odd files visitors
-upload, sent through the app (`fault-corpus`, modrwkv/bench/fault_corpus_run.py).
+"""`python -m modrwkv.bench {prefill,decode,memory,compare,kernels,table,app-load,serving,fault-corpus}`: RWKV-7
+speed and memory, vs a Transformer; the app under load (`app-load`, modrwkv/bench/app_load.py); many conversations
+one at a time vs the scheduler (`serving`, modrwkv/bench/serving.py); and the odd files visitors upload, sent
+through the app (`fault-corpus`, modrwkv/bench/fault_corpus_run.py).
 
 Each measuring subcommand prints the machine, a table and, with --json, one JSON object as the last line of stdout.
 With --save PATH.json it also writes a result file: that JSON object with the command line, the git commit (and
@@ -25,7 +26,16 @@ from pathlib import Path
 
 import torch
 
-from modrwkv.bench import app_load, fault_corpus_run, machine, report, results, rwkv_pkg_runner, wkv_kernels
+from modrwkv.bench import (
+    app_load,
+    fault_corpus_run,
+    machine,
+    report,
+    results,
+    rwkv_pkg_runner,
+    serving,
+    wkv_kernels,
+)
 from modrwkv.bench.measurement import Measurement, fastest
 from modrwkv.bench.rwkv_runner import (
     RWKVRunner,
@@ -189,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("table", help=text, description=text)
     p.add_argument("files", nargs="+", type=Path, metavar="RESULT.json", help="result files written by --save")
     app_load.add_parser(sub, _save_path)
+    serving.add_parser(sub, _save_path)
     fault_corpus_run.add_parser(sub)
     return parser
 
@@ -398,6 +409,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _table_command(args)
     if args.command == "app-load":
         return app_load.run(args, argv)
+    if args.command == "serving":
+        return serving.run(args, argv)
     if args.command == "fault-corpus":
         return fault_corpus_run.run(args, argv)
     if args.command == "kernels":
