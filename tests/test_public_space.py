@@ -275,8 +275,10 @@ def test_the_download_size_of_a_hub_model_is_read_from_its_file_list(monkeypatch
 
     import huggingface_hub
 
+    from modrwkv import sources
     from modrwkv.sources import download_size
 
+    monkeypatch.setattr(sources, "hub_unreachable", lambda: False)  # the Hub answers, with this file list
     files = {"model.safetensors": 3_000, "config.json": 20, "README.md": 5_000, "rwkv-0.pth": 9_000}
     info = SimpleNamespace(siblings=[SimpleNamespace(rfilename=n, size=s) for n, s in files.items()])
     monkeypatch.setattr(huggingface_hub.HfApi, "model_info", lambda self, repo, files_metadata: info)
