@@ -160,6 +160,25 @@ def test_a_scheduler_transcribes_each_window_as_the_transcriber_alone(speech, to
     assert served == alone
 
 
+def test_a_long_recordings_windows_queue_together_and_a_stop_withdraws_them(speech, tok, monkeypatch):
+    from modrwkv.pipelines import transcription
+
+    scheduler = Scheduler(speech.llm, tok)
+    submitted = []
+    submit = scheduler.submit
+    monkeypatch.setattr(scheduler, "submit", lambda *a: submitted.append(submit(*a)) or submitted[-1])
+    try:
+        asr = Transcriber(speech, tok, config=ASR_DEFAULTS.with_(max_new_tokens=3), window_seconds=2.0,
+                          scheduler=scheduler)
+        stream = asr.stream(tone(10.0))  # five windows
+        next(stream)
+        assert len(submitted) == transcription.WINDOWS_AHEAD  # queued before the first is read
+        stream.close()  # Stop
+    finally:
+        scheduler.close()
+    assert all(s.result.done or s._request.cancelled.is_set() for s in submitted)
+
+
 def test_the_cues_leave_out_a_long_silence(speech, tok):
     recording = np.concatenate([tone(1.5), np.zeros(16000 * 6, dtype=np.float32), tone(1.0)])
     asr = Transcriber(speech, tok, config=ASR_DEFAULTS.with_(max_new_tokens=2), window_seconds=8.0)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from modrwkv.generation.streaming import AnswerStart, BatchGeneration
 from modrwkv.multimodal import ModRWKV
 from modrwkv.multimodal.official import PROMPT_AUDIO, TURN_END_ID
 from modrwkv.pipelines.speech_spans import speech_spans
-from modrwkv.serving.scheduler import Scheduler
+from modrwkv.serving.scheduler import Scheduler, Stream
 from modrwkv.tokenizer import RWKVTokenizer
 
 # ASR is greedy in the official demos (f15e179 web/audio_web.py); stop at "\x17", never emit token 0.
@@ -28,6 +29,9 @@ SILENCE_RMS = 1e-4  # below this a recording is treated as silent (no speech to 
 # Speech runs at ~3 words (~5 tokens) a second; a window's answer is capped well above that, so a model that
 # fails to stop (untrained, or hallucinating over noise) cannot decode for minutes over a few seconds of audio.
 MAX_TOKENS_PER_SECOND = 10
+# With a scheduler, a recording's windows queued at once: a long recording's decode side by side, while it takes no
+# more than this many of the batch's places from other visitors.
+WINDOWS_AHEAD = 3
 
 
 @dataclass(frozen=True)
@@ -70,40 +74,70 @@ class Transcriber:
             raise MediaError(f"no speech found in {what}: it holds noise or hum but no voice, so there is nothing "
                              "to transcribe (check the microphone, or that the file is a speech recording)")
         self.segments = []
-        for begin, end in spans:
-            window = samples[begin:end]
-            prompt = self.model.join(self.prompt_ids, self.model.embed("audio", [window]))[0]
-            cap = int(MAX_TOKENS_PER_SECOND * len(window) / SAMPLE_RATE) + 8
-            config = self.config.with_(max_new_tokens=min(self.config.max_new_tokens, cap))
-            text, start = "", AnswerStart()
-            for piece in self._decode(prompt, config):
-                piece = start(piece)
-                if piece and self.segments and not text:
-                    piece = " " + piece
-                text += piece
-                yield piece  # '' too: a step without text is where a consumer may stop the work
-            self.segments.append(Segment(begin / SAMPLE_RATE, end / SAMPLE_RATE, text.strip()))
-
-    def _decode(self, prompt: torch.Tensor, config: GenerationConfig) -> Iterator[str]:
-        """One window's text pieces, from a fresh state: alone, or in the scheduler's batched steps."""
-        if self.scheduler is not None:
-            stream = self.scheduler.submit(prompt, None, config)
-            try:
-                with closing(iter(stream)) as pieces:
+        with closing(self._window_pieces(samples, spans)) as windows:
+            for (begin, end), pieces in windows:
+                text, start = "", AnswerStart()
+                with closing(pieces):
                     for piece in pieces:
-                        self.ahead = stream.ahead
-                        yield piece
-            finally:
-                self.ahead = None
+                        piece = start(piece)
+                        if piece and self.segments and not text:
+                            piece = " " + piece
+                        text += piece
+                        yield piece  # '' too: a step without text is where a consumer may stop the work
+                self.segments.append(Segment(begin / SAMPLE_RATE, end / SAMPLE_RATE, text.strip()))
+
+    def _request(self, samples: np.ndarray, span: tuple[int, int]) -> tuple[torch.Tensor, GenerationConfig]:
+        """A window's prompt (its audio tokens, then the prompt text) and its decoding settings."""
+        window = samples[span[0]:span[1]]
+        prompt = self.model.join(self.prompt_ids, self.model.embed("audio", [window]))[0]
+        cap = int(MAX_TOKENS_PER_SECOND * len(window) / SAMPLE_RATE) + 8
+        return prompt, self.config.with_(max_new_tokens=min(self.config.max_new_tokens, cap))
+
+    def _window_pieces(self, samples: np.ndarray, spans: list[tuple[int, int]]
+                       ) -> Iterator[tuple[tuple[int, int], Iterator[str]]]:
+        """Each window's span and its text pieces, in order, each from a fresh state. Alone, a window is encoded and
+        decoded when its turn comes; with a scheduler, up to WINDOWS_AHEAD windows are in its queue at once, so a
+        long recording's windows decode side by side instead of each waiting for a place in turn."""
+        if self.scheduler is None:
+            for span in spans:
+                prompt, config = self._request(samples, span)
+                yield span, _first_of(BatchGeneration(self.model.llm, self.tokenizer, [prompt], None, config))
             return
-        with closing(iter(BatchGeneration(self.model.llm, self.tokenizer, [prompt], None, config))) as steps:
-            for deltas in steps:
-                yield deltas[0]
+        submitted: deque[tuple[tuple[int, int], Stream]] = deque()
+        rest = iter(spans)
+        try:
+            while True:
+                while len(submitted) < WINDOWS_AHEAD and (span := next(rest, None)) is not None:
+                    prompt, config = self._request(samples, span)
+                    submitted.append((span, self.scheduler.submit(prompt, None, config)))
+                if not submitted:
+                    return
+                span, stream = submitted.popleft()
+                yield span, self._pieces(stream)
+        finally:
+            for _, stream in submitted:  # stopped early: the windows not read leave the queue
+                stream.cancel()
+
+    def _pieces(self, stream: Stream) -> Iterator[str]:
+        try:
+            with closing(iter(stream)) as pieces:
+                for piece in pieces:
+                    self.ahead = stream.ahead
+                    yield piece
+        finally:
+            self.ahead = None
 
     def transcribe(self, audio: object, sample_rate: int | None = None) -> list[Segment]:
         for _ in self.stream(audio, sample_rate):
             pass
         return self.segments
+
+
+def _first_of(gen: BatchGeneration) -> Iterator[str]:
+    """The text pieces of a one-sequence generation."""
+    with closing(iter(gen)) as steps:
+        for deltas in steps:
+            yield deltas[0]
 
 
 def _named(audio: object) -> str:
