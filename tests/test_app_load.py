@@ -144,7 +144,7 @@ def test_the_harness_imports_the_http_client_not_gradio() -> None:
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--visitors", "0"], "argument --visitors: expected a positive whole number, got '0'"),
+    (["--visitors", "0"], "argument --visitors: expected a positive integer, got '0'"),
     (["--minutes", "-1"], "argument --minutes: expected a positive number, got '-1'"),
     (["--think", "soon"], "argument --think: expected a non-negative number, got 'soon'"),
     (["--url", "127.0.0.1:7860"], "argument --url: expected the app's address"),

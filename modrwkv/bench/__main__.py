@@ -36,6 +36,7 @@ from modrwkv.bench import (
     serving,
     wkv_kernels,
 )
+from modrwkv.bench.arguments import positive_int, shape_name
 from modrwkv.bench.measurement import Measurement, fastest
 from modrwkv.bench.rwkv_runner import (
     RWKVRunner,
@@ -44,7 +45,7 @@ from modrwkv.bench.rwkv_runner import (
     shape_only_model,
     weight_bytes_per_token,
 )
-from modrwkv.bench.shapes import is_known, shape_config, shape_names
+from modrwkv.bench.shapes import shape_config, shape_names
 from modrwkv.bench.transformer_runner import (
     TransformerRunner,
     baseline_shape,
@@ -73,18 +74,6 @@ def _int_list(text: str) -> list[int]:
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"expected comma-separated positive integers such as 1024,4096, got '{text}'")
     return values
-
-
-def _positive_int(text: str) -> int:
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'")
-    return int(text)
-
-
-def _shape(name: str) -> str:
-    if not is_known(name):
-        raise argparse.ArgumentTypeError(f"unknown shape '{name}'; choose from {', '.join(shape_names())}")
-    return name
 
 
 def _device(text: str) -> str:
@@ -147,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
         src.add_argument("--model", metavar="SRC", help="checkpoint: file, folder or Hugging Face repo id")
         shapes = ", ".join(shape_names())
         src.add_argument(
-            "--shape", type=_shape, help=f"random weights of a named shape: {shapes} (default {DEFAULT_SHAPE})"
+            "--shape", type=shape_name, help=f"random weights of a named shape: {shapes} (default {DEFAULT_SHAPE})"
         )
         p.add_argument(
             "--contexts", type=_int_list, default=_int_list(DEFAULT_CONTEXTS), metavar="N,N",
@@ -165,23 +154,24 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "memory":
             continue
         p.add_argument(
-            "--repeats", type=_positive_int, default=1,
+            "--repeats", type=positive_int, default=1,
             help="timed runs per measurement, the fastest is kept (default 1)",
         )
         p.add_argument(
-            "--rounds", type=_positive_int, default=1,
+            "--rounds", type=positive_int, default=1,
             help="measure every system, context and batch this many times in turn, keeping each one's fastest: on a "
             "machine whose speed drifts, the ratios between systems then compare like with like (default 1)",
         )
         if name != "prefill":
-            p.add_argument("--decode-tokens", type=_positive_int, default=32, help="timed decode steps (default 32)")
+            p.add_argument("--decode-tokens", type=positive_int, default=32, help="timed decode steps (default 32)")
         if name == "compare":
             p.add_argument("--skip-transformer", action="store_true")
             p.add_argument("--skip-rwkv-pkg", action="store_true")
     text = "the WKV-7 recurrence of one layer: this project's kernels beside flash-linear-attention's (on CUDA)"
     p = sub.add_parser("kernels", help=text, description=text)
     p.add_argument(
-        "--shape", type=_shape, default=DEFAULT_SHAPE, help="heads and head size of this shape (default %(default)s)"
+        "--shape", type=shape_name, default=DEFAULT_SHAPE,
+        help="heads and head size of this shape (default %(default)s)",
     )
     p.add_argument("--contexts", type=_int_list, default=_int_list("1024,4096,16384"), metavar="N,N")
     p.add_argument("--batches", type=_int_list, default=[1, 8], metavar="N,N", help="default 1,8")
@@ -192,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--device", type=_device, default="cuda" if torch.cuda.is_available() else "cpu", help="default %(default)s"
     )
-    p.add_argument("--repeats", type=_positive_int, default=3, help="timed runs on CPU, the median is kept (default 3)")
+    p.add_argument("--repeats", type=positive_int, default=3, help="timed runs on CPU, the median is kept (default 3)")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line of stdout")
     p.add_argument("--save", type=_save_path, metavar="PATH.json", help=SAVE_HELP)
     text = "Markdown tables of result files written by --save, each after a line naming its command, machine and commit"

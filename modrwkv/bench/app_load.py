@@ -20,15 +20,10 @@ from pathlib import Path
 
 from modrwkv.bench import app_load_report, app_load_server, machine, report, results
 from modrwkv.bench.app_load_stats import ENDPOINTS, summarize
+from modrwkv.bench.arguments import positive_int
 
 PROG = "python -m modrwkv.bench app-load"
 HELP = "visitors using the app's endpoints at once: latency and errors per endpoint, the server's memory and disk"
-
-
-def _positive_int(text: str) -> int:
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got '{text}'")
-    return int(text)
 
 
 def _number(text: str, positive: bool) -> float:
@@ -75,7 +70,7 @@ def add_parser(sub: argparse._SubParsersAction, save_path: Callable[[str], Path]
     """Registers `app-load` in the bench's subcommands; `save_path` checks --save as the other commands do."""
     p = sub.add_parser("app-load", help=HELP, description=HELP)
     p.add_argument("--url", type=app_url, help="a running app; default: start `python app.py` on a free local port")
-    p.add_argument("--visitors", type=_positive_int, default=8, help="sessions at once (default %(default)s)")
+    p.add_argument("--visitors", type=positive_int, default=8, help="sessions at once (default %(default)s)")
     p.add_argument("--minutes", type=lambda t: _number(t, True), default=1.0,
                    help="how long the visitors keep asking (default %(default)s)")
     p.add_argument("--think", type=lambda t: _number(t, False), default=2.0, metavar="SECONDS",
@@ -85,7 +80,7 @@ def add_parser(sub: argparse._SubParsersAction, save_path: Callable[[str], Path]
     p.add_argument("--file-seconds", type=_file_seconds, metavar="SECONDS",
                    help="the started app keeps visitors' files this long (its MODRWKV_FILE_SECONDS; default the "
                         "app's hour): with --settle beyond it plus the app's sweeps, the disk shows back at its start")
-    p.add_argument("--batch", type=_positive_int, metavar="N",
+    p.add_argument("--batch", type=positive_int, metavar="N",
                    help="the started app decodes up to N conversations in one batched step (its MODRWKV_BATCH; 1: "
                         "one request at a time, to compare; default the app's own)")
     p.add_argument("--only", type=_endpoints, metavar="ENDPOINT[,ENDPOINT]",

@@ -20,8 +20,8 @@ import torch
 
 from modrwkv.bench import machine, report, results
 from modrwkv.bench.app_load_stats import percentile
+from modrwkv.bench.arguments import positive_int, shape_name
 from modrwkv.bench.rwkv_runner import blinkdl_weights
-from modrwkv.bench.shapes import is_known, shape_names
 from modrwkv.generation.sampling import GenerationConfig
 from modrwkv.generation.streaming import BatchGeneration
 from modrwkv.rwkv7.loading import DTYPES, default_cpu_dtype
@@ -33,25 +33,14 @@ PROG = "python -m modrwkv.bench serving"
 HELP = "generated tokens/s and time to first token of many conversations: one at a time vs the scheduler"
 
 
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got '{text}'")
-    return int(text)
-
-
-def _shape(name: str) -> str:
-    if not is_known(name):
-        raise argparse.ArgumentTypeError(f"unknown shape '{name}'; choose one of {', '.join(shape_names())}")
-    return name
-
-
 def add_parser(sub: argparse._SubParsersAction, save_path: Callable[[str], Path]) -> None:
     p = sub.add_parser("serving", help=HELP, description=HELP)
-    p.add_argument("--shape", type=_shape, default="0.1b", help="random weights of this shape (default %(default)s)")
-    p.add_argument("--conversations", type=_positive_int, default=16, help="default %(default)s")
-    p.add_argument("--batch", type=_positive_int, default=8, help="the scheduler's max_batch (default %(default)s)")
-    p.add_argument("--prompt-tokens", type=_positive_int, default=64, help="default %(default)s")
-    p.add_argument("--new-tokens", type=_positive_int, default=64, help="default %(default)s")
+    p.add_argument("--shape", type=shape_name, default="0.1b",
+                   help="random weights of this shape (default %(default)s)")
+    p.add_argument("--conversations", type=positive_int, default=16, help="default %(default)s")
+    p.add_argument("--batch", type=positive_int, default=8, help="the scheduler's max_batch (default %(default)s)")
+    p.add_argument("--prompt-tokens", type=positive_int, default=64, help="default %(default)s")
+    p.add_argument("--new-tokens", type=positive_int, default=64, help="default %(default)s")
     p.add_argument("--dtype", choices=list(DTYPES), default=default_cpu_dtype(),
                    help="default %(default)s, this CPU's default format; in fp32 both ways give the same greedy "
                         "tokens, in reduced precision a batch's products may round otherwise and flip a near tie")
