@@ -75,7 +75,7 @@ def prefill_steps(
         seg = [min(lens[i] - start, chunk_len) for i in rows]
         x = torch.zeros(len(rows), max(seg), model.config.n_embd, dtype=model.dtype, device=model.device)
         for j, i in enumerate(rows):
-            x[j, : seg[j]] = embed_prompt(model, prompts[i][start : start + seg[j]])
+            x[j, : seg[j]] = _embed(model, prompts[i][start : start + seg[j]])
         part = state if len(rows) == B else state.select(rows)
         logits, part = model.forward_embeds(x, part, lengths=torch.tensor(seg), last_only=True)
         state.put(rows, part)
@@ -85,8 +85,7 @@ def prefill_steps(
     return last, state
 
 
-def embed_prompt(model: RWKV7, piece: Prompt) -> torch.Tensor:
-    """The input embeddings [T, C] of token ids, or the embeddings themselves."""
+def _embed(model: RWKV7, piece: Prompt) -> torch.Tensor:
     if isinstance(piece, torch.Tensor) and piece.is_floating_point():
         return piece
     return model.emb(torch.as_tensor(piece, dtype=torch.long, device=model.device))

@@ -24,7 +24,7 @@ import torch
 
 from modrwkv.generation.cuda_graph import decode_step
 from modrwkv.generation.sampling import GenerationConfig, Sampler
-from modrwkv.generation.streaming import Prompt, SequenceResult, SequenceText, embed_prompt
+from modrwkv.generation.streaming import Prompt, SequenceResult, SequenceText, prefill
 from modrwkv.rwkv7.model import RWKV7
 from modrwkv.rwkv7.state import RWKVState
 from modrwkv.tokenizer import RWKVTokenizer
@@ -228,15 +228,7 @@ class Scheduler:
             rows.append(request)
             pieces.append(request.prompt[request.fed: request.fed + n])
             budget -= n
-        model = self.model
-        x = torch.zeros(len(rows), max(len(p) for p in pieces), model.config.n_embd, dtype=model.dtype,
-                        device=model.device)
-        for j, piece in enumerate(pieces):
-            x[j, : len(piece)] = embed_prompt(model, piece)
-        state = RWKVState.cat([r.partial if r.partial is not None else r.state if r.state is not None
-                               else model.new_state(1) for r in rows])
-        logits, state = model.forward_embeds(x, state, lengths=torch.tensor([len(p) for p in pieces]),
-                                             last_only=True)
+        logits, state = prefill(self.model, pieces, [r.partial if r.partial is not None else r.state for r in rows])
         joined = []
         for j, (request, piece) in enumerate(zip(rows, pieces)):
             request.fed += len(piece)
@@ -246,7 +238,7 @@ class Scheduler:
                 request.prefill_end = perf_counter()
                 request.result.stats.prefill_seconds = request.prefill_end - request.admitted
                 request.result.stats.state_bytes = request.partial.nbytes
-                if not self._sample(request, logits[j, 0], first=True):
+                if not self._sample(request, logits[j], first=True):
                     joined.append(request)
         if joined:
             states = [r.partial for r in joined]
