@@ -39,6 +39,15 @@ def file_retention() -> tuple[int, int]:
     return max(10, min(600, age // 4)), age
 
 
+def _sharing() -> str:
+    """How visitors share the models, as the page's introduction says it."""
+    device = models.device().upper()
+    if models.max_batch() == 1:
+        return f"one request per model at a time on this {device} (waiting users see their place in the queue)."
+    return (f"on this {device} up to {models.max_batch()} chats and transcriptions advance together in shared "
+            "batched steps; other requests run one per model at a time (waiting users see their place in the queue).")
+
+
 def build_app(delete_cache: tuple[int, int] | None = None) -> gr.Blocks:
     """`delete_cache`: Gradio's (every, age); default `file_retention()`."""
     # Blocks: a page that outlived its files is told so
@@ -46,8 +55,7 @@ def build_app(delete_cache: tuple[int, int] | None = None) -> gr.Blocks:
         gr.Markdown(
             "# ModRWKV\nA multimodal assistant on RWKV-7, an RNN: linear-time prefill and a fixed-size state instead "
             "of a KV cache. Chat about an image, transcribe a recording, or forecast a CSV; the Efficiency tab "
-            f"measures RWKV-7 against a Transformer live. Uploads up to {MAX_FILE_SIZE.upper()}; one request per "
-            f"model at a time on this {models.device().upper()} (waiting users see their place in the queue)."
+            f"measures RWKV-7 against a Transformer live. Uploads up to {MAX_FILE_SIZE.upper()}; {_sharing()}"
         )
         bar = model_bar.build(first="image")
         with gr.Tab("Image chat") as image:
