@@ -108,6 +108,20 @@ def test_dinov2_patch_colours_append_each_patchs_mean_colour_to_its_features() -
     torch.testing.assert_close(grid[:, 2:], torch.tensor([-1.0, -1.0, 1.0]).expand(4, 2, 3), atol=1e-5, rtol=0)
 
 
+def test_preprocessing_runs_numpy_on_one_blas_thread(built: dict[str, encoders.Encoder],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from threadpoolctl import threadpool_info
+
+    encoder = built["dinov2"]
+    seen = []
+    preprocess = encoder.preprocess
+    monkeypatch.setattr(encoder, "preprocess", lambda items: seen.append(threadpool_info()) or preprocess(items))
+    encoder.encode([Image.new("RGB", (40, 30), "red")])
+
+    blas = [pool["num_threads"] for pool in seen[0] if pool["user_api"] == "blas"]
+    assert blas and set(blas) == {1}
+
+
 def test_wavenet_gives_one_feature_per_step(built: dict[str, encoders.Encoder]) -> None:
     encoder = built["wavenet"]
     features = encoder.encode([sinusoid(96), sinusoid(64)])

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any, ClassVar, Literal
 
 import torch
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 from modrwkv.sources import SourceUnavailable
@@ -52,8 +53,12 @@ class Encoder(nn.Module, metaclass=ABCMeta):
 
     @torch.no_grad()
     def encode(self, items: Sequence[Any]) -> torch.Tensor:
-        """`preprocess` then `forward`, on the encoder's device and in its dtype."""
-        batch = self.preprocess(items)
+        """`preprocess` then `forward`, on the encoder's device and in its dtype.
+
+        Preprocessing's NumPy runs on one BLAS thread: its small matrix products gain nothing from more, and
+        OpenBLAS's threads stay spinning after each, taking the cores from PyTorch's forward pass."""
+        with threadpool_limits(limits=1, user_api="blas"):  # each BLAS loaded by now (~0.4 ms)
+            batch = self.preprocess(items)
         parameter = next(self.parameters())
         inputs = {
             key: batch[key].to(parameter.device, parameter.dtype if batch[key].is_floating_point() else None)
