@@ -100,7 +100,8 @@ def _conversation(model: ModRWKV, history: list[Message], current: Conversation 
     done = turns(history, answered_only=True)
     if current is not None and current.model is model and current.chat.history == [(q, a) for q, a, _ in done]:
         return current
-    chat = ImageChat(model, models.tokenizer(), scheduler=models.scheduler(model))
+    chat = ImageChat(model, models.tokenizer(), scheduler=models.scheduler(model),
+                    encoder_queue=models.encoder_queue(model))
     with user_errors("replaying the earlier turns of this conversation"):
         for question, answer, images in done:
             chat.feed(question, answer, images)

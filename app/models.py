@@ -24,6 +24,7 @@ from modrwkv.multimodal.official import RELEASES, weights_source
 from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.rwkv7.loading import default_cpu_dtype
 from modrwkv.rwkv7.random_weights import random_state_dict
+from modrwkv.serving.encoding import EncoderQueue
 from modrwkv.serving.scheduler import Scheduler
 from modrwkv.sources import download_size, hub_repo
 from modrwkv.space import split_front_matter
@@ -106,6 +107,22 @@ def scheduler(model: ModRWKV) -> Scheduler | None:
             _schedulers[model] = served
             weakref.finalize(model, served.close)
         return _schedulers[model]
+
+
+_encoder_queues: weakref.WeakKeyDictionary[ModRWKV, EncoderQueue] = weakref.WeakKeyDictionary()
+
+
+def encoder_queue(model: ModRWKV) -> EncoderQueue | None:
+    """The queue that encodes the inputs of `model`'s requests together (one per loaded model, stopped when the
+    model is dropped), or None when the app answers one request at a time."""
+    if max_batch() == 1:
+        return None
+    with _lock:
+        if model not in _encoder_queues:
+            queue = EncoderQueue(model.encoders, model.adapters, max_batch())
+            _encoder_queues[model] = queue
+            weakref.finalize(model, queue.close)
+        return _encoder_queues[model]
 
 
 def default_dtype() -> str:

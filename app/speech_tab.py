@@ -70,7 +70,8 @@ def transcribe(
     """
     seconds = checked_seconds(audio)  # API callers skip the UI's validator
     model = model_for(selection, "audio")
-    transcriber = Transcriber(model, models.tokenizer(), scheduler=models.scheduler(model))
+    transcriber = Transcriber(model, models.tokenizer(), scheduler=models.scheduler(model),
+                             encoder_queue=models.encoder_queue(model))
     text, started = "", time.perf_counter()
     with user_errors("transcribing the recording"):
         for piece in transcriber.stream(audio):

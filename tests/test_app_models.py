@@ -43,9 +43,26 @@ def test_each_loaded_model_has_one_scheduler_for_every_session(monkeypatch: pyte
     assert (served.max_batch, models.conversation_concurrency()) == (models.BATCH["cpu"],) * 2
 
 
+def test_each_loaded_model_has_one_encoder_queue_that_stops_when_the_model_is_dropped(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from modrwkv.serving.encoding import EncoderQueueClosed
+
+    monkeypatch.delenv("MODRWKV_BATCH", raising=False)
+    model = models._demo("image", "fp32")  # not in the app's cache: this test holds the only reference
+    queue = models.encoder_queue(model)
+    assert queue is models.encoder_queue(model) and queue.encoders == dict(model.encoders)
+    del model
+    gc.collect()
+    with pytest.raises(EncoderQueueClosed):
+        queue.submit("image", "any.png")
+
+
 def test_a_batch_of_one_answers_each_request_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODRWKV_BATCH", "1")
     assert models.scheduler(models.load(models.DEMO_PREFIX + "image")) is None
+    assert models.encoder_queue(models.load(models.DEMO_PREFIX + "image")) is None
     assert models.conversation_concurrency() == models.model_concurrency()
 
 

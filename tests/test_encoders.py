@@ -122,6 +122,39 @@ def test_preprocessing_runs_numpy_on_one_blas_thread(built: dict[str, encoders.E
     assert blas and set(blas) == {1}
 
 
+def test_images_of_any_size_are_encoded_together_as_each_alone(built: dict[str, encoders.Encoder],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    encoder = built["siglip2"]
+    images = [Image.new("RGB", size, colour) for size, colour in (((40, 30), "red"), ((64, 64), "blue"),
+                                                                  ((20, 90), "green"))]
+    batches = []
+    rows = encoder.rows
+    monkeypatch.setattr(encoder, "rows", lambda inputs: batches.append(len(inputs["pixel_values"])) or rows(inputs))
+    each = encoder.encode_each(images)
+
+    assert batches == [3]
+    for image, features in zip(images, each):
+        torch.testing.assert_close(features, encoder.encode([image]), rtol=0, atol=0)
+
+
+def test_audio_windows_of_different_lengths_are_encoded_together_each_cut_at_its_end(
+        built: dict[str, encoders.Encoder]) -> None:
+    encoder = built["whisper"]
+    windows = [sinusoid(16000 * 2), sinusoid(16000 // 2), sinusoid(16000 + 4321)]
+    each = encoder.encode_each(windows)
+    assert [f.shape[1] for f in each] == [100, 25, 64]  # 50 features a second of each window's own audio
+    for window, features in zip(windows, each):
+        torch.testing.assert_close(features, encoder.encode([window]))
+
+
+def test_an_unreadable_input_gets_its_error_and_the_others_are_encoded(built: dict[str, encoders.Encoder],
+                                                                       tmp_path: Path) -> None:
+    missing = tmp_path / "holiday.png"
+    each = built["siglip2"].encode_each([Image.new("RGB", (32, 32), "red"), missing])
+    assert each[0].shape[0] == 1
+    assert isinstance(each[1], MediaError) and "holiday.png" in str(each[1])
+
+
 def test_wavenet_gives_one_feature_per_step(built: dict[str, encoders.Encoder]) -> None:
     encoder = built["wavenet"]
     features = encoder.encode([sinusoid(96), sinusoid(64)])

@@ -17,6 +17,7 @@ from modrwkv.pipelines.image_chat import VISION_DEFAULTS, ImageChat
 from modrwkv.pipelines.transcription import ASR_DEFAULTS, Segment, Transcriber, to_srt
 from modrwkv.rwkv7.config import RWKV7Config
 from modrwkv.rwkv7.random_weights import random_state_dict
+from modrwkv.serving.encoding import EncoderQueue
 from modrwkv.serving.scheduler import Scheduler
 
 SHORT = VISION_DEFAULTS.with_(temperature=0, max_new_tokens=6)
@@ -100,14 +101,14 @@ def test_an_unreadable_image_is_refused_with_its_name(vision, tok, tmp_path):
         ImageChat(vision, tok).send("What is this?", images=[bad])
 
 
-def test_image_chats_served_together_by_a_scheduler_answer_as_each_alone(vision, tok):
+def test_image_chats_served_together_by_a_scheduler_and_encoder_queue_answer_as_each_alone(vision, tok):
     questions = [("What is in this picture?", "Is it blue?"), ("Describe the image.", "Anything else?")]
     alone = []
     for first, follow_up in questions:
         chat = ImageChat(vision, tok, config=SHORT)
         alone.append(["".join(chat.send(first, images=[picture()])), "".join(chat.send(follow_up))])
-    scheduler = Scheduler(vision.llm, tok)
-    chats = [ImageChat(vision, tok, config=SHORT, scheduler=scheduler) for _ in questions]
+    scheduler, queue = Scheduler(vision.llm, tok), EncoderQueue(vision.encoders, vision.adapters)
+    chats = [ImageChat(vision, tok, config=SHORT, scheduler=scheduler, encoder_queue=queue) for _ in questions]
     answers = [[], []]
     try:
         with ThreadPoolExecutor(2) as pool:  # two visitors at once
@@ -119,6 +120,7 @@ def test_image_chats_served_together_by_a_scheduler_answer_as_each_alone(vision,
                 answers[i].append(text)
     finally:
         scheduler.close()
+        queue.close()
     assert answers == alone
     assert [chat.last_stats.prompt_tokens for chat in chats] == follow_ups  # only the new turn was processed
 
@@ -149,14 +151,16 @@ def test_a_long_recording_is_cut_into_windows_and_stitched(speech, tok):
     assert streamed.strip() == " ".join(s.text for s in asr.segments if s.text)
 
 
-def test_a_scheduler_transcribes_each_window_as_the_transcriber_alone(speech, tok):
+def test_a_scheduler_and_encoder_queue_transcribe_each_window_as_the_transcriber_alone(speech, tok):
     config = ASR_DEFAULTS.with_(max_new_tokens=3)
     alone = Transcriber(speech, tok, config=config, window_seconds=2.0).transcribe(tone(5.0))
-    scheduler = Scheduler(speech.llm, tok)
+    scheduler, queue = Scheduler(speech.llm, tok), EncoderQueue(speech.encoders, speech.adapters)
     try:
-        served = Transcriber(speech, tok, config=config, window_seconds=2.0, scheduler=scheduler).transcribe(tone(5.0))
+        served = Transcriber(speech, tok, config=config, window_seconds=2.0, scheduler=scheduler,
+                             encoder_queue=queue).transcribe(tone(5.0))
     finally:
         scheduler.close()
+        queue.close()
     assert served == alone
 
 

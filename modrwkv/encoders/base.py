@@ -53,19 +53,48 @@ class Encoder(nn.Module, metaclass=ABCMeta):
 
     @torch.no_grad()
     def encode(self, items: Sequence[Any]) -> torch.Tensor:
-        """`preprocess` then `forward`, on the encoder's device and in its dtype.
+        """`preprocess` then `forward`, on the encoder's device and in its dtype."""
+        return self(**self._inputs(items))
+
+    @torch.no_grad()
+    def encode_each(self, items: Sequence[Any]) -> list[torch.Tensor | Exception]:
+        """Each input's features [1, L, D] as `encode([item])` gives them, in as few forward passes as that allows:
+        inputs whose preprocessed tensors have the same shapes go through together (images of one size, audio
+        windows). An input that cannot be used gets its exception in its place; the others are encoded."""
+        results: list[torch.Tensor | Exception | None] = []
+        groups: dict[tuple, list[tuple[int, dict[str, torch.Tensor]]]] = {}
+        for i, item in enumerate(as_batch(items)):
+            results.append(None)
+            try:
+                inputs = self._inputs([item])
+            except Exception as e:  # noqa: BLE001 - an unreadable input fails alone, whatever its reader raised
+                results[i] = e
+                continue
+            groups.setdefault(tuple((k, tuple(v.shape)) for k, v in inputs.items()), []).append((i, inputs))
+        for members in groups.values():
+            batch = {key: torch.cat([inputs[key] for _, inputs in members]) for key in members[0][1]}
+            for (i, _), features in zip(members, self.rows(batch)):
+                results[i] = features
+        return results
+
+    def rows(self, inputs: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        """Each row's features [1, L, D] from a batch's `input_names` tensors, as `forward` gives them for the row
+        alone; encoders whose `forward` cuts a batch to its longest input override it."""
+        return list(self(**inputs).split(1))
+
+    def _inputs(self, items: Sequence[Any]) -> dict[str, torch.Tensor]:
+        """`preprocess`'s `input_names` tensors on the encoder's device and in its dtype.
 
         Preprocessing's NumPy runs on one BLAS thread: its small matrix products gain nothing from more, and
         OpenBLAS's threads stay spinning after each, taking the cores from PyTorch's forward pass."""
         with threadpool_limits(limits=1, user_api="blas"):  # each BLAS loaded by now (~0.4 ms)
             batch = self.preprocess(items)
         parameter = next(self.parameters())
-        inputs = {
+        return {
             key: batch[key].to(parameter.device, parameter.dtype if batch[key].is_floating_point() else None)
             for key in self.input_names
             if key in batch
         }
-        return self(**inputs)
 
     @classmethod
     @abstractmethod

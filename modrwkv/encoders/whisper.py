@@ -101,12 +101,23 @@ class WhisperEncoder(Encoder):
         hidden = self.model(input_features).last_hidden_state
         if attention_mask is None:
             return hidden
-        valid = int(attention_mask.sum(-1).max())
+        return hidden[:, : self._kept(int(attention_mask.sum(-1).max()), hidden.shape[1])]
+
+    def rows(self, inputs: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        """The window is always whole (padded), so rows are independent: each is cut at its own audio's end."""
+        hidden = self.model(inputs["input_features"]).last_hidden_state
+        mask = inputs.get("attention_mask")
+        if mask is None:
+            return list(hidden.split(1))
+        return [hidden[i: i + 1, : self._kept(int(valid), hidden.shape[1])] for i, valid in enumerate(mask.sum(-1))]
+
+    def _kept(self, valid: int, positions: int) -> int:
+        """How many features to keep for `valid` mel frames of audio."""
         if self.upstream_frames:
             # upstream WorldRWKV (github.com/JL-er/WorldRWKV 99687e5, world/encoder/whisper_encoder.py):
             # `chunk = torch.sum(input_dict['attention_mask'], dim=-1)//2+1; x = x[:,:chunk,:]`
-            return hidden[:, : min(valid // 2 + 1, hidden.shape[1])]
-        return hidden[:, : math.ceil(valid / 2)]
+            return min(valid // 2 + 1, positions)
+        return math.ceil(valid / 2)
 
     @classmethod
     def from_pretrained(

@@ -203,12 +203,22 @@ class ModRWKV(nn.Module):
 
     def embed(self, modality: str, items: Sequence[Any]) -> torch.Tensor:
         """Adapter output for a batch of inputs of one modality: [B, L', C] in the backbone's width."""
+        encoder = self._encoder(modality)
+        with torch.no_grad():
+            return self.adapters[modality](encoder.encode(items))
+
+    def embed_each(self, modality: str, items: Sequence[Any]) -> list[torch.Tensor | Exception]:
+        """Each input's adapter output [1, L', C] as `embed([item])` gives it, the encoder running inputs of one
+        shape together (`Encoder.encode_each`); an input that cannot be used gets its exception in its place."""
+        encoder = self._encoder(modality)
+        return embed_each(encoder, self.adapters[modality], items)
+
+    def _encoder(self, modality: str) -> Encoder:
         if modality not in self.encoders:
             raise ValueError(
                 f"no {modality} encoder attached; this model reads {', '.join(self.encoders) or 'text only'}"
             )
-        with torch.no_grad():
-            return self.adapters[modality](self.encoders[modality].encode(items))
+        return self.encoders[modality]
 
     def join(self, text_ids: Sequence[int] | torch.Tensor, modality_embeds: torch.Tensor | None = None) -> torch.Tensor:
         """One sequence of input embeddings [1, T, C]: the prompt's token embeddings with the modality's placed
@@ -410,3 +420,9 @@ class ModRWKV(nn.Module):
         )
         model.notes = notes
         return model
+
+
+@torch.no_grad()
+def embed_each(encoder: Encoder, adapter: nn.Module, items: Sequence[Any]) -> list[torch.Tensor | Exception]:
+    """`adapter` on each of `encoder.encode_each(items)`: each input's embeddings [1, L', C], or its exception."""
+    return [f if isinstance(f, Exception) else adapter(f) for f in encoder.encode_each(items)]

@@ -15,6 +15,7 @@ from modrwkv.generation.sampling import GenerationConfig
 from modrwkv.generation.streaming import prefill
 from modrwkv.multimodal import ModRWKV
 from modrwkv.multimodal.official import TURN_END_ID, VISION_END_ID, VISION_START_ID
+from modrwkv.serving.encoding import EncoderQueue
 from modrwkv.serving.scheduler import Scheduler
 from modrwkv.tokenizer import RWKVTokenizer
 
@@ -34,12 +35,14 @@ class ImageChat(ChatSession):
     """A conversation about images with a ModRWKV model that has an image encoder."""
 
     def __init__(self, model: ModRWKV, tokenizer: RWKVTokenizer, config: GenerationConfig | None = None,
-                 system: str | None = None, scheduler: Scheduler | None = None):
+                 system: str | None = None, scheduler: Scheduler | None = None,
+                 encoder_queue: EncoderQueue | None = None):
         """`config`: default VISION_DEFAULTS with the model's own decoding defaults (`model.config.generation`);
-        `scheduler`: one serving `model.llm`, to answer in batched steps with other conversations."""
+        `scheduler`: one serving `model.llm`, to answer in batched steps with other conversations;
+        `encoder_queue`: one serving `model`'s encoders, to encode images together with other requests'."""
         if "image" not in model.encoders:
             raise ValueError(f"this model reads {', '.join(model.encoders) or 'text only'}, not images")
-        self.model = model
+        self.model, self.encoder_queue = model, encoder_queue
         template = PLACEHOLDER_CHAT if model.config.placement == "placeholder" else PREPEND_CHAT
         if model.config.chat_template:  # a Hugging Face release's own layout (images go before the message)
             template = dataclasses.replace(ChatTemplate.from_jinja(model.config.chat_template),
@@ -77,7 +80,8 @@ class ImageChat(ChatSession):
         """The prompt embeddings [T, C] of a user turn with `images` (pending tokens first, `suffix` ids last)
         and the token ids the turn adds to the transcript (image positions as placeholder ids)."""
         text_ids = self.prompt_tokens(message)  # checks the message
-        embeds = [self.model.embed("image", [image]) for image in images]  # MediaError for an unreadable file
+        embeds = (self.encoder_queue.embed("image", images) if self.encoder_queue is not None
+                  else [self.model.embed("image", [image]) for image in images])  # MediaError for an unreadable file
         pad = self.model.config.placeholder_id
         blocks = [[pad] * e.shape[1] for e in embeds]
         if self.model.config.placement == "prepend":  # paper era: the image embeddings come before the turn

@@ -17,6 +17,7 @@ from modrwkv.generation.streaming import AnswerStart, BatchGeneration
 from modrwkv.multimodal import ModRWKV
 from modrwkv.multimodal.official import PROMPT_AUDIO, TURN_END_ID
 from modrwkv.pipelines.speech_spans import speech_spans
+from modrwkv.serving.encoding import EncoderQueue
 from modrwkv.serving.scheduler import Scheduler, Stream
 from modrwkv.tokenizer import RWKVTokenizer
 
@@ -46,12 +47,14 @@ class Transcriber:
     encoder takes, each transcribed from a fresh state, stitched; each window is one timed segment."""
 
     def __init__(self, model: ModRWKV, tokenizer: RWKVTokenizer, config: GenerationConfig | None = None,
-                 prompt: str = PROMPT_AUDIO, window_seconds: float | None = None, scheduler: Scheduler | None = None):
+                 prompt: str = PROMPT_AUDIO, window_seconds: float | None = None, scheduler: Scheduler | None = None,
+                 encoder_queue: EncoderQueue | None = None):
         """`config`: default ASR_DEFAULTS with the model's own decoding defaults (`model.config.generation`);
-        `scheduler`: one serving `model.llm`, to decode each window in batched steps with other requests."""
+        `scheduler`: one serving `model.llm`, to decode each window in batched steps with other requests;
+        `encoder_queue`: one serving `model`'s encoders, to encode each window together with other requests' input."""
         if "audio" not in model.encoders:
             raise ValueError(f"this model reads {', '.join(model.encoders) or 'text only'}, not audio")
-        self.model, self.tokenizer, self.scheduler = model, tokenizer, scheduler
+        self.model, self.tokenizer, self.scheduler, self.encoder_queue = model, tokenizer, scheduler, encoder_queue
         self.config = config or ASR_DEFAULTS.with_(**model.config.generation)
         self.prompt_ids = tokenizer.encode(prompt)
         encoder_window = model.encoders["audio"].max_seconds
@@ -89,7 +92,9 @@ class Transcriber:
     def _request(self, samples: np.ndarray, span: tuple[int, int]) -> tuple[torch.Tensor, GenerationConfig]:
         """A window's prompt (its audio tokens, then the prompt text) and its decoding settings."""
         window = samples[span[0]:span[1]]
-        prompt = self.model.join(self.prompt_ids, self.model.embed("audio", [window]))[0]
+        embeds = (self.encoder_queue.embed("audio", [window])[0] if self.encoder_queue is not None
+                  else self.model.embed("audio", [window]))
+        prompt = self.model.join(self.prompt_ids, embeds)[0]
         cap = int(MAX_TOKENS_PER_SECOND * len(window) / SAMPLE_RATE) + 8
         return prompt, self.config.with_(max_new_tokens=min(self.config.max_new_tokens, cap))
 

@@ -1,0 +1,94 @@
+"""Modality inputs from many requests, encoded together: one worker thread per model runs its encoders on whatever
+inputs wait, in as few batches as give each input what it gets alone (`Encoder.encode_each`).
+
+An encoder reads its weights once per forward pass, whatever the batch: eight images of a size cost about as much as
+three alone on a CPU, and about as much as one on a GPU. Requests that arrive while a batch is encoding form the next.
+"""
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Future
+from typing import Any
+
+import torch
+from torch import nn
+
+from modrwkv.encoders.base import Encoder
+from modrwkv.multimodal.model import embed_each
+
+
+class EncoderQueueClosed(RuntimeError):
+    """The queue was closed before the input was encoded."""
+
+
+class EncoderQueue:
+    """Serves `embed` calls from many threads on one model's encoders, batching those that wait together.
+
+    Built from a ModRWKV's `encoders` and `adapters`, not the model: the queue's thread holds what it is given, and
+    a model's owner must be able to drop it (and close the queue then)."""
+
+    def __init__(self, encoders: dict[str, Encoder], adapters: dict[str, nn.Module], max_batch: int = 8):
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+        self.encoders, self.adapters, self.max_batch = dict(encoders), dict(adapters), max_batch
+        self._pending: deque[tuple[str, Any, Future]] = deque()
+        self._wake = threading.Condition()
+        self._closed = False
+        self._worker = threading.Thread(target=self._run, name="modrwkv-encoders", daemon=True)
+        self._worker.start()
+
+    def submit(self, modality: str, item: Any) -> Future:
+        """Queue one input; its future gives the adapter output [1, L, C] or raises what reading it raised."""
+        if modality not in self.encoders:
+            raise ValueError(f"no {modality} encoder attached; this model reads {', '.join(self.encoders)}")
+        future: Future = Future()
+        with self._wake:
+            if self._closed:
+                raise EncoderQueueClosed("the encoder queue is closed")
+            self._pending.append((modality, item, future))
+            self._wake.notify()
+        return future
+
+    def embed(self, modality: str, items: Sequence[Any]) -> list[torch.Tensor]:
+        """Each input's adapter output [1, L, C], as `model.embed` gives it alone; raises the first failure."""
+        futures = [self.submit(modality, item) for item in items]
+        return [future.result() for future in futures]
+
+    def close(self) -> None:
+        """Stop the worker; inputs not encoded fail with EncoderQueueClosed."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        if threading.current_thread() is not self._worker:  # a finalizer may run in the worker itself
+            self._worker.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._closed and not self._pending:
+                    self._wake.wait()
+                if self._closed:
+                    break
+                modality = self._pending[0][0]
+                batch = [entry for entry in self._pending if entry[0] == modality][: self.max_batch]
+                for entry in batch:
+                    self._pending.remove(entry)
+            live = [(item, future) for _, item, future in batch if future.set_running_or_notify_cancel()]
+            if not live:
+                continue
+            try:
+                results = embed_each(self.encoders[modality], self.adapters[modality], [item for item, _ in live])
+            except Exception as e:  # noqa: BLE001 - a failed batch fails its inputs, the worker keeps serving
+                results = [e] * len(live)
+            for (_, future), result in zip(live, results):
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+        with self._wake:
+            left, self._pending = list(self._pending), deque()
+        for _, _, future in left:
+            if future.set_running_or_notify_cancel():
+                future.set_exception(EncoderQueueClosed("the encoder queue closed before this input was encoded"))
