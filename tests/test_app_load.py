@@ -16,8 +16,10 @@ from pathlib import Path
 
 import psutil
 import pytest
+import torch
 
 from modrwkv.bench.__main__ import main
+from modrwkv.bench.app_load_models import bundled_for, with_backbone
 from modrwkv.bench.app_load_report import error_lines
 from modrwkv.bench.app_load_server import folder_usage, free_port
 from modrwkv.bench.app_load_stats import QUEUE_FULL, Request, error_kind, percentile, summarize
@@ -31,6 +33,7 @@ from modrwkv.bench.app_load_visitors import (
     generated_tokens,
     long_recording,
 )
+from modrwkv.multimodal import ModRWKV
 from modrwkv.tokenizer import RWKVTokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,6 +153,7 @@ def test_the_harness_imports_the_http_client_not_gradio() -> None:
     (["--url", "127.0.0.1:7860"], "argument --url: expected the app's address"),
     (["--plot", "chart.png"], "--plot takes a .html file"),
     (["--file-seconds", "5"], "--file-seconds must be at least 10, got '5'"),
+    (["--backbone", "7b"], "argument --backbone: unknown shape '7b'; choose from 0.1b, 0.4b"),
 ])
 def test_bad_arguments_exit_with_a_message(argv: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
     assert main(["app-load", *argv]) == 2
@@ -162,12 +166,12 @@ def test_an_unreachable_url_exits_with_a_message(capsys: pytest.CaptureFixture) 
     assert f"app-load: error: cannot reach --url {url}: " in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("option", [["--file-seconds", "60"], ["--batch", "1"]])
+@pytest.mark.parametrize("option", [["--file-seconds", "60"], ["--batch", "1"], ["--backbone", "0.1b"]])
 def test_a_server_setting_is_refused_for_an_app_the_bench_does_not_start(capsys: pytest.CaptureFixture,
                                                                         option: list[str]) -> None:
     url = f"http://127.0.0.1:{free_port()}/"
     assert main(["app-load", "--url", url, *option]) == 2
-    assert "a running app (--url) keeps its own MODRWKV_FILE_SECONDS and MODRWKV_BATCH" in capsys.readouterr().err
+    assert "a running app (--url) keeps its own settings and models" in capsys.readouterr().err
 
 
 def test_only_endpoints_the_app_has_can_be_chosen(capsys: pytest.CaptureFixture) -> None:
@@ -185,6 +189,19 @@ def test_a_chats_and_a_transcripts_answer_and_tokens_are_read_from_their_outputs
     transcript = ("It will be sunny.", "Transcribing 3.0 s of audio…", None, None)
     assert answer_text("/transcribe", transcript) == "It will be sunny."
     assert generated_tokens("/transcribe", transcript) == len(RWKVTokenizer().encode("It will be sunny."))
+
+
+def test_a_bundle_with_a_published_size_backbone_keeps_its_encoder_and_prompt_format(tmp_path: Path) -> None:
+    bundle = bundled_for("image")
+    copy = ModRWKV.from_pretrained(with_backbone(bundle, "tiny", tmp_path))
+    original = ModRWKV.from_pretrained(bundle)
+    image = ROOT / "assets" / "examples" / "easy_vqa_circle.png"
+
+    assert (copy.llm.config.n_layer, copy.llm.config.n_embd) == (2, 128)
+    assert copy.embed("image", [image]).shape[-1] == 128
+    torch.testing.assert_close(copy.encoders["image"].encode([image]), original.encoders["image"].encode([image]))
+    assert (copy.config.placement, copy.config.generation, copy.config.turn_end) == (
+        original.config.placement, original.config.generation, original.config.turn_end)
 
 
 # -- the app under load --------------------------------------------------------------------------

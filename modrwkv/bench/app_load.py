@@ -20,7 +20,7 @@ from pathlib import Path
 
 from modrwkv.bench import app_load_report, app_load_server, machine, report, results
 from modrwkv.bench.app_load_stats import ENDPOINTS, summarize
-from modrwkv.bench.arguments import positive_int
+from modrwkv.bench.arguments import positive_int, shape_name
 
 PROG = "python -m modrwkv.bench app-load"
 HELP = "visitors using the app's endpoints at once: latency and errors per endpoint, the server's memory and disk"
@@ -83,6 +83,10 @@ def add_parser(sub: argparse._SubParsersAction, save_path: Callable[[str], Path]
     p.add_argument("--batch", type=positive_int, metavar="N",
                    help="the started app decodes up to N conversations in one batched step (its MODRWKV_BATCH; 1: "
                         "one request at a time, to compare; default the app's own)")
+    p.add_argument("--backbone", type=shape_name, metavar="SHAPE",
+                   help="the started app serves the bundled chat and speech models with a random-weight backbone of "
+                        "a published size (0.1b, 0.4b, ...): decoding as heavy as a real checkpoint's, answers that "
+                        "mean nothing and run to their length limits (default: the bundled models)")
     p.add_argument("--only", type=_endpoints, metavar="ENDPOINT[,ENDPOINT]",
                    help=f"the visitors ask these endpoints only (of {', '.join(e[1:] for e in ENDPOINTS)}; "
                         "default all)")
@@ -132,16 +136,18 @@ def _measure(args: argparse.Namespace, stack: ExitStack) -> dict:
     notes: list[str] = []
     endpoints = args.only or tuple(ENDPOINTS)
     if args.url is not None:
-        if args.file_seconds is not None or args.batch is not None:
-            raise app_load_server.ServerError("--file-seconds and --batch set up an app the bench starts; a running "
-                                              "app (--url) keeps its own MODRWKV_FILE_SECONDS and MODRWKV_BATCH")
+        if args.file_seconds is not None or args.batch is not None or args.backbone is not None:
+            raise app_load_server.ServerError("--file-seconds, --batch and --backbone set up an app the bench starts; "
+                                              "a running app (--url) keeps its own settings and models")
         if (problem := app_load_server.answers(args.url)) is not None:
             raise app_load_server.ServerError(f"cannot reach --url {args.url}: {problem}")
         url, pid = args.url, app_load_server.local_pid(args.url)
         notes.append("--url: the folders are the server's own and may hold files of earlier runs")
     else:
+        models = _models(args.backbone, endpoints, stack) if args.backbone is not None else []
         _progress("starting `python app.py` ...")
-        started = stack.enter_context(app_load_server.started_app(file_seconds=args.file_seconds, batch=args.batch))
+        started = stack.enter_context(app_load_server.started_app(file_seconds=args.file_seconds, batch=args.batch,
+                                                                  models=models))
         url, pid = started.url, started.process.pid
     probe = Client(url, verbose=False, download_files=False)
     try:
@@ -200,6 +206,7 @@ def _measure(args: argparse.Namespace, stack: ExitStack) -> dict:
         "file_seconds": args.file_seconds,
         "seed": args.seed,
         "batch": args.batch,
+        "backbone": args.backbone,
         "only": list(endpoints),
         "machine": machine.describe("cpu"),
         "visit_seconds": visit_seconds,
@@ -215,6 +222,16 @@ def _measure(args: argparse.Namespace, stack: ExitStack) -> dict:
         },
         "notes": notes,
     }
+
+
+def _models(shape: str, endpoints: tuple[str, ...], stack: ExitStack) -> list[Path]:
+    """The bundled models the visitors' endpoints use, with a `shape` backbone, in a folder removed after the run."""
+    from modrwkv.bench import app_load_models
+
+    folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="modrwkv-app-load-models-")))
+    modalities = dict.fromkeys(app_load_models.MODALITIES[e] for e in endpoints if e in app_load_models.MODALITIES)
+    _progress(f"writing the bundled {' and '.join(modalities)} models with a random {shape} backbone ...")
+    return [app_load_models.with_backbone(app_load_models.bundled_for(m), shape, folder) for m in modalities]
 
 
 def _server(pid: int, folders: dict[str, Path], moments: dict, sampler: app_load_server.Sampler | None) -> dict:

@@ -74,6 +74,7 @@ def _summary(result: dict) -> str:
             f"{result['visit_seconds']:.0f} s"
             + (f", {result['tokens_per_second']:.1f} tokens/s generated" if "tokens_per_second" in result else "")
             + (f" | batch {result['batch']}" if result.get("batch") else "")
+            + (f" | random {result['backbone']} backbone" if result.get("backbone") else "")
             + (f" | only {', '.join(result['only'])}" if result.get("only") else "")
             + (f" | the app keeps visitors' files {result['file_seconds']:g} s" if result.get("file_seconds") else ""))
 

@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,14 +60,15 @@ class StartedApp:
 
 @contextmanager
 def started_app(start_seconds: float = START_SECONDS, port: int | None = None, file_seconds: float | None = None,
-                batch: int | None = None) -> Iterator[StartedApp]:
+                batch: int | None = None, models: Sequence[Path] = ()) -> Iterator[StartedApp]:
     """`python app.py --port P` on 127.0.0.1 (`port`, else a free one), once it answers; stopped (and its files
     removed) after: serving again on the same port is a restart as a host makes it, from a fresh disk.
 
     The server gets a temporary folder of its own (TMPDIR, GRADIO_TEMP_DIR), so the upload and output folders
     measured hold this run's files only: the machine's /tmp/gradio is shared with every other app and test run.
     `file_seconds`: the app's MODRWKV_FILE_SECONDS (how long it keeps visitors' files; default the app's own);
-    `batch`: its MODRWKV_BATCH (conversations decoded together; 1: one request at a time)."""
+    `batch`: its MODRWKV_BATCH (conversations decoded together; 1: one request at a time); `models`: checkpoint
+    folders it loads at start and serves as its tabs' defaults (`--model`)."""
     temp_dir = Path(tempfile.mkdtemp(prefix="modrwkv-app-load-"))
     port = port or free_port()
     env = os.environ | {
@@ -81,7 +82,8 @@ def started_app(start_seconds: float = START_SECONDS, port: int | None = None, f
     log_path = temp_dir / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "app.py"), "--port", str(port)], cwd=ROOT, env=env, stdout=log,
+            [sys.executable, str(ROOT / "app.py"), "--port", str(port), *(f"--model={m}" for m in models)],
+            cwd=ROOT, env=env, stdout=log,
             stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}/"
