@@ -278,15 +278,13 @@ def build(selection: gr.State) -> None:
 
     asked = textbox.submit(take_message, [textbox, webcam], [image_in, message_in, textbox], api_visibility="private")
     answered = asked.success(
-        chat, chat_inputs, [chatbot, conversation], api_name="chat", concurrency_id="conversation",
-        concurrency_limit=models.conversation_concurrency(),
+        chat, chat_inputs, [chatbot, conversation], api_name="chat", **models.conversation_queue("chat"),
     )
     answered.then(lambda: gr.update(interactive=True), None, textbox, api_visibility="private")
     answered.failure(restore_message, [image_in, message_in], textbox, api_visibility="private")
     again = regenerate.click(retry, [chatbot], [chatbot, image_in, message_in], api_visibility="private")
     reanswered = again.success(chat, chat_inputs, [chatbot, conversation], api_visibility="private",
-                               concurrency_id="conversation",
-                               concurrency_limit=models.conversation_concurrency())
+                               **models.conversation_queue("chat"))
     for event in (answered, reanswered):  # a refusal leaves the conversation in view
         show_again(event, chatbot)
     stop.click(lambda: gr.update(interactive=True), None, textbox, cancels=[answered, reanswered],

@@ -88,9 +88,15 @@ def max_batch() -> int:
     return int(value)
 
 
-def conversation_concurrency() -> int:
-    """Chat and transcription requests let through to the models at once: as many as a batched step takes."""
-    return max_batch() if max_batch() > 1 else model_concurrency()
+def conversation_queue(tab: str) -> dict[str, str | int]:
+    """Gradio's queue settings (`concurrency_id`, `concurrency_limit`) for a tab whose answers a scheduler decodes.
+
+    Batched, each tab has a queue of its own as wide as a batch: its model's scheduler takes that many at once (and
+    keeps its own line beyond them, where two tabs share a model), so one shared queue would leave the two tabs'
+    batches half full while visitors wait. One at a time, both tabs share the one model slot."""
+    if max_batch() == 1:
+        return {"concurrency_id": "conversation", "concurrency_limit": model_concurrency()}
+    return {"concurrency_id": f"conversation-{tab}", "concurrency_limit": max_batch()}
 
 
 _schedulers: weakref.WeakKeyDictionary[ModRWKV, Scheduler] = weakref.WeakKeyDictionary()

@@ -105,6 +105,5 @@ def build(selection: gr.State) -> None:
                 txt = gr.File(label="Transcript (TXT)")
                 srt = gr.File(label="Subtitles (SRT)")
     running = go_btn.click(transcribe, [audio, selection], [transcript, info, txt, srt], api_name="transcribe",
-                           concurrency_id="conversation", concurrency_limit=models.conversation_concurrency(),
-                           validator=validate)
+                           **models.conversation_queue("speech"), validator=validate)
     stop.click(None, None, None, cancels=[running], api_visibility="private")

@@ -40,7 +40,7 @@ def test_each_loaded_model_has_one_scheduler_for_every_session(monkeypatch: pyte
     model = models.load(models.DEMO_PREFIX + "image")
     served = models.scheduler(model)
     assert served is models.scheduler(model) and served.model is model.llm
-    assert (served.max_batch, models.conversation_concurrency()) == (models.BATCH["cpu"],) * 2
+    assert served.max_batch == models.BATCH["cpu"]
 
 
 def test_each_loaded_model_has_one_encoder_queue_that_stops_when_the_model_is_dropped(
@@ -59,11 +59,19 @@ def test_each_loaded_model_has_one_encoder_queue_that_stops_when_the_model_is_dr
         queue.submit("image", "any.png")
 
 
+def test_batched_each_tab_lets_a_whole_batch_through_to_its_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODRWKV_BATCH", "8")
+    chat, speech = models.conversation_queue("chat"), models.conversation_queue("speech")
+    assert chat["concurrency_id"] != speech["concurrency_id"]
+    assert chat["concurrency_limit"] == speech["concurrency_limit"] == 8
+
+
 def test_a_batch_of_one_answers_each_request_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODRWKV_BATCH", "1")
     assert models.scheduler(models.load(models.DEMO_PREFIX + "image")) is None
     assert models.encoder_queue(models.load(models.DEMO_PREFIX + "image")) is None
-    assert models.conversation_concurrency() == models.model_concurrency()
+    assert models.conversation_queue("chat") == models.conversation_queue("speech") == {
+        "concurrency_id": "conversation", "concurrency_limit": models.model_concurrency()}
 
 
 @pytest.mark.parametrize("value", ["0", "eight", "-2"])

@@ -1,14 +1,14 @@
 """Modality inputs from many requests, encoded together: one worker thread per model runs its encoders on whatever
 inputs wait, in as few batches as give each input what it gets alone (`Encoder.encode_each`).
 
-An encoder reads its weights once per forward pass, whatever the batch: eight images of a size cost about as much as
-three alone on a CPU, and about as much as one on a GPU. Requests that arrive while a batch is encoding form the next.
+A forward pass over a batch reads the encoder's weights once and multiplies larger matrices: it costs less per input
+than a pass each (far less on a GPU). Requests that arrive while a batch is encoding form the next.
 """
 from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -29,7 +29,7 @@ class EncoderQueue:
     Built from a ModRWKV's `encoders` and `adapters`, not the model: the queue's thread holds what it is given, and
     a model's owner must be able to drop it (and close the queue then)."""
 
-    def __init__(self, encoders: dict[str, Encoder], adapters: dict[str, nn.Module], max_batch: int = 8):
+    def __init__(self, encoders: Mapping[str, Encoder], adapters: Mapping[str, nn.Module], max_batch: int = 8):
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
         self.encoders, self.adapters, self.max_batch = dict(encoders), dict(adapters), max_batch
