@@ -164,19 +164,20 @@ def test_a_scheduler_and_encoder_queue_transcribe_each_window_as_the_transcriber
     assert served == alone
 
 
-def test_a_long_recordings_windows_queue_together_and_a_stop_withdraws_them(speech, tok, monkeypatch):
+def test_a_long_recordings_later_windows_queue_in_the_background_and_a_stop_withdraws_them(speech, tok, monkeypatch):
     from modrwkv.pipelines import transcription
 
     scheduler = Scheduler(speech.llm, tok)
     submitted = []
     submit = scheduler.submit
-    monkeypatch.setattr(scheduler, "submit", lambda *a: submitted.append(submit(*a)) or submitted[-1])
+    monkeypatch.setattr(scheduler, "submit", lambda *a, **k: submitted.append(submit(*a, **k)) or submitted[-1])
     try:
         asr = Transcriber(speech, tok, config=ASR_DEFAULTS.with_(max_new_tokens=3), window_seconds=2.0,
                           scheduler=scheduler)
         stream = asr.stream(tone(10.0))  # five windows
         next(stream)
         assert len(submitted) == transcription.WINDOWS_AHEAD  # queued before the first is read
+        assert [s._request.background for s in submitted] == [False, True, True]  # the later ones read ahead
         stream.close()  # Stop
     finally:
         scheduler.close()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 import torch
@@ -146,6 +147,30 @@ def test_a_cancelled_conversation_frees_its_place_for_the_next(model, tok, endle
         continued, _ = model(torch.tensor([result.pending]), result.state)
         from_scratch, _ = model(torch.tensor([transcript]))
     torch.testing.assert_close(continued[0, -1], from_scratch[0, -1], rtol=1e-4, atol=1e-4)
+
+
+def test_a_background_request_waits_behind_later_foreground_ones_until_brought_forward(model, tok, endless):
+    scheduler = Scheduler(model, tok, max_batch=1)
+
+    def places_become(want, *streams) -> bool:  # the places the worker publishes after each step
+        deadline = time.monotonic() + 10
+        while [s.ahead for s in streams] != want and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return [s.ahead for s in streams] == want
+
+    try:
+        busy = scheduler.submit(tok.encode(PROMPTS[0]), config=endless)
+        read_ahead = scheduler.submit(tok.encode(PROMPTS[1]), config=GREEDY, background=True)
+        newcomer = scheduler.submit(tok.encode(PROMPTS[2]), config=GREEDY)
+        assert places_become([1, 0], read_ahead, newcomer)
+        read_ahead.foreground()  # its reader got to it: it queues by its arrival again
+        assert places_become([0, 1], read_ahead, newcomer)
+        busy.cancel()
+        texts = collect([read_ahead, newcomer, busy])
+    finally:
+        scheduler.close()
+    assert texts[:2] == [alone(model, tok, PROMPTS[1]).text, alone(model, tok, PROMPTS[2]).text]
+    assert read_ahead.result.stats.time_to_first_token < newcomer.result.stats.time_to_first_token
 
 
 def test_a_request_cancelled_before_its_first_token_leaves_the_state_it_was_given(model, tok, endless):

@@ -102,7 +102,8 @@ class Transcriber:
                        ) -> Iterator[tuple[tuple[int, int], Iterator[str]]]:
         """Each window's span and its text pieces, in order, each from a fresh state. Alone, a window is encoded and
         decoded when its turn comes; with a scheduler, up to WINDOWS_AHEAD windows are in its queue at once, so a
-        long recording's windows decode side by side instead of each waiting for a place in turn."""
+        long recording's windows decode side by side instead of each waiting for a place in turn (those after the
+        one being read in the background: they take places no other request waits for)."""
         if self.scheduler is None:
             for span in spans:
                 prompt, config = self._request(samples, span)
@@ -114,10 +115,12 @@ class Transcriber:
             while True:
                 while len(submitted) < WINDOWS_AHEAD and (span := next(rest, None)) is not None:
                     prompt, config = self._request(samples, span)
-                    submitted.append((span, self.scheduler.submit(prompt, None, config)))
+                    # a window after the one being read is read-ahead: it must not keep others from their first words
+                    submitted.append((span, self.scheduler.submit(prompt, None, config, background=bool(submitted))))
                 if not submitted:
                     return
                 span, stream = submitted.popleft()
+                stream.foreground()
                 yield span, self._pieces(stream)
         finally:
             for _, stream in submitted:  # stopped early: the windows not read leave the queue

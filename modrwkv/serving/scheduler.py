@@ -55,6 +55,7 @@ class _Request:
     prefill_end: float = 0.0
     token: int = -1  # the last sampled token, not yet fed (while decoding)
     ahead: int | None = None  # requests waiting before this one, as of the last step; None once in the batch
+    background: bool = False  # asked ahead of need: takes a place only when no other request waits for one
 
 
 class Stream:
@@ -78,6 +79,10 @@ class Stream:
     def cancel(self) -> None:
         """Leave the batch at the next step (a stop button, a client gone)."""
         self._request.cancelled.set()
+
+    def foreground(self) -> None:
+        """Someone waits for this background request's text now: it queues as if submitted in the foreground."""
+        self._request.background = False
 
     def __iter__(self) -> Iterator[str]:
         ended = False
@@ -126,8 +131,12 @@ class Scheduler:
         self._worker.start()
 
     def submit(self, prompt: Prompt, state: RWKVState | None = None,
-               config: GenerationConfig = GenerationConfig()) -> Stream:
-        """Queue `prompt` (token ids, or input embeddings [T, C]) continuing `state` (one sequence, or None)."""
+               config: GenerationConfig = GenerationConfig(), background: bool = False) -> Stream:
+        """Queue `prompt` (token ids, or input embeddings [T, C]) continuing `state` (one sequence, or None).
+
+        background: asked ahead of need (a recording's later windows, decoded while its reader reads the earlier
+        ones): it waits until no foreground request waits for a place, so read-ahead never delays a visitor's first
+        words; `Stream.foreground()` once its reader gets to it."""
         prompt = prompt if isinstance(prompt, torch.Tensor) else list(prompt)
         if len(prompt) == 0:
             raise ValueError("a request needs at least one prompt token")
@@ -140,11 +149,12 @@ class Scheduler:
         result = SequenceResult()
         result.stats.prompt_tokens = len(prompt)
         request = _Request(prompt, state, config, SequenceText(self.tokenizer, config, result),
-                           Sampler(config, 1, self.model.config.vocab_size, self.model.device), result)
+                           Sampler(config, 1, self.model.config.vocab_size, self.model.device), result,
+                           background=background)
         with self._wake:
             if self._closed:
                 raise SchedulerClosed("the scheduler is closed")
-            request.ahead = len(self._waiting) + len(self._inbox)
+            request.ahead = sum(background or not r.background for r in (*self._waiting, *self._inbox))
             self._inbox.append(request)
             self._wake.notify()
         return Stream(request)
@@ -182,10 +192,16 @@ class Scheduler:
                 self._prefilling, self._decoding, self._state = [], [], None
             with self._wake:
                 self._in_batch = len(self._prefilling) + len(self._decoding)
-                for place, request in enumerate(self._waiting):
+                for place, request in enumerate(self._line()):
                     request.ahead = place
         for request in [*self._inbox, *self._waiting, *self._prefilling, *self._decoding]:
             self._fail(request, SchedulerClosed("the scheduler closed before this request finished"))
+
+    def _line(self) -> list[_Request]:
+        """The waiting requests in the order they take places: the foreground ones, then the background ones, each
+        in order of arrival."""
+        waiting = list(self._waiting)
+        return [r for r in waiting if not r.background] + [r for r in waiting if r.background]
 
     def _busy(self) -> bool:
         return bool(self._waiting or self._prefilling or self._decoding)
@@ -193,8 +209,9 @@ class Scheduler:
     @torch.inference_mode()
     def _step(self) -> None:
         self._drop_cancelled()
-        while self._waiting and len(self._prefilling) + len(self._decoding) < self.max_batch:
-            request = self._waiting.popleft()
+        places = self.max_batch - len(self._prefilling) - len(self._decoding)
+        for request in self._line()[:max(0, places)]:
+            self._waiting.remove(request)
             request.admitted, request.ahead = perf_counter(), None
             self._prefilling.append(request)
         if self._decoding:
