@@ -173,6 +173,28 @@ def test_a_background_request_waits_behind_later_foreground_ones_until_brought_f
     assert read_ahead.result.stats.time_to_first_token < newcomer.result.stats.time_to_first_token
 
 
+def test_a_reader_that_falls_behind_gets_the_text_so_far_in_one_piece(model, tok, scheduler):
+    stream = scheduler.submit(tok.encode(PROMPTS[3]), config=GREEDY)
+    deadline = time.monotonic() + 30
+    while not stream.result.done and time.monotonic() < deadline:  # the reader is busy elsewhere meanwhile
+        time.sleep(0.01)
+    want = alone(model, tok, PROMPTS[3])
+    assert len(want.tokens) > 1 and list(stream) == [want.text]
+
+
+def test_a_reader_that_stops_after_a_joined_last_piece_is_let_go(tok, scheduler):
+    stream = scheduler.submit(tok.encode(PROMPTS[3]), config=GREEDY)
+    deadline = time.monotonic() + 30
+    while not stream.result.done and time.monotonic() < deadline:
+        time.sleep(0.01)
+    pieces = iter(stream)
+    next(pieces)  # everything, and the end seen behind it
+    stopping = threading.Thread(target=pieces.close, daemon=True)  # the visitor leaves before the end is read
+    stopping.start()
+    stopping.join(10)
+    assert not stopping.is_alive()
+
+
 def test_a_request_cancelled_before_its_first_token_leaves_the_state_it_was_given(model, tok, endless):
     scheduler = Scheduler(model, tok, max_batch=1)
     try:

@@ -85,25 +85,39 @@ class Stream:
         self._request.background = False
 
     def __iter__(self) -> Iterator[str]:
-        ended = False
+        ended, held = False, None
         try:
             while True:
-                try:
-                    item = self._request.out.get(timeout=HEARTBEAT_SECONDS)
-                except queue.Empty:
-                    yield ""
-                    continue
+                if held is not None:
+                    item, held = held, None
+                else:
+                    try:
+                        item = self._request.out.get(timeout=HEARTBEAT_SECONDS)
+                    except queue.Empty:
+                        yield ""
+                        continue
                 if item is _END:
                     break
                 if isinstance(item, BaseException):
                     ended = self._request.out.get() is _END  # a failure is always followed by the end
                     raise item
+                # the text that came meanwhile joins this piece: a reader slower than the steps (a busy web server)
+                # gets fewer, longer pieces instead of falling further behind
+                while held is None:
+                    try:
+                        more = self._request.out.get_nowait()
+                    except queue.Empty:
+                        break
+                    if isinstance(more, str):
+                        item += more
+                    else:
+                        held = more
                 yield item
             ended = True
         finally:
             if not ended:  # stopped early: wait until the worker has let go of the request and its state
                 self.cancel()
-                while self._request.out.get() is not _END:
+                while held is not _END and self._request.out.get() is not _END:
                     pass
 
 
