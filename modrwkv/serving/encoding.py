@@ -6,7 +6,6 @@ than a pass each (far less on a GPU). Requests that arrive while a batch is enco
 """
 from __future__ import annotations
 
-import threading
 from collections import deque
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
@@ -17,13 +16,14 @@ from torch import nn
 
 from modrwkv.encoders.base import Encoder
 from modrwkv.multimodal.model import embed_each
+from modrwkv.serving.worker import Worker
 
 
 class EncoderQueueClosed(RuntimeError):
     """The queue was closed before the input was encoded."""
 
 
-class EncoderQueue:
+class EncoderQueue(Worker):
     """Serves `embed` calls from many threads on one model's encoders, batching those that wait together.
 
     Built from a ModRWKV's `encoders` and `adapters`, not the model: the queue's thread holds what it is given, and
@@ -32,12 +32,10 @@ class EncoderQueue:
     def __init__(self, encoders: Mapping[str, Encoder], adapters: Mapping[str, nn.Module], max_batch: int = 8):
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+        super().__init__("modrwkv-encoders")
         self.encoders, self.adapters, self.max_batch = dict(encoders), dict(adapters), max_batch
         self._pending: deque[tuple[str, Any, Future]] = deque()
-        self._wake = threading.Condition()
-        self._closed = False
-        self._worker = threading.Thread(target=self._run, name="modrwkv-encoders", daemon=True)
-        self._worker.start()
+        self._start()
 
     def submit(self, modality: str, item: Any) -> Future:
         """Queue one input; its future gives the adapter output [1, L, C] or raises what reading it raised."""
@@ -56,13 +54,6 @@ class EncoderQueue:
         futures = [self.submit(modality, item) for item in items]
         return [future.result() for future in futures]
 
-    def close(self) -> None:
-        """Stop the worker; inputs not encoded fail with EncoderQueueClosed."""
-        with self._wake:
-            self._closed = True
-            self._wake.notify()
-        if threading.current_thread() is not self._worker:  # a finalizer may run in the worker itself
-            self._worker.join()
 
     def _run(self) -> None:
         while True:

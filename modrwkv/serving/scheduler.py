@@ -27,6 +27,7 @@ from modrwkv.generation.sampling import GenerationConfig, Sampler
 from modrwkv.generation.streaming import Prompt, SequenceResult, SequenceText, prefill
 from modrwkv.rwkv7.model import RWKV7
 from modrwkv.rwkv7.state import RWKVState
+from modrwkv.serving.worker import Worker
 from modrwkv.tokenizer import RWKVTokenizer
 
 _END = object()  # the last item of a stream's queue
@@ -121,7 +122,7 @@ class Stream:
                     pass
 
 
-class Scheduler:
+class Scheduler(Worker):
     """Serves requests from many threads on one model in shared batched steps (a worker thread owns the model).
 
     max_batch: conversations decoding or prefilling at once; the rest wait in order of arrival.
@@ -131,18 +132,16 @@ class Scheduler:
     def __init__(self, model: RWKV7, tokenizer: RWKVTokenizer, max_batch: int = 8, step_tokens: int = 256):
         if max_batch < 1 or step_tokens < 1:
             raise ValueError(f"max_batch and step_tokens must be >= 1, got {max_batch} and {step_tokens}")
+        super().__init__("modrwkv-scheduler")
         self.model, self.tokenizer = model, tokenizer
         self.max_batch, self.step_tokens = max_batch, step_tokens
         self._inbox: deque[_Request] = deque()
-        self._wake = threading.Condition()
-        self._closed = False
         self._waiting: deque[_Request] = deque()
         self._prefilling: list[_Request] = []
         self._decoding: list[_Request] = []  # in the order of `_state`'s rows
         self._state: RWKVState | None = None
         self._in_batch = 0  # published at the end of each step, for `load`
-        self._worker = threading.Thread(target=self._run, name="modrwkv-scheduler", daemon=True)
-        self._worker.start()
+        self._start()
 
     def submit(self, prompt: Prompt, state: RWKVState | None = None,
                config: GenerationConfig = GenerationConfig(), background: bool = False) -> Stream:
@@ -179,13 +178,6 @@ class Scheduler:
         with self._wake:
             return self._in_batch, len(self._waiting) + len(self._inbox)
 
-    def close(self) -> None:
-        """Stop the worker; requests not finished end with SchedulerClosed."""
-        with self._wake:
-            self._closed = True
-            self._wake.notify()
-        if threading.current_thread() is not self._worker:  # a finalizer may run in the worker itself
-            self._worker.join()
 
     # the worker ------------------------------------------------------------------------------------------
 
