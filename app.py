@@ -44,8 +44,9 @@ def _sharing() -> str:
     device = models.device().upper()
     if models.max_batch() == 1:
         return f"one request per model at a time on this {device} (waiting users see their place in the queue)."
-    return (f"on this {device} up to {models.max_batch()} chats and transcriptions advance together in shared "
-            "batched steps; other requests run one per model at a time (waiting users see their place in the queue).")
+    return (f"on this {device} up to {models.max_batch()} chats and {models.max_batch()} transcriptions at once, each "
+            "model's advancing together in shared batched steps; other requests run one per model at a time (waiting "
+            "users see their place in the queue).")
 
 
 def build_app(delete_cache: tuple[int, int] | None = None) -> gr.Blocks:
