@@ -216,6 +216,11 @@ class RWKVTokenizer:
     def stream_decoder(self) -> StreamDecoder:
         return StreamDecoder(self)
 
+    def unknown_ids(self, vocab_size: int) -> list[int]:
+        """The ids below `vocab_size` (a model's output width) that the vocabulary lacks: a model with random
+        weights writes them, and a sampler told to ban them keeps its text decodable."""
+        return [i for i in range(vocab_size) if i not in self._decode_table]
+
     def __len__(self) -> int:
         return self.vocab_size
 

@@ -219,6 +219,14 @@ def write_vocab(path: Path, extra: list[str]) -> Path:
     return path
 
 
+def test_the_ids_a_model_may_write_beyond_the_vocabulary_are_listed(tok):
+    unknown = tok.unknown_ids(65536)
+    assert unknown == [65530, 65531, 65532, 65533, 65534, 65535]  # the World vocabulary ends at 65529
+    for token in unknown:
+        with pytest.raises(ValueError, match="not in the vocabulary"):
+            tok.token_bytes(token)
+
+
 def test_custom_vocab_file_is_used(tmp_path):
     custom = RWKVTokenizer(write_vocab(tmp_path / "v.txt", ["300 'hello' 5", "301 'hell' 4", "302 '世界' 6"]))
     assert custom.encode("hello hell世界") == [300, ord(" ") + 1, 301, 302]

@@ -73,9 +73,8 @@ def measure(shape: str, conversations: int, batch: int, prompt_tokens: int, new_
     g = torch.Generator().manual_seed(0)
     prompts = [torch.randint(1, 60_000, (prompt_tokens,), generator=g).tolist() for _ in range(conversations)]
     # no stop: every answer is new_tokens long; ids the vocabulary lacks are banned (random weights would write them)
-    unknown = [i for i in range(1, model.config.vocab_size) if not _known(tokenizer, i)]
     config = GenerationConfig(temperature=0, presence_penalty=0, frequency_penalty=0, max_new_tokens=new_tokens,
-                              stop_tokens=(), banned_tokens=(0, *unknown))
+                              stop_tokens=(), banned_tokens=(0, *tokenizer.unknown_ids(model.config.vocab_size)))
     _progress(f"{conversations} conversations one at a time ...")
     alone, alone_tokens = _one_at_a_time(model, tokenizer, prompts, config)
     _progress(f"{conversations} conversations through the scheduler (batch {batch}) ...")
@@ -88,14 +87,6 @@ def measure(shape: str, conversations: int, batch: int, prompt_tokens: int, new_
         "speedup": together["tokens_per_second"] / alone["tokens_per_second"],
         "same_answers": sum(a == b for a, b in zip(together_tokens, alone_tokens)),
     }
-
-
-def _known(tokenizer: RWKVTokenizer, token: int) -> bool:
-    try:
-        tokenizer.token_bytes(token)
-    except ValueError:
-        return False
-    return True
 
 
 def _one_at_a_time(model: RWKV7, tokenizer: RWKVTokenizer, prompts: Sequence[list[int]],
