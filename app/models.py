@@ -12,6 +12,7 @@ import re
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from modrwkv.rwkv7.loading import default_cpu_dtype
 from modrwkv.rwkv7.random_weights import random_state_dict
 from modrwkv.serving.encoding import EncoderQueue
 from modrwkv.serving.scheduler import Scheduler
+from modrwkv.serving.worker import Worker
 from modrwkv.sources import download_size, hub_repo
 from modrwkv.space import split_front_matter
 
@@ -99,36 +101,33 @@ def conversation_queue(tab: str) -> dict[str, str | int]:
     return {"concurrency_id": f"conversation-{tab}", "concurrency_limit": max_batch()}
 
 
-_schedulers: weakref.WeakKeyDictionary[ModRWKV, Scheduler] = weakref.WeakKeyDictionary()
+# each loaded model's serving workers, by kind; a worker is closed when its model is dropped
+_workers: dict[str, weakref.WeakKeyDictionary[ModRWKV, Worker]] = {"scheduler": weakref.WeakKeyDictionary(),
+                                                                   "encoders": weakref.WeakKeyDictionary()}
+
+
+def _worker(kind: str, model: ModRWKV, start: Callable[[], Worker]) -> Worker | None:
+    """`model`'s worker of `kind`, started once (`start`), or None when the app answers one request at a time."""
+    if max_batch() == 1:
+        return None
+    with _lock:
+        if model not in _workers[kind]:
+            worker = _workers[kind][model] = start()
+            weakref.finalize(model, worker.close)
+        return _workers[kind][model]
 
 
 def scheduler(model: ModRWKV) -> Scheduler | None:
     """The scheduler that serves `model`'s conversations in shared batched steps (one per loaded model, stopped when
     the model is dropped), or None when the app answers one request at a time."""
-    if max_batch() == 1:
-        return None
-    with _lock:
-        if model not in _schedulers:
-            served = Scheduler(model.llm, _shared_tokenizer(), max_batch(), STEP_TOKENS[device()])
-            _schedulers[model] = served
-            weakref.finalize(model, served.close)
-        return _schedulers[model]
-
-
-_encoder_queues: weakref.WeakKeyDictionary[ModRWKV, EncoderQueue] = weakref.WeakKeyDictionary()
+    return _worker("scheduler", model,
+                   lambda: Scheduler(model.llm, _shared_tokenizer(), max_batch(), STEP_TOKENS[device()]))
 
 
 def encoder_queue(model: ModRWKV) -> EncoderQueue | None:
     """The queue that encodes the inputs of `model`'s requests together (one per loaded model, stopped when the
     model is dropped), or None when the app answers one request at a time."""
-    if max_batch() == 1:
-        return None
-    with _lock:
-        if model not in _encoder_queues:
-            queue = EncoderQueue(model.encoders, model.adapters, max_batch())
-            _encoder_queues[model] = queue
-            weakref.finalize(model, queue.close)
-        return _encoder_queues[model]
+    return _worker("encoders", model, lambda: EncoderQueue(model.encoders, model.adapters, max_batch()))
 
 
 def default_dtype() -> str:

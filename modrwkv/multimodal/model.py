@@ -207,12 +207,6 @@ class ModRWKV(nn.Module):
         with torch.no_grad():
             return self.adapters[modality](encoder.encode(items))
 
-    def embed_each(self, modality: str, items: Sequence[Any]) -> list[torch.Tensor | Exception]:
-        """Each input's adapter output [1, L', C] as `embed([item])` gives it, the encoder running inputs of one
-        shape together (`Encoder.encode_each`); an input that cannot be used gets its exception in its place."""
-        encoder = self._encoder(modality)
-        return embed_each(encoder, self.adapters[modality], items)
-
     def _encoder(self, modality: str) -> Encoder:
         if modality not in self.encoders:
             raise ValueError(
