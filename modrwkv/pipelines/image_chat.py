@@ -15,7 +15,7 @@ from modrwkv.generation.sampling import GenerationConfig
 from modrwkv.generation.streaming import prefill
 from modrwkv.multimodal import ModRWKV
 from modrwkv.multimodal.official import TURN_END_ID, VISION_END_ID, VISION_START_ID
-from modrwkv.serving.encoding import EncoderQueue
+from modrwkv.serving.encoding import EncoderQueue, embeddings
 from modrwkv.serving.scheduler import Scheduler
 from modrwkv.tokenizer import RWKVTokenizer
 
@@ -80,8 +80,7 @@ class ImageChat(ChatSession):
         """The prompt embeddings [T, C] of a user turn with `images` (pending tokens first, `suffix` ids last)
         and the token ids the turn adds to the transcript (image positions as placeholder ids)."""
         text_ids = self.prompt_tokens(message)  # checks the message
-        embeds = (self.encoder_queue.embed("image", images) if self.encoder_queue is not None
-                  else [self.model.embed("image", [image]) for image in images])  # MediaError for an unreadable file
+        embeds = embeddings(self.model, "image", images, self.encoder_queue)  # MediaError for an unreadable file
         pad = self.model.config.placeholder_id
         blocks = [[pad] * e.shape[1] for e in embeds]
         if self.model.config.placement == "prepend":  # paper era: the image embeddings come before the turn

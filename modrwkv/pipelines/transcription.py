@@ -17,7 +17,7 @@ from modrwkv.generation.streaming import AnswerStart, BatchGeneration
 from modrwkv.multimodal import ModRWKV
 from modrwkv.multimodal.official import PROMPT_AUDIO, TURN_END_ID
 from modrwkv.pipelines.speech_spans import speech_spans
-from modrwkv.serving.encoding import EncoderQueue
+from modrwkv.serving.encoding import EncoderQueue, embeddings
 from modrwkv.serving.scheduler import Scheduler, Stream
 from modrwkv.tokenizer import RWKVTokenizer
 
@@ -92,8 +92,7 @@ class Transcriber:
     def _request(self, samples: np.ndarray, span: tuple[int, int]) -> tuple[torch.Tensor, GenerationConfig]:
         """A window's prompt (its audio tokens, then the prompt text) and its decoding settings."""
         window = samples[span[0]:span[1]]
-        embeds = (self.encoder_queue.embed("audio", [window])[0] if self.encoder_queue is not None
-                  else self.model.embed("audio", [window]))
+        embeds = embeddings(self.model, "audio", [window], self.encoder_queue)[0]
         prompt = self.model.join(self.prompt_ids, embeds)[0]
         cap = int(MAX_TOKENS_PER_SECOND * len(window) / SAMPLE_RATE) + 8
         return prompt, self.config.with_(max_new_tokens=min(self.config.max_new_tokens, cap))

@@ -15,8 +15,17 @@ import torch
 from torch import nn
 
 from modrwkv.encoders.base import Encoder
-from modrwkv.multimodal.model import embed_each
+from modrwkv.multimodal.model import ModRWKV, embed_each
 from modrwkv.serving.worker import Worker
+
+
+def embeddings(model: ModRWKV, modality: str, items: Sequence[Any], queue: EncoderQueue | None = None
+               ) -> list[torch.Tensor]:
+    """Each input's embeddings [1, L, C]: through `queue` (batched with other requests') where given, else one
+    `model.embed` each, in the caller's thread; raises the first input's failure (MediaError for an unreadable one)."""
+    if queue is not None:
+        return queue.embed(modality, items)
+    return [model.embed(modality, [item]) for item in items]
 
 
 class EncoderQueueClosed(RuntimeError):
