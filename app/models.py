@@ -75,6 +75,10 @@ def model_concurrency() -> int:
 # steps, few enough that the others' next tokens are not held up for long.
 BATCH = {"cpu": 8, "cuda": 32}
 STEP_TOKENS = {"cpu": 256, "cuda": 2048}
+# CPU threads of each serving worker (None: all). Batched, the app runs a scheduler and an encoder queue per loaded
+# model beside the web server: on a CPU of a few cores they compute side by side, one thread each, instead of each
+# operation's threads waiting on the others' at every step.
+WORKER_THREADS = {"cpu": 1, "cuda": None}
 
 
 def max_batch() -> int:
@@ -121,13 +125,15 @@ def scheduler(model: ModRWKV) -> Scheduler | None:
     """The scheduler that serves `model`'s conversations in shared batched steps (one per loaded model, stopped when
     the model is dropped), or None when the app answers one request at a time."""
     return _worker("scheduler", model,
-                   lambda: Scheduler(model.llm, _shared_tokenizer(), max_batch(), STEP_TOKENS[device()]))
+                   lambda: Scheduler(model.llm, _shared_tokenizer(), max_batch(), STEP_TOKENS[device()],
+                                     WORKER_THREADS[device()]))
 
 
 def encoder_queue(model: ModRWKV) -> EncoderQueue | None:
     """The queue that encodes the inputs of `model`'s requests together (one per loaded model, stopped when the
     model is dropped), or None when the app answers one request at a time."""
-    return _worker("encoders", model, lambda: EncoderQueue(model.encoders, model.adapters, max_batch()))
+    return _worker("encoders", model, lambda: EncoderQueue(model.encoders, model.adapters, max_batch(),
+                                                        WORKER_THREADS[device()]))
 
 
 def default_dtype() -> str:

@@ -85,3 +85,24 @@ def test_a_closed_queue_refuses_new_inputs(queue: EncoderQueue) -> None:
     queue.close()
     with pytest.raises(EncoderQueueClosed):
         queue.submit("image", photo("red"))
+
+
+def test_a_queue_limited_to_one_thread_encodes_on_one_and_leaves_the_callers_count(
+        model: ModRWKV, monkeypatch: pytest.MonkeyPatch) -> None:
+    encoder, seen = model.encoders["image"], []
+    encode_each = encoder.encode_each
+
+    def counting(items):
+        seen.append(torch.get_num_threads())
+        return encode_each(items)
+
+    monkeypatch.setattr(encoder, "encode_each", counting)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # the process's setting, which the worker's limit must not follow
+    try:
+        queue = EncoderQueue(model.encoders, model.adapters, threads=1)
+        queue.embed("image", [photo("red")])
+        queue.close()
+        assert seen == [1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)

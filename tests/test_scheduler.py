@@ -222,6 +222,25 @@ def test_a_failed_step_fails_its_requests_and_the_scheduler_goes_on(model, tok, 
     assert collect([scheduler.submit(tok.encode(PROMPTS[2]), config=GREEDY)])[0] == alone(model, tok, PROMPTS[2]).text
 
 
+def test_a_scheduler_limited_to_one_thread_steps_on_one(model, tok, monkeypatch):
+    seen, forward = [], model.forward_embeds
+
+    def counting(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(model, "forward_embeds", counting)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # the process's setting, which the worker's limit must not follow
+    try:
+        scheduler = Scheduler(model, tok, threads=1)
+        collect([scheduler.submit(tok.encode(PROMPTS[2]), config=GREEDY)])
+        scheduler.close()
+        assert set(seen) == {1} and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+
+
 @pytest.mark.parametrize("prompt, message", [([], "at least one prompt token"),
                                              (torch.zeros(3, 5), "embeddings must be")])
 def test_a_malformed_request_is_refused_when_submitted(scheduler, prompt, message):

@@ -36,12 +36,14 @@ class EncoderQueue(Worker):
     """Serves `embed` calls from many threads on one model's encoders, batching those that wait together.
 
     Built from a ModRWKV's `encoders` and `adapters`, not the model: the queue's thread holds what it is given, and
-    a model's owner must be able to drop it (and close the queue then)."""
+    a model's owner must be able to drop it (and close the queue then). threads: CPU threads per batch (`Worker`;
+    None: the process's setting)."""
 
-    def __init__(self, encoders: Mapping[str, Encoder], adapters: Mapping[str, nn.Module], max_batch: int = 8):
+    def __init__(self, encoders: Mapping[str, Encoder], adapters: Mapping[str, nn.Module], max_batch: int = 8,
+                 threads: int | None = None):
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
-        super().__init__("modrwkv-encoders")
+        super().__init__("modrwkv-encoders", threads)
         self.encoders, self.adapters, self.max_batch = dict(encoders), dict(adapters), max_batch
         self._pending: deque[tuple[str, Any, Future]] = deque()
         self._start()

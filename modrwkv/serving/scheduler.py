@@ -127,12 +127,14 @@ class Scheduler(Worker):
 
     max_batch: conversations decoding or prefilling at once; the rest wait in order of arrival.
     step_tokens: prompt positions fed per step over all prefilling requests.
+    threads: CPU threads per step (`Worker`; None: the process's setting).
     """
 
-    def __init__(self, model: RWKV7, tokenizer: RWKVTokenizer, max_batch: int = 8, step_tokens: int = 256):
+    def __init__(self, model: RWKV7, tokenizer: RWKVTokenizer, max_batch: int = 8, step_tokens: int = 256,
+                 threads: int | None = None):
         if max_batch < 1 or step_tokens < 1:
             raise ValueError(f"max_batch and step_tokens must be >= 1, got {max_batch} and {step_tokens}")
-        super().__init__("modrwkv-scheduler")
+        super().__init__("modrwkv-scheduler", threads)
         self.model, self.tokenizer = model, tokenizer
         self.max_batch, self.step_tokens = max_batch, step_tokens
         self._inbox: deque[_Request] = deque()
