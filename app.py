@@ -110,6 +110,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--mcp needs Gradio's MCP extra: pip install 'gradio[mcp]==6.31.0'")
     try:
         retention = file_retention()
+        models.max_batch()  # a mistyped setting stops the start, named
+        models.worker_threads()
     except ValueError as e:
         parser.error(str(e))
     allocator.limit_arenas()  # before the models load and Gradio's worker threads start

@@ -75,10 +75,9 @@ def model_concurrency() -> int:
 # steps, few enough that the others' next tokens are not held up for long.
 BATCH = {"cpu": 8, "cuda": 32}
 STEP_TOKENS = {"cpu": 256, "cuda": 2048}
-# CPU threads of each serving worker (None: all). Batched, the app runs a scheduler and an encoder queue per loaded
-# model beside the web server: on a CPU of a few cores they compute side by side, one thread each, instead of each
-# operation's threads waiting on the others' at every step.
-WORKER_THREADS = {"cpu": 1, "cuda": None}
+# Serving workers each model has when batched (its scheduler and its encoder queue) and models the tabs keep busy at
+# once (chat and speech): the workers sharing a CPU's cores.
+BUSY_WORKERS = 4
 
 
 def max_batch() -> int:
@@ -92,6 +91,18 @@ def max_batch() -> int:
     if not value.isdigit() or int(value) < 1:
         raise ValueError(f"MODRWKV_BATCH must be a whole number >= 1, got {value!r}")
     return int(value)
+
+
+def worker_threads() -> int | None:
+    """CPU threads each serving worker computes on (`MODRWKV_WORKER_THREADS`); on a CPU by default an even share of
+    PyTorch's threads among BUSY_WORKERS (at least one): the workers then compute side by side, where with every
+    thread each they would wait on each other's threads at every operation. None on a GPU: the process's setting."""
+    value = os.environ.get("MODRWKV_WORKER_THREADS", "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"MODRWKV_WORKER_THREADS must be a whole number >= 1, got {value!r}")
+        return int(value)
+    return None if device() != "cpu" else max(1, torch.get_num_threads() // BUSY_WORKERS)
 
 
 def conversation_queue(tab: str) -> dict[str, str | int]:
@@ -126,14 +137,14 @@ def scheduler(model: ModRWKV) -> Scheduler | None:
     the model is dropped), or None when the app answers one request at a time."""
     return _worker("scheduler", model,
                    lambda: Scheduler(model.llm, _shared_tokenizer(), max_batch(), STEP_TOKENS[device()],
-                                     WORKER_THREADS[device()]))
+                                     worker_threads()))
 
 
 def encoder_queue(model: ModRWKV) -> EncoderQueue | None:
     """The queue that encodes the inputs of `model`'s requests together (one per loaded model, stopped when the
     model is dropped), or None when the app answers one request at a time."""
     return _worker("encoders", model, lambda: EncoderQueue(model.encoders, model.adapters, max_batch(),
-                                                        WORKER_THREADS[device()]))
+                                                        worker_threads()))
 
 
 def default_dtype() -> str:

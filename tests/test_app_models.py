@@ -79,3 +79,23 @@ def test_a_batch_size_that_is_no_whole_number_is_refused_by_name(monkeypatch: py
     monkeypatch.setenv("MODRWKV_BATCH", value)
     with pytest.raises(ValueError, match=f"MODRWKV_BATCH must be a whole number >= 1, got '{value}'"):
         models.max_batch()
+
+
+def test_batched_on_two_cores_each_serving_worker_computes_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MODRWKV_WORKER_THREADS", raising=False)
+    monkeypatch.setattr(models.torch, "get_num_threads", lambda: 2)
+    assert models.worker_threads() == 1
+
+
+def test_on_eight_cores_each_serving_worker_gets_two_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MODRWKV_WORKER_THREADS", raising=False)
+    monkeypatch.setattr(models.torch, "get_num_threads", lambda: 8)
+    assert models.worker_threads() == 2
+
+
+def test_the_worker_threads_setting_overrides_the_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODRWKV_WORKER_THREADS", "2")
+    assert models.worker_threads() == 2
+    monkeypatch.setenv("MODRWKV_WORKER_THREADS", "many")
+    with pytest.raises(ValueError, match="MODRWKV_WORKER_THREADS must be a whole number >= 1, got 'many'"):
+        models.worker_threads()
