@@ -76,7 +76,9 @@ def test_chat_streams_the_answer_about_a_bundled_image(client: Client) -> None:
     assert [m["role"] for m in final] == ["user", "user", "assistant", "assistant"]
     assert final[0]["content"][0]["type"] == "file" and text(final[1]) == "Describe the image."
     answers = [text(u[3]) for u in updates if len(u) >= 4]
-    assert len(set(answers)) > 3  # the answer grew over several updates: streamed
+    # the answer grew over several updates: streamed (a batch's worker may be tokens ahead of the page, and the text
+    # made between two of its reads comes as one piece)
+    assert len(set(answers)) > 1
     expected, _ = library_answers([("Describe the image.", CIRCLE)])
     assert text(final[3]) == expected[0] != ""  # the answer is the last message
     assert "prompt tokens processed" in final[2]["metadata"]["title"] and final[2]["metadata"]["status"] == "done"
