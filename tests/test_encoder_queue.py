@@ -106,3 +106,14 @@ def test_a_queue_limited_to_one_thread_encodes_on_one_and_leaves_the_callers_cou
         assert seen == [1] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(threads)
+
+
+def test_a_queue_limited_to_one_thread_leaves_other_threads_able_to_limit_blas(model: ModRWKV) -> None:
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    queue = EncoderQueue(model.encoders, model.adapters, threads=1)
+    queue.embed("image", [photo("red")])  # its preprocessing limits BLAS in the worker's thread
+    with threadpool_limits(1, "blas"):
+        blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    queue.close()
+    assert blas and set(blas) == {1}

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from contextlib import nullcontext
 
 import torch
 from threadpoolctl import threadpool_limits
@@ -38,13 +37,14 @@ class Worker(ABC):
             self._worker.join()
 
     def _limited_run(self) -> None:
-        # OpenMP's thread count is per calling thread: limiting it here leaves the rest of the process as it was.
-        # PyTorch sets a thread's count from the process's on its first use there: that comes first, or it would undo
-        # the limit.
-        torch.get_num_threads()
-        limit = nullcontext() if self._threads is None else threadpool_limits(self._threads, "openmp")
-        with limit:
-            self._run()
+        if self._threads is not None:
+            # OpenMP's thread count is per calling thread: limiting it here leaves the rest of the process as it was.
+            # PyTorch sets a thread's count from the process's on its first use there, so that comes first. Set once
+            # for the thread's life, not held open as a context: while a thread holds one open, threadpoolctl lets
+            # only that thread change OpenBLAS's limits, and other threads' `threadpool_limits` would do nothing.
+            torch.get_num_threads()
+            threadpool_limits(self._threads, "openmp")
+        self._run()
 
     @abstractmethod
     def _run(self) -> None:
