@@ -19,6 +19,7 @@ JOIN_SECONDS = 1.0  # pieces closer than this share a window (one encoder call);
 CUT_SEARCH = 0.35  # an overlong piece is cut at its quietest frame in the last 35% of a window
 PITCH_HZ = (60.0, 400.0)  # the range of voice pitch a voiced frame repeats at
 VOICED_CORRELATION = 0.5  # how closely a voiced frame repeats itself one pitch period later
+FFT_BLOCK_FRAMES = 256  # frames transformed at once when finding the voiced ones
 MIN_VOICED_SECONDS = 0.1  # a window with less voicing than this is noise, not speech
 
 
@@ -41,8 +42,13 @@ def voiced_frames(samples: np.ndarray, frame: int, sample_rate: int) -> np.ndarr
     x = x - x.mean(axis=1, keepdims=True)
     lo, hi = int(sample_rate / PITCH_HZ[1]), min(frame - 1, int(sample_rate / PITCH_HZ[0]))
     size = 1 << int(np.ceil(np.log2(2 * frame)))
-    spectrum = np.fft.rfft(x, size, axis=1)
-    r = np.fft.irfft(spectrum * spectrum.conj(), size, axis=1)[:, : hi + 1]
+    # the autocorrelation is the inverse transform of the power spectrum; a block of frames at a time keeps the
+    # spectra in cache (a recording's whole spectrum at once is hundreds of MB and several times slower)
+    r = np.empty((n, hi + 1))
+    for start in range(0, n, FFT_BLOCK_FRAMES):
+        spectrum = np.fft.rfft(x[start: start + FFT_BLOCK_FRAMES], size, axis=1)
+        power = spectrum.real ** 2 + spectrum.imag ** 2
+        r[start: start + FFT_BLOCK_FRAMES] = np.fft.irfft(power, size, axis=1)[:, : hi + 1]
     r = r / np.maximum(r[:, :1], 1e-12) * frame / (frame - np.arange(hi + 1))  # unbiased: shorter overlaps
     crossed = np.maximum.accumulate(r < 0, axis=1)  # at or past the first zero crossing
     peak = np.where(crossed[:, lo:], r[:, lo:], -1.0).max(axis=1)
