@@ -55,8 +55,10 @@ def test_a_stopped_answer_keeps_the_conversation_consistent() -> None:
     line, answer = history[-2:]
     assert image_tab.turns(history) == [("Tell me a long story.", answer["content"], [])]
     assert conversation.chat.history == [("Tell me a long story.", answer["content"].strip())]
-    # the figures line above the answer counted every generated token shown, while it streamed
-    assert re.match(r"\d+ prompt tokens processed · 4 generated · first token", line["metadata"]["title"])
+    # the figures line above the answer counted the generated tokens shown, while it streamed: one an update, or more
+    # where the batch's worker was ahead of the reader and the text between two reads came as one piece
+    figures = re.match(r"\d+ prompt tokens processed · (\d+) generated · first token", line["metadata"]["title"])
+    assert figures and int(figures.group(1)) >= 4
     # the next message continues this conversation: no rebuild, only the new tokens processed
     *_, (after, same) = image_tab.chat(None, "Go on.", history, 0, 0.3, 4, conversation)
     assert same is conversation and "(new only)" in after[-2]["metadata"]["title"]
