@@ -80,28 +80,32 @@ STEP_TOKENS = {"cpu": 256, "cuda": 2048}
 BUSY_WORKERS = 4
 
 
+def _count_setting(name: str) -> int | None:
+    """The environment variable `name` as a whole number >= 1, or None where it is unset; ValueError naming it."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+    return int(value)
+
+
 def max_batch() -> int:
     """How many conversations the app decodes in one batched step; 1 on ZeroGPU, where each call runs in a process
     of its own."""
     if gpu.zero_gpu():
         return 1
-    value = os.environ.get("MODRWKV_BATCH", "").strip()
-    if not value:
-        return BATCH[device()]
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"MODRWKV_BATCH must be a whole number >= 1, got {value!r}")
-    return int(value)
+    value = _count_setting("MODRWKV_BATCH")
+    return BATCH[device()] if value is None else value
 
 
 def worker_threads() -> int | None:
     """CPU threads each serving worker computes on (`MODRWKV_WORKER_THREADS`); on a CPU by default an even share of
     PyTorch's threads among BUSY_WORKERS (at least one): the workers then compute side by side, where with every
     thread each they would wait on each other's threads at every operation. None on a GPU: the process's setting."""
-    value = os.environ.get("MODRWKV_WORKER_THREADS", "").strip()
-    if value:
-        if not value.isdigit() or int(value) < 1:
-            raise ValueError(f"MODRWKV_WORKER_THREADS must be a whole number >= 1, got {value!r}")
-        return int(value)
+    value = _count_setting("MODRWKV_WORKER_THREADS")
+    if value is not None:
+        return value
     return None if device() != "cpu" else max(1, torch.get_num_threads() // BUSY_WORKERS)
 
 
